@@ -1,1 +1,88 @@
-fn main(){}
+//! `outpost`: one binary for the node and its administration.
+//!
+//! Exit codes (documented in `docs/cli.md`):
+//! 0 success · 1 error · 2 usage · 3 a certificate, request, invite or
+//! bundle is invalid (tampered, truncated, forged, expired, revoked, wrong
+//! org, out of scope) · 4 a key could not be opened (wrong or missing
+//! passphrase) · 5 partly done (some rows of a staff list failed).
+
+mod cert;
+mod flags;
+mod identity;
+mod io;
+mod staff;
+
+use clap::Parser;
+use flags::{Cli, Command};
+use std::process::ExitCode;
+
+/// An error with a specific exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Exit code 3: the input object is invalid.
+pub const INVALID: u8 = 3;
+/// Exit code 4: a key could not be opened.
+pub const KEY: u8 = 4;
+/// Exit code 5: partly done.
+pub const PARTIAL: u8 = 5;
+
+/// An "invalid input" failure with `message`.
+pub fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
+    Failure { code: INVALID, message: message.to_string() }.into()
+}
+
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return f.code;
+        }
+        if cause.downcast_ref::<outpost_identity::keyfile::KeyFileError>().is_some() {
+            return KEY;
+        }
+    }
+    1
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = match io::Ctx::new(&cli.global) {
+        Ok(ctx) => ctx,
+        Err(e) => return report(&e),
+    };
+    let result = match cli.command {
+        Command::Init { name } => identity::init(&ctx, name),
+        Command::Up(args) => identity::up(&ctx, &args),
+        Command::Status => identity::status(&ctx),
+        Command::Org(cmd) => identity::org(&ctx, cmd),
+        Command::Cert(cmd) => cert::run(&ctx, cmd),
+        Command::Staff(cmd) => staff::run(&ctx, cmd),
+        Command::Invite(cmd) => staff::invite(&ctx, cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+fn report(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::from(exit_code(e))
+}

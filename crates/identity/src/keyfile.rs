@@ -141,6 +141,16 @@ pub fn is_encrypted(text: &str) -> Result<bool, KeyFileError> {
     Ok(matches!(file.protection, Protection::Argon2id { .. }))
 }
 
+/// The public key recorded in a key file of `kind` (no passphrase needed).
+pub fn public(text: &str, kind: KeyKind) -> Result<PublicKey, KeyFileError> {
+    let (_, bytes) = armor::decode_as(text, &[Label::PrivateKey])?;
+    let file: KeyFile = signed::decode_unsigned(Kind::KeyFile, &bytes)?;
+    if file.kind != kind {
+        return Err(KeyFileError::WrongKind { expected: kind, found: file.kind });
+    }
+    Ok(file.public)
+}
+
 /// Reads a key file of `kind`; returns the public key recorded and the
 /// secret bytes (wiped on drop).
 pub fn open(text: &str, kind: KeyKind, passphrase: Option<&str>) -> Result<(PublicKey, Zeroizing<Vec<u8>>), KeyFileError> {

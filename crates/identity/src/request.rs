@@ -159,6 +159,8 @@ impl Invite {
 pub struct Bundle {
     /// The org root key.
     pub root: PublicKey,
+    /// The org's name, for people.
+    pub org_name: String,
     /// The op the bundle is about (a certificate or revocation), if any.
     pub subject: Option<crate::op::OpId>,
     /// Encoded signed ops, dependencies first.
@@ -170,8 +172,13 @@ pub const BUNDLE_OPS_MAX: usize = 100_000;
 
 impl Bundle {
     /// Makes a bundle of `ops` for the org of `root`.
-    pub fn new<'a>(root: PublicKey, subject: Option<crate::op::OpId>, ops: impl IntoIterator<Item = &'a SignedOp>) -> Bundle {
-        Bundle { root, subject, ops: ops.into_iter().map(|o| o.bytes.clone()).collect() }
+    pub fn new<'a>(
+        root: PublicKey,
+        org_name: &str,
+        subject: Option<crate::op::OpId>,
+        ops: impl IntoIterator<Item = &'a SignedOp>,
+    ) -> Bundle {
+        Bundle { root, org_name: org_name.to_owned(), subject, ops: ops.into_iter().map(|o| o.bytes.clone()).collect() }
     }
 
     /// Encodes the bundle.

@@ -1,0 +1,210 @@
+//! Every command-line flag, in one place. `outpost --help` and `docs/cli.md`
+//! are generated from these definitions.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Outpost: a peer-to-peer, end-to-end encrypted collaboration node.
+#[derive(Debug, Parser)]
+#[command(name = "outpost", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Home directory holding keys and the store [env: OUTPOST_HOME; default: ~/.local/share/outpost]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read the key passphrase from the first line of FILE [else env: OUTPOST_PASSPHRASE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create this device's member and device keys.
+    Init {
+        /// Your display name [default: the login name].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Start the node on this home (creates an identity and a personal org on first run).
+    Up(UpArgs),
+    /// Show this node's identity, org and role.
+    Status,
+    /// Create or export the org.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Request, issue, install, check, list and revoke certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Bulk onboarding from a staff list.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+    /// Redeem an invite from an admin.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Do not announce or discover peers with mDNS [env: OUTPOST_MDNS=off].
+    #[arg(long)]
+    pub no_mdns: bool,
+    /// Name for the personal org made on first run.
+    #[arg(long, default_value = "Personal")]
+    pub org_name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create a new org: makes the org root key and this member its first admin.
+    Create {
+        /// The org's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Write every certificate and revocation this node knows as one bundle.
+    Export {
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Print this member's certificate request, to send to an admin.
+    Request {
+        /// Name to request under [default: the name given at init].
+        #[arg(long)]
+        name: Option<String>,
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Issue a certificate for a request (admins and department heads).
+    Issue(IssueArgs),
+    /// Install a certificate, revocation or bundle received from an admin.
+    Install {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+    },
+    /// Show what a request, certificate, revocation, invite or bundle says.
+    Show {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+    },
+    /// Check a certificate (exit 0 if valid, 3 with the reason if not).
+    Verify {
+        /// The file ("-" for standard input).
+        file: PathBuf,
+        /// Check as of this time (seconds since 1970) instead of now.
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        at: Option<u64>,
+    },
+    /// List the org directory: certificates known to this node.
+    List {
+        /// Only this department and the ones below it.
+        #[arg(long, value_name = "PATH")]
+        dept: Option<String>,
+        /// Only this role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Only this level.
+        #[arg(long)]
+        level: Option<u16>,
+        /// Include revoked, expired and refused certificates.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a certificate by serial (or id prefix); everything it issued falls with it.
+    Revoke {
+        /// The serial (16 hex digits) or a unique prefix of it or of the certificate id.
+        serial: String,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        reason: String,
+        /// Sign with the org root key instead of your member key.
+        #[arg(long)]
+        as_root: bool,
+        /// Write the revocation to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The request file ("-" for standard input).
+    pub request: PathBuf,
+    /// admin, dept-head, member, guest or relay (taken from the invite if the request carries one).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Department path, e.g. HQ/East/Sales.
+    #[arg(long, value_name = "PATH", default_value = "")]
+    pub dept: String,
+    /// Position, for the directory.
+    #[arg(long, default_value = "")]
+    pub position: String,
+    /// Level, for the directory.
+    #[arg(long, default_value_t = 0)]
+    pub level: u16,
+    /// Email, for the directory.
+    #[arg(long, default_value = "")]
+    pub email: String,
+    /// Name to certify [default: the name in the request].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// For guests: a resource they may read (repeatable).
+    #[arg(long = "resource", value_name = "ID")]
+    pub resources: Vec<String>,
+    /// How long the certificate is valid: 365d, 12w, 1y...
+    #[arg(long, default_value = "365d")]
+    pub valid: String,
+    /// Sign with the org root key (only admin certificates).
+    #[arg(long)]
+    pub as_root: bool,
+    /// Write the certificate to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Make one one-time invite per person in a CSV staff list
+    /// (columns: name, department, position, level, role, email).
+    Import {
+        /// The CSV file.
+        csv: PathBuf,
+        /// Directory to write the invites into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// How long the certificates will be valid.
+        #[arg(long, default_value = "365d")]
+        valid: String,
+        /// How long the invites can be redeemed.
+        #[arg(long, default_value = "30d")]
+        invite_valid: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InviteCommand {
+    /// Turn an invite into a request the issuing admin can sign without questions.
+    Redeem {
+        /// The invite file ("-" for standard input).
+        file: PathBuf,
+        /// Write the request to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,138 @@
+//! `outpost init`, `up`, `status` and `org ...`.
+
+use crate::flags::{OrgCommand, UpArgs};
+use crate::io::{Ctx, write_output};
+use anyhow::Result;
+use outpost_identity::armor::{self, Label};
+use outpost_identity::keys::peer_id_of;
+use outpost_node::{Local, now};
+use serde_json::json;
+
+fn default_name() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "me".into())
+}
+
+pub fn init(ctx: &Ctx, name: Option<String>) -> Result<()> {
+    let name = name.unwrap_or_else(default_name);
+    outpost_identity::op::check_text("name", &name, true)?;
+    let (member, device) = ctx.home.init(&ctx.pass)?;
+    ctx.home.store()?.set_settings(&[("member-name", name.as_bytes())])?;
+    if ctx.pass.get().is_none() && !ctx.json {
+        eprintln!(
+            "warning: the keys are stored without a passphrase (mode 0600); set one with --passphrase-file or OUTPOST_PASSPHRASE to encrypt them"
+        );
+    }
+    ctx.print(
+        format!(
+            "created identity for {name} in {}\n  member key  {member}\n  device      {}\nnext: `outpost cert request` to ask an admin for a certificate, or `outpost org create --name ORG`\n",
+            ctx.home.dir().display(),
+            peer_id_of(&device)
+        ),
+        json!({"home": ctx.home.dir(), "name": name, "member": member.to_string(), "device": peer_id_of(&device)}),
+    );
+    Ok(())
+}
+
+/// The member's display name as given at init.
+pub fn member_name(local: &Local) -> Result<String> {
+    Ok(local
+        .store
+        .setting("member-name")?
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_else(default_name))
+}
+
+pub fn org(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
+    match cmd {
+        OrgCommand::Create { name } => {
+            let mut local = Local::open(ctx.home.clone())?;
+            let me = member_name(&local)?;
+            let id = local.create_org(&name, &me, &ctx.pass, now())?;
+            let org = local.require_org()?.org();
+            if ctx.pass.get().is_none() && !ctx.json {
+                eprintln!(
+                    "warning: the org root key {} is not encrypted; set a passphrase, and keep a copy offline",
+                    ctx.home.dir().join("keys/org-root.key").display()
+                );
+            }
+            ctx.print(
+                format!("created org {name} ({org}); {me} is its first admin (certificate {id})\n"),
+                json!({"org": org.to_string(), "name": name, "admin_cert": id.to_hex()}),
+            );
+        }
+        OrgCommand::Export { out } => {
+            let local = Local::open(ctx.home.clone())?;
+            let bundle = local.bundle_all()?;
+            let text = armor::encode(Label::Bundle, &bundle.encode());
+            if ctx.json && out.is_none() {
+                ctx.print("", json!({"ops": bundle.ops.len(), "armored": text}));
+            } else {
+                write_output(out.as_deref(), &text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn status(ctx: &Ctx) -> Result<()> {
+    let local = Local::open(ctx.home.clone())?;
+    let now = now();
+    let name = member_name(&local)?;
+    let mut text = format!(
+        "home     {}\nname     {name}\nmember   {}\ndevice   {}\n",
+        ctx.home.dir().display(),
+        local.member,
+        peer_id_of(&local.device)
+    );
+    let mut js = json!({
+        "home": ctx.home.dir(), "name": name, "member": local.member.to_string(),
+        "device": peer_id_of(&local.device), "org": null, "role": null,
+    });
+    match local.state() {
+        None => text.push_str("org      none (create one with `outpost org create`, or install a certificate)\n"),
+        Some(state) => {
+            text.push_str(&format!("org      {} ({})\n", local.org_name(), state.org()));
+            js["org"] = json!({"id": state.org().to_string(), "name": local.org_name(), "certificates": state.len()});
+            match state.role_of(&local.member, now) {
+                Some((id, c)) => {
+                    text.push_str(&format!(
+                        "role     {} of {} (certificate {id}, valid until {})\n",
+                        c.role,
+                        if c.dept.segments().is_empty() { "the whole org".into() } else { c.dept.to_string() },
+                        c.not_after
+                    ));
+                    js["role"] = json!({"role": c.role.name(), "dept": c.dept.to_string(), "cert": id.to_hex(), "until": c.not_after.0});
+                }
+                None => text.push_str("role     none: no valid certificate for this member\n"),
+            }
+            let device_ok = state.device_principal(&local.device, now).is_some();
+            text.push_str(&format!("device   {}\n", if device_ok { "certified" } else { "not certified" }));
+            js["device_certified"] = json!(device_ok);
+        }
+    }
+    text.push_str(&format!("store    {}\n", local.store.path().display()));
+    ctx.print(text, js);
+    Ok(())
+}
+
+pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
+    if !ctx.home.is_initialised() {
+        init(ctx, None)?;
+    }
+    let mut local = Local::open(ctx.home.clone())?;
+    if local.state().is_none() {
+        let me = member_name(&local)?;
+        local.create_org(&args.org_name, &me, &ctx.pass, now())?;
+    }
+    local.ensure_device_cert(&ctx.pass, now())?;
+    let mdns_off = args.no_mdns || std::env::var("OUTPOST_MDNS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+    drop(local);
+    status(ctx)?;
+    if !ctx.json {
+        println!(
+            "node     identity and store ready; mDNS {}. Networking and the web page are not part of this build yet.",
+            if mdns_off { "off" } else { "on" }
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! The local view of the org: the store, and the authorisation state
+//! rebuilt from the ops in it. Commands change the org only through here,
+//! so that every op is durably stored before it counts.
+
+use crate::home::{Home, Passphrase};
+use anyhow::{Context, Result, bail};
+use outpost_identity::keyfile::KeyKind;
+use outpost_identity::request::Bundle;
+use outpost_identity::{AuthState, DeptPath, DeviceCert, OpId, OrgRoot, PublicKey, Role, RoleCert, SignedOp, Timestamp};
+use outpost_store::Store;
+
+/// How long the first admin's certificate lasts.
+pub const FIRST_ADMIN_VALID_SECS: u64 = 5 * 365 * 86_400;
+/// How long a device certificate lasts.
+pub const DEVICE_VALID_SECS: u64 = 2 * 365 * 86_400;
+
+/// The member's view of their org on this node.
+#[derive(Debug)]
+pub struct Local {
+    /// The home directory.
+    pub home: Home,
+    /// The open store.
+    pub store: Store,
+    /// This member's public key.
+    pub member: PublicKey,
+    /// This device's public key.
+    pub device: PublicKey,
+    org_name: String,
+    state: Option<AuthState>,
+}
+
+impl Local {
+    /// Opens the store of an initialised home and rebuilds the state.
+    pub fn open(home: Home) -> Result<Local> {
+        let member = home.member_public()?;
+        let device = home.device_public()?;
+        let store = home.store()?;
+        let org_name = store
+            .setting("org-name")?
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        let state = match store.setting("org-root")? {
+            None => None,
+            Some(bytes) => {
+                let root: [u8; 32] = bytes.as_slice().try_into().context("the stored org root is damaged")?;
+                let mut state = AuthState::new(PublicKey(root));
+                let ops = store
+                    .auth_ops()?
+                    .iter()
+                    .map(|b| SignedOp::decode(b))
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("an authorisation op in {} is damaged", store.path().display()))?;
+                state.insert_all(ops)?;
+                Some(state)
+            }
+        };
+        Ok(Local { home, store, member, device, org_name, state })
+    }
+
+    /// The org state, if this node belongs to an org.
+    pub fn state(&self) -> Option<&AuthState> {
+        self.state.as_ref()
+    }
+
+    /// The org state, or an error telling how to join one.
+    pub fn require_org(&self) -> Result<&AuthState> {
+        self.state.as_ref().context(
+            "this node belongs to no org yet: create one with `outpost org create --name NAME`, or install a certificate from your admin with `outpost cert install FILE`",
+        )
+    }
+
+    /// The org's name.
+    pub fn org_name(&self) -> &str {
+        &self.org_name
+    }
+
+    /// Records that this node belongs to the org of `root`. Fails if it
+    /// already belongs to another.
+    pub fn pin_org(&mut self, root: PublicKey, name: &str) -> Result<()> {
+        if let Some(state) = &self.state {
+            if state.root() != root {
+                bail!(
+                    "this belongs to org {}, but this node belongs to org {} ({}); use another --home for a second org",
+                    outpost_identity::OrgId::of_root(&root),
+                    state.org(),
+                    self.org_name
+                );
+            }
+            return Ok(());
+        }
+        self.store.set_settings(&[("org-root", &root.0), ("org-name", name.as_bytes())])?;
+        self.state = Some(AuthState::new(root));
+        self.org_name = name.to_owned();
+        Ok(())
+    }
+
+    /// Stores ops durably, then adds them to the state. If `redeem` is
+    /// given, the invite is marked as redeemed in the same transaction.
+    pub fn add_ops(&mut self, ops: Vec<SignedOp>, redeem: Option<([u8; 16], OpId)>) -> Result<usize> {
+        let state = self.state.as_mut().context("join or create an org before adding certificates")?;
+        let mut trial = state.clone();
+        trial.insert_all(ops.iter().cloned())?;
+        let outcome = self.store.put_auth_ops(ops.iter().map(|o| (o.id, o.bytes.as_slice())), redeem)?;
+        if let Err(previous) = outcome {
+            bail!("this invite was already redeemed by certificate {previous}; each invite can be used once");
+        }
+        let added = trial.len() - state.len();
+        *state = trial;
+        Ok(added)
+    }
+
+    /// A bundle of `subject` and everything needed to check it.
+    pub fn bundle_of(&self, subject: OpId) -> Result<Bundle> {
+        let state = self.require_org()?;
+        Ok(Bundle::new(state.root(), &self.org_name, Some(subject), state.closure(subject)))
+    }
+
+    /// A bundle of every op this node holds.
+    pub fn bundle_all(&self) -> Result<Bundle> {
+        let state = self.require_org()?;
+        let mut ops: Vec<&SignedOp> = state.order().iter().filter_map(|id| state.op(id)).collect();
+        let ordered: std::collections::BTreeSet<OpId> = ops.iter().map(|o| o.id).collect();
+        ops.extend(state.ops().filter(|o| !ordered.contains(&o.id)));
+        Ok(Bundle::new(state.root(), &self.org_name, None, ops))
+    }
+
+    /// Creates a new org with this member as its first admin and this
+    /// device certified. The root key is written next to the member key.
+    pub fn create_org(&mut self, name: &str, member_name: &str, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
+        if let Some(state) = &self.state {
+            bail!(
+                "this node already belongs to org {} ({}); use another --home to create a second org",
+                state.org(),
+                self.org_name
+            );
+        }
+        outpost_identity::op::check_text("org name", name, true)?;
+        let member = self.home.member_keys(pass)?;
+        let root = OrgRoot::generate(&mut rand::rng());
+        let mut state = AuthState::new(root.0.public());
+        let cert = RoleCert {
+            serial: rand::random(),
+            subject: member.public(),
+            exchange: member.exchange_public(),
+            name: member_name.to_owned(),
+            email: String::new(),
+            dept: DeptPath::root(),
+            position: "Administrator".into(),
+            level: 0,
+            role: Role::Admin,
+            resources: Vec::new(),
+            not_before: now,
+            not_after: now.plus(FIRST_ADMIN_VALID_SECS),
+            invite: None,
+        };
+        let grant = state.sign_grant(&root.0, cert, now)?;
+        let id = grant.id;
+        state.insert(grant.clone())?;
+        // Root key first: if we crash after it, the org does not exist yet
+        // on this node and `org create` can run again.
+        self.home.write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
+        self.pin_org(root.0.public(), name)?;
+        self.add_ops(vec![grant], None)?;
+        self.ensure_device_cert(pass, now)?;
+        Ok(id)
+    }
+
+    /// If this member holds a live certificate and this device is not yet
+    /// certified, certifies it. Returns the new device certificate, if any.
+    pub fn ensure_device_cert(&mut self, pass: &Passphrase, now: Timestamp) -> Result<Option<OpId>> {
+        let Some(state) = &self.state else { return Ok(None) };
+        if state.role_of(&self.member, now).is_none() || state.device_principal(&self.device, now).is_some() {
+            return Ok(None);
+        }
+        let member = self.home.member_keys(pass)?;
+        let name = format!("device {}", outpost_identity::keys::peer_id_of(&self.device));
+        let cert = DeviceCert {
+            serial: rand::random(),
+            device: self.device,
+            name,
+            not_before: now,
+            not_after: now.plus(DEVICE_VALID_SECS),
+        };
+        let op = state.sign_device(&member.signing, cert, now)?;
+        let id = op.id;
+        self.add_ops(vec![op], None)?;
+        Ok(Some(id))
+    }
+}
