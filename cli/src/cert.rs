@@ -22,13 +22,30 @@ pub fn run(ctx: &Ctx, cmd: CertCommand) -> Result<()> {
         CertCommand::Install { file } => install(ctx, &file),
         CertCommand::Show { file } => show(ctx, &file),
         CertCommand::Verify { file, at } => verify(ctx, &file, at.map(Timestamp)),
-        CertCommand::List { dept, role, level, all } => list(ctx, dept.as_deref(), role.as_deref(), level, all),
-        CertCommand::Revoke { serial, reason, as_root, out } => revoke(ctx, &serial, &reason, as_root, out.as_deref()),
+        CertCommand::List {
+            dept,
+            role,
+            level,
+            all,
+        } => list(ctx, dept.as_deref(), role.as_deref(), level, all),
+        CertCommand::Revoke {
+            serial,
+            reason,
+            as_root,
+            out,
+        } => revoke(ctx, &serial, &reason, as_root, out.as_deref()),
     }
 }
 
 /// Writes an armored object, or its JSON description, as asked.
-fn emit(ctx: &Ctx, out: Option<&Path>, label: Label, bytes: &[u8], summary: &str, mut js: Value) -> Result<()> {
+fn emit(
+    ctx: &Ctx,
+    out: Option<&Path>,
+    label: Label,
+    bytes: &[u8],
+    summary: &str,
+    mut js: Value,
+) -> Result<()> {
     let text = armor::encode(label, bytes);
     match out {
         Some(path) => {
@@ -61,7 +78,10 @@ fn request(ctx: &Ctx, name: Option<String>, out: Option<&Path>) -> Result<()> {
         out,
         Label::Request,
         &bytes,
-        &format!("certificate request for {name} (member key {})", keys.public().short()),
+        &format!(
+            "certificate request for {name} (member key {})",
+            keys.public().short()
+        ),
         json!({"name": name, "member": keys.public().to_string()}),
     )
 }
@@ -75,7 +95,8 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
     let mut local = Local::open(ctx.home.clone())?;
     let state = local.require_org()?.clone();
     let (_, bytes) = read_armored(&args.request, &[Label::Request])?;
-    let req = Request::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", args.request.display())))?;
+    let req =
+        Request::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", args.request.display())))?;
     let now = now();
     let root_key;
     let member_keys;
@@ -89,10 +110,16 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
     let (cert, redeem) = match &req.invite {
         Some(inv) => {
             if args.role.is_some() {
-                bail!("this request redeems an invite, which already sets role and department: drop --role");
+                bail!(
+                    "this request redeems an invite, which already sets role and department: drop --role"
+                );
             }
             if inv.org != state.org() {
-                return Err(invalid(format!("the invite in this request is for org {}, not for {}", inv.org, state.org())));
+                return Err(invalid(format!(
+                    "the invite in this request is for org {}, not for {}",
+                    inv.org,
+                    state.org()
+                )));
             }
             if inv.issuer != signer.public() {
                 return Err(invalid(format!(
@@ -101,17 +128,26 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
                 )));
             }
             if now > inv.expires {
-                return Err(invalid(format!("the invite expired at {}: make a new one", inv.expires)));
+                return Err(invalid(format!(
+                    "the invite expired at {}: make a new one",
+                    inv.expires
+                )));
             }
             if let Some(prev) = local.store.invite_redeemed_by(&inv.id)? {
-                return Err(invalid(format!("this invite was already redeemed by certificate {prev}; each invite can be used once")));
+                return Err(invalid(format!(
+                    "this invite was already redeemed by certificate {prev}; each invite can be used once"
+                )));
             }
             (cert_from_invite(&req, inv, now), Some(inv.id))
         }
         None => {
-            let role_text = args.role.as_deref().context("--role is required: admin, dept-head, member, guest or relay")?;
-            let role = Role::parse(role_text)
-                .with_context(|| format!("unknown role {role_text:?}: use admin, dept-head, member, guest or relay"))?;
+            let role_text = args
+                .role
+                .as_deref()
+                .context("--role is required: admin, dept-head, member, guest or relay")?;
+            let role = Role::parse(role_text).with_context(|| {
+                format!("unknown role {role_text:?}: use admin, dept-head, member, guest or relay")
+            })?;
             let valid = parse_duration(&args.valid)?;
             let cert = RoleCert {
                 serial: rand::random(),
@@ -144,7 +180,14 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
     let id = op.id;
     local.add_ops(vec![op], redeem.map(|inv| (inv, id)))?;
     let bundle = local.bundle_of(id)?;
-    emit(ctx, args.out.as_deref(), Label::Certificate, &bundle.encode(), &summary, js)
+    emit(
+        ctx,
+        args.out.as_deref(),
+        Label::Certificate,
+        &bundle.encode(),
+        &summary,
+        js,
+    )
 }
 
 fn cert_from_invite(req: &Request, inv: &Invite, now: Timestamp) -> RoleCert {
@@ -166,7 +209,11 @@ fn cert_from_invite(req: &Request, inv: &Invite, now: Timestamp) -> RoleCert {
 }
 
 fn display_dept(dept: &DeptPath) -> String {
-    if dept.segments().is_empty() { "the whole org".into() } else { dept.to_string() }
+    if dept.segments().is_empty() {
+        "the whole org".into()
+    } else {
+        dept.to_string()
+    }
 }
 
 fn cert_json(c: &RoleCert) -> Value {
@@ -185,7 +232,10 @@ fn status_json(s: &CertStatus) -> Value {
 
 /// Decodes an armored bundle file (certificate, revocation or export).
 fn read_bundle(path: &Path) -> Result<(Bundle, Vec<SignedOp>)> {
-    let (_, bytes) = read_armored(path, &[Label::Certificate, Label::Revocation, Label::Bundle])?;
+    let (_, bytes) = read_armored(
+        path,
+        &[Label::Certificate, Label::Revocation, Label::Bundle],
+    )?;
     Bundle::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", path.display())))
 }
 
@@ -212,7 +262,9 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
     let (bundle, ops) = read_bundle(file)?;
     let now = now();
     let trial = state_with(Some(&local), &bundle, &ops)?;
-    let subject = bundle.subject.and_then(|id| trial.op(&id).map(|op| (id, op.op.body.clone())));
+    let subject = bundle
+        .subject
+        .and_then(|id| trial.op(&id).map(|op| (id, op.op.body.clone())));
     if local.state().is_none() {
         // Joining an org: only on the strength of a valid certificate for this member.
         match &subject {
@@ -230,7 +282,11 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
                     local.member.short()
                 )));
             }
-            _ => return Err(invalid("this node belongs to no org yet: install your own certificate first")),
+            _ => {
+                return Err(invalid(
+                    "this node belongs to no org yet: install your own certificate first",
+                ));
+            }
         }
         local.pin_org(bundle.root, &bundle.org_name)?;
     }
@@ -258,13 +314,22 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
         }
         Some((id, Body::Revoke(r))) => {
             let status = state.status(&r.target, now);
-            text = format!("recorded revocation {id} of certificate {}: it is now {status}\n", r.target);
+            text = format!(
+                "recorded revocation {id} of certificate {}: it is now {status}\n",
+                r.target
+            );
             js["revoked"] = json!(r.target.to_hex());
         }
-        _ => text.push_str(&format!("imported {added} new op(s) into org {}\n", state.org())),
+        _ => text.push_str(&format!(
+            "imported {added} new op(s) into org {}\n",
+            state.org()
+        )),
     }
     if device.is_some() {
-        text.push_str(&format!("certified this device ({})\n", peer_id_of(&local.device)));
+        text.push_str(&format!(
+            "certified this device ({})\n",
+            peer_id_of(&local.device)
+        ));
     }
     ctx.print(text, js);
     match failed {
@@ -290,7 +355,11 @@ fn describe_op(op: &SignedOp) -> (String, Value) {
                 c.not_before,
                 c.not_after,
                 op.op.author,
-                if c.resources.is_empty() { String::new() } else { format!("\n  resources {}", c.resources.join(", ")) }
+                if c.resources.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  resources {}", c.resources.join(", "))
+                }
             ),
             json!({"kind": "role-certificate", "id": op.id.to_hex(), "issuer": op.op.author.to_string(), "cert": cert_json(c)}),
         ),
@@ -320,14 +389,23 @@ fn describe_op(op: &SignedOp) -> (String, Value) {
 
 fn show(ctx: &Ctx, file: &Path) -> Result<()> {
     let text = read_input(file)?;
-    let (label, bytes) = armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+    let (label, bytes) =
+        armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let bad = |e: &dyn std::fmt::Display| invalid(format!("{}: {e}", file.display()));
     match label {
         Label::Request => {
             let r = Request::decode(&bytes).map_err(|e| bad(&e))?;
-            let mut out = format!("certificate request\n  name      {}\n  member    {}\n  made      {}\n", r.name, r.subject, r.created);
+            let mut out = format!(
+                "certificate request\n  name      {}\n  member    {}\n  made      {}\n",
+                r.name, r.subject, r.created
+            );
             if let Some(inv) = &r.invite {
-                out.push_str(&format!("  redeems   invite for {} ({} in {})\n", inv.name, inv.role, display_dept(&inv.dept)));
+                out.push_str(&format!(
+                    "  redeems   invite for {} ({} in {})\n",
+                    inv.name,
+                    inv.role,
+                    display_dept(&inv.dept)
+                ));
             }
             ctx.print(out, json!({"kind": "request", "name": r.name, "member": r.subject.to_string(), "invite": r.invite.is_some()}));
         }
@@ -347,9 +425,16 @@ fn show(ctx: &Ctx, file: &Path) -> Result<()> {
             let subject = bundle.subject.and_then(|s| ops.iter().find(|o| o.id == s));
             let (mut out, mut js) = match subject {
                 Some(op) => describe_op(op),
-                None => (format!("bundle of {} op(s)\n", ops.len()), json!({"kind": "bundle", "ops": ops.len()})),
+                None => (
+                    format!("bundle of {} op(s)\n", ops.len()),
+                    json!({"kind": "bundle", "ops": ops.len()}),
+                ),
             };
-            out.push_str(&format!("  org       {} ({})\n", bundle.org_name, bundle.org()));
+            out.push_str(&format!(
+                "  org       {} ({})\n",
+                bundle.org_name,
+                bundle.org()
+            ));
             js["org"] = json!(bundle.org().to_string());
             ctx.print(out, js);
         }
@@ -360,28 +445,44 @@ fn show(ctx: &Ctx, file: &Path) -> Result<()> {
 fn verify(ctx: &Ctx, file: &Path, at: Option<Timestamp>) -> Result<()> {
     let at = at.unwrap_or_else(now);
     let text = read_input(file)?;
-    let (label, bytes) = armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+    let (label, bytes) =
+        armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let bad = |e: &dyn std::fmt::Display| invalid(format!("{}: {e}", file.display()));
     match label {
         Label::Request => {
             let r = Request::decode(&bytes).map_err(|e| bad(&e))?;
-            ctx.print(format!("valid request from {}\n", r.name), json!({"valid": true, "kind": "request"}));
+            ctx.print(
+                format!("valid request from {}\n", r.name),
+                json!({"valid": true, "kind": "request"}),
+            );
             return Ok(());
         }
         Label::Invite => {
             let inv = Invite::decode(&bytes).map_err(|e| bad(&e))?;
             if at > inv.expires {
-                return Err(invalid(format!("invite for {} expired at {}", inv.name, inv.expires)));
+                return Err(invalid(format!(
+                    "invite for {} expired at {}",
+                    inv.name, inv.expires
+                )));
             }
-            ctx.print(format!("valid invite for {}\n", inv.name), json!({"valid": true, "kind": "invite"}));
+            ctx.print(
+                format!("valid invite for {}\n", inv.name),
+                json!({"valid": true, "kind": "invite"}),
+            );
             return Ok(());
         }
         _ => {}
     }
     let (bundle, ops) = Bundle::decode(&bytes).map_err(|e| bad(&e))?;
-    let local = if ctx.home.is_initialised() { Some(Local::open(ctx.home.clone())?) } else { None };
+    let local = if ctx.home.is_initialised() {
+        Some(Local::open(ctx.home.clone())?)
+    } else {
+        None
+    };
     let state = state_with(local.as_ref(), &bundle, &ops)?;
-    let subject = bundle.subject.context("this bundle names no certificate to verify; use `outpost cert show`")?;
+    let subject = bundle
+        .subject
+        .context("this bundle names no certificate to verify; use `outpost cert show`")?;
     let status = state.status(&subject, at);
     let name = match state.op(&subject).map(|o| &o.op.body) {
         Some(Body::Grant(c)) => format!("{} ({} of {})", c.name, c.role, display_dept(&c.dept)),
@@ -389,36 +490,61 @@ fn verify(ctx: &Ctx, file: &Path, at: Option<Timestamp>) -> Result<()> {
         Some(Body::Revoke(r)) => {
             let verdict = state.verdict(&subject);
             if verdict == Some(&outpost_identity::state::Verdict::Accepted) {
-                ctx.print(format!("valid revocation of {}\n", r.target), json!({"valid": true, "kind": "revocation"}));
+                ctx.print(
+                    format!("valid revocation of {}\n", r.target),
+                    json!({"valid": true, "kind": "revocation"}),
+                );
                 return Ok(());
             }
-            return Err(invalid(format!("revocation {subject} is not valid: {verdict:?}")));
+            return Err(invalid(format!(
+                "revocation {subject} is not valid: {verdict:?}"
+            )));
         }
         _ => String::new(),
     };
     if status.is_live() {
-        ctx.print(format!("valid: {name}, certificate {subject}\n"), json!({"valid": true, "id": subject.to_hex()}));
+        ctx.print(
+            format!("valid: {name}, certificate {subject}\n"),
+            json!({"valid": true, "id": subject.to_hex()}),
+        );
         Ok(())
     } else {
         if ctx.json {
-            ctx.print("", json!({"valid": false, "id": subject.to_hex(), "status": status.to_string()}));
+            ctx.print(
+                "",
+                json!({"valid": false, "id": subject.to_hex(), "status": status.to_string()}),
+            );
         }
-        Err(crate::Failure { code: INVALID, message: format!("{name}: certificate {subject} is {status}") }.into())
+        Err(crate::Failure {
+            code: INVALID,
+            message: format!("{name}: certificate {subject} is {status}"),
+        }
+        .into())
     }
 }
 
-fn list(ctx: &Ctx, dept: Option<&str>, role: Option<&str>, level: Option<u16>, all: bool) -> Result<()> {
+fn list(
+    ctx: &Ctx,
+    dept: Option<&str>,
+    role: Option<&str>,
+    level: Option<u16>,
+    all: bool,
+) -> Result<()> {
     let local = Local::open(ctx.home.clone())?;
     let state = local.require_org()?;
     let now = now();
     let dept = dept.map(DeptPath::parse).transpose()?;
     let role = match role {
-        Some(r) => Some(Role::parse(r).with_context(|| format!("unknown role {r:?}: use admin, dept-head, member, guest or relay"))?),
+        Some(r) => Some(Role::parse(r).with_context(|| {
+            format!("unknown role {r:?}: use admin, dept-head, member, guest or relay")
+        })?),
         None => None,
     };
     let mut rows = Vec::new();
     for op in state.ops() {
-        let Body::Grant(c) = &op.op.body else { continue };
+        let Body::Grant(c) = &op.op.body else {
+            continue;
+        };
         let status = state.status(&op.id, now);
         let keep = (all || status.is_live())
             && dept.as_ref().is_none_or(|d| c.dept.is_within(d))
@@ -429,7 +555,10 @@ fn list(ctx: &Ctx, dept: Option<&str>, role: Option<&str>, level: Option<u16>, a
         }
     }
     rows.sort_by(|a, b| (a.1.dept.to_string(), &a.1.name).cmp(&(b.1.dept.to_string(), &b.1.name)));
-    let mut text = format!("{:<16}  {:<20}  {:<9}  {:<24}  {:<16}  {:>5}  {}\n", "SERIAL", "NAME", "ROLE", "DEPT", "POSITION", "LEVEL", "STATUS");
+    let mut text = format!(
+        "{:<16}  {:<20}  {:<9}  {:<24}  {:<16}  {:>5}  {}\n",
+        "SERIAL", "NAME", "ROLE", "DEPT", "POSITION", "LEVEL", "STATUS"
+    );
     for (_, c, status) in &rows {
         let status = match status {
             CertStatus::Live => format!("valid until {}", c.not_after.to_utc_string()),
@@ -468,11 +597,16 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
     let matches: Vec<OpId> = state.find(serial);
     let target = match matches.as_slice() {
         [one] => *one,
-        [] => bail!("no certificate with serial or id {serial:?} is known here; see `outpost cert list --all`"),
+        [] => bail!(
+            "no certificate with serial or id {serial:?} is known here; see `outpost cert list --all`"
+        ),
         many => bail!(
             "{serial:?} matches {} certificates ({}); give more digits",
             many.len(),
-            many.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let now = now();
@@ -485,7 +619,9 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
         member_keys = ctx.home.member_keys(&ctx.pass)?;
         &member_keys.signing
     };
-    let op = state.sign_revocation(signer, target, reason, now).map_err(invalid)?;
+    let op = state
+        .sign_revocation(signer, target, reason, now)
+        .map_err(invalid)?;
     let id = op.id;
     local.add_ops(vec![op], None)?;
     let state = local.require_org()?;
@@ -497,7 +633,11 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
         .collect();
     let summary = format!(
         "revoked certificate {target}{}",
-        if fallen.is_empty() { String::new() } else { format!(" and {} certificate(s) issued under it", fallen.len()) }
+        if fallen.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} certificate(s) issued under it", fallen.len())
+        }
     );
     let bundle = local.bundle_of(id)?;
     emit(

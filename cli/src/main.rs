@@ -40,7 +40,11 @@ pub const PARTIAL: u8 = 5;
 
 /// An "invalid input" failure with `message`.
 pub fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
-    Failure { code: INVALID, message: message.to_string() }.into()
+    Failure {
+        code: INVALID,
+        message: message.to_string(),
+    }
+    .into()
 }
 
 fn exit_code(err: &anyhow::Error) -> u8 {
@@ -48,7 +52,10 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code;
         }
-        if cause.downcast_ref::<outpost_identity::keyfile::KeyFileError>().is_some() {
+        if cause
+            .downcast_ref::<outpost_identity::keyfile::KeyFileError>()
+            .is_some()
+        {
             return KEY;
         }
     }
@@ -59,7 +66,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("OUTPOST_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -17,7 +17,12 @@ use std::path::Path;
 
 pub fn run(ctx: &Ctx, cmd: StaffCommand) -> Result<()> {
     match cmd {
-        StaffCommand::Import { csv, out, valid, invite_valid } => import(ctx, &csv, &out, &valid, &invite_valid),
+        StaffCommand::Import {
+            csv,
+            out,
+            valid,
+            invite_valid,
+        } => import(ctx, &csv, &out, &valid, &invite_valid),
     }
 }
 
@@ -40,7 +45,14 @@ struct Row {
 const COLUMNS: [&str; 6] = ["name", "department", "position", "level", "role", "email"];
 
 fn parse_row(record: &csv::StringRecord, columns: &HashMap<String, usize>) -> Result<Row, String> {
-    let get = |col: &str| columns.get(col).and_then(|i| record.get(*i)).unwrap_or("").trim().to_owned();
+    let get = |col: &str| {
+        columns
+            .get(col)
+            .and_then(|i| record.get(*i))
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
     let name = get("name");
     check_text("name", &name, true).map_err(|e| e.to_string())?;
     let dept = DeptPath::parse(&get("department")).map_err(|e| e.to_string())?;
@@ -53,35 +65,60 @@ fn parse_row(record: &csv::StringRecord, columns: &HashMap<String, usize>) -> Re
     let level = if level_text.is_empty() {
         0
     } else {
-        level_text.parse().map_err(|_| format!("level {level_text:?} is not a whole number from 0 to 65535"))?
+        level_text
+            .parse()
+            .map_err(|_| format!("level {level_text:?} is not a whole number from 0 to 65535"))?
     };
     let role_text = get("role");
     let role = if role_text.is_empty() {
         Role::Member
     } else {
-        Role::parse(&role_text).ok_or_else(|| format!("role {role_text:?} is not one of admin, dept-head, member, guest, relay"))?
+        Role::parse(&role_text).ok_or_else(|| {
+            format!("role {role_text:?} is not one of admin, dept-head, member, guest, relay")
+        })?
     };
     let email = get("email");
     check_text("email", &email, false).map_err(|e| e.to_string())?;
     if !email.is_empty() && !email.contains('@') {
         return Err(format!("email {email:?} has no '@'"));
     }
-    Ok(Row { name, dept, position, level, role, email })
+    Ok(Row {
+        name,
+        dept,
+        position,
+        level,
+        role,
+        email,
+    })
 }
 
 /// A file name for a person: the line number, then letters and digits of the
 /// email's local part or the name.
 fn file_name(line: u64, row: &Row) -> String {
-    let base = if row.email.is_empty() { row.name.as_str() } else { row.email.split('@').next().unwrap_or("") };
+    let base = if row.email.is_empty() {
+        row.name.as_str()
+    } else {
+        row.email.split('@').next().unwrap_or("")
+    };
     let slug: String = base
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .split('-')
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    if slug.is_empty() { format!("{line:04}.invite") } else { format!("{line:04}-{slug}.invite") }
+    if slug.is_empty() {
+        format!("{line:04}.invite")
+    } else {
+        format!("{line:04}-{slug}.invite")
+    }
 }
 
 fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &str) -> Result<()> {
@@ -97,11 +134,22 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
     let my_cert = my_cert.clone();
 
     let text = read_input(csv_path)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers = reader.headers().with_context(|| format!("cannot read the header line of {}", csv_path.display()))?;
-    let columns: HashMap<String, usize> =
-        headers.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect();
-    let missing: Vec<&str> = ["name", "department"].into_iter().filter(|c| !columns.contains_key(*c)).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .with_context(|| format!("cannot read the header line of {}", csv_path.display()))?;
+    let columns: HashMap<String, usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
+        .collect();
+    let missing: Vec<&str> = ["name", "department"]
+        .into_iter()
+        .filter(|c| !columns.contains_key(*c))
+        .collect();
     if !missing.is_empty() {
         bail!(
             "{}: the header line lacks column(s) {}; expected columns: {}",
@@ -126,7 +174,11 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
                 match parse_row(&record, &columns) {
                     Ok(row) => (line, row),
                     Err(why) => {
-                        failed.push((line, record.get(columns["name"]).unwrap_or("").to_owned(), why));
+                        failed.push((
+                            line,
+                            record.get(columns["name"]).unwrap_or("").to_owned(),
+                            why,
+                        ));
                         continue;
                     }
                 }
@@ -177,14 +229,31 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
         ok.push((line, row, path));
     }
 
-    let mut text = format!("{:>5}  {:<20}  {:<24}  {:<9}  {}\n", "LINE", "NAME", "DEPT", "ROLE", "INVITE / PROBLEM");
+    let mut text = format!(
+        "{:>5}  {:<20}  {:<24}  {:<9}  {}\n",
+        "LINE", "NAME", "DEPT", "ROLE", "INVITE / PROBLEM"
+    );
     for (line, row, path) in &ok {
-        text.push_str(&format!("{line:>5}  {:<20}  {:<24}  {:<9}  {}\n", row.name, row.dept.to_string(), row.role.name(), path.display()));
+        text.push_str(&format!(
+            "{line:>5}  {:<20}  {:<24}  {:<9}  {}\n",
+            row.name,
+            row.dept.to_string(),
+            row.role.name(),
+            path.display()
+        ));
     }
     for (line, name, why) in &failed {
-        text.push_str(&format!("{line:>5}  {name:<20}  {:<24}  {:<9}  ERROR: {why}\n", "", ""));
+        text.push_str(&format!(
+            "{line:>5}  {name:<20}  {:<24}  {:<9}  ERROR: {why}\n",
+            "", ""
+        ));
     }
-    text.push_str(&format!("{} invite(s) written to {}, {} row(s) failed\n", ok.len(), out.display(), failed.len()));
+    text.push_str(&format!(
+        "{} invite(s) written to {}, {} row(s) failed\n",
+        ok.len(),
+        out.display(),
+        failed.len()
+    ));
     let js = json!({
         "invites": ok.iter().map(|(l, r, p)| json!({"line": l, "name": r.name, "dept": r.dept.to_string(), "role": r.role.name(), "email": r.email, "file": p})).collect::<Vec<_>>(),
         "errors": failed.iter().map(|(l, n, w)| json!({"line": l, "name": n, "error": w})).collect::<Vec<_>>(),
@@ -193,18 +262,29 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
     if failed.is_empty() {
         Ok(())
     } else {
-        let lines: Vec<String> = failed.iter().map(|(l, _, w)| format!("line {l}: {w}")).collect();
-        Err(Failure { code: PARTIAL, message: format!("{} row(s) failed: {}", failed.len(), lines.join("; ")) }.into())
+        let lines: Vec<String> = failed
+            .iter()
+            .map(|(l, _, w)| format!("line {l}: {w}"))
+            .collect();
+        Err(Failure {
+            code: PARTIAL,
+            message: format!("{} row(s) failed: {}", failed.len(), lines.join("; ")),
+        }
+        .into())
     }
 }
 
 fn redeem(ctx: &Ctx, file: &Path, out: Option<&Path>) -> Result<()> {
     let text = read_input(file)?;
-    let (_, bytes) = armor::decode_as(&text, &[Label::Invite]).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+    let (_, bytes) = armor::decode_as(&text, &[Label::Invite])
+        .map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let inv = Invite::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let now: Timestamp = now();
     if now > inv.expires {
-        return Err(invalid(format!("this invite expired at {}: ask your admin for a new one", inv.expires)));
+        return Err(invalid(format!(
+            "this invite expired at {}: ask your admin for a new one",
+            inv.expires
+        )));
     }
     let local = Local::open(ctx.home.clone())?;
     if let Some(state) = local.state() {
@@ -222,11 +302,16 @@ fn redeem(ctx: &Ctx, file: &Path, out: Option<&Path>) -> Result<()> {
     let dept = inv.dept.to_string();
     let bytes = Request::new(&keys, &name, now, Some(inv))?;
     let armored = armor::encode(Label::Request, &bytes);
-    let summary = format!("request for {name} ({role} of {dept}); send it back to the admin who invited you");
+    let summary =
+        format!("request for {name} ({role} of {dept}); send it back to the admin who invited you");
     match out {
         Some(path) => {
-            std::fs::write(path, &armored).with_context(|| format!("cannot write {}", path.display()))?;
-            ctx.print(format!("{summary}; written to {}\n", path.display()), json!({"name": name, "file": path}));
+            std::fs::write(path, &armored)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            ctx.print(
+                format!("{summary}; written to {}\n", path.display()),
+                json!({"name": name, "file": path}),
+            );
         }
         None if ctx.json => ctx.print("", json!({"name": name, "armored": armored})),
         None => {

@@ -27,7 +27,11 @@ pub struct Passphrase(Option<Zeroizing<String>>);
 
 impl std::fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Passphrase(set)" } else { "Passphrase(none)" })
+        f.write_str(if self.0.is_some() {
+            "Passphrase(set)"
+        } else {
+            "Passphrase(none)"
+        })
     }
 }
 
@@ -36,15 +40,24 @@ impl Passphrase {
     pub fn from_sources(file: Option<&Path>) -> Result<Passphrase> {
         if let Some(path) = file {
             let text = Zeroizing::new(
-                fs::read_to_string(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?,
+                fs::read_to_string(path)
+                    .with_context(|| format!("cannot read passphrase file {}", path.display()))?,
             );
             let line = text.lines().next().unwrap_or("").to_owned();
             if line.is_empty() {
-                bail!("passphrase file {} is empty: write the passphrase on its first line", path.display());
+                bail!(
+                    "passphrase file {} is empty: write the passphrase on its first line",
+                    path.display()
+                );
             }
             return Ok(Passphrase(Some(Zeroizing::new(line))));
         }
-        Ok(Passphrase(std::env::var("OUTPOST_PASSPHRASE").ok().filter(|p| !p.is_empty()).map(Zeroizing::new)))
+        Ok(Passphrase(
+            std::env::var("OUTPOST_PASSPHRASE")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .map(Zeroizing::new),
+        ))
     }
 
     /// A given passphrase.
@@ -71,7 +84,9 @@ impl Home {
         if let Some(dir) = std::env::var_os("OUTPOST_HOME").filter(|d| !d.is_empty()) {
             return PathBuf::from(dir);
         }
-        dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("outpost")
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("outpost")
     }
 
     /// The home at `dir`.
@@ -128,27 +143,53 @@ impl Home {
         let member = MemberKeys::generate(&mut rng);
         let device = DeviceKey::generate(&mut rng);
         // Device first: a crash in between leaves no member key, so init can run again.
-        self.write_key(KeyKind::Device, device.0.public(), &*device.0.secret(), pass)?;
+        self.write_key(
+            KeyKind::Device,
+            device.0.public(),
+            &*device.0.secret(),
+            pass,
+        )?;
         self.write_key(KeyKind::Member, member.public(), &*member.secret(), pass)?;
         Ok((member.public(), device.0.public()))
     }
 
     /// Writes a key file atomically with mode 0600.
-    pub fn write_key(&self, kind: KeyKind, public: PublicKey, secret: &[u8], pass: &Passphrase) -> Result<()> {
-        let text = keyfile::seal(kind, public, secret, pass.get(), KdfParams::DEFAULT, &mut rand::rng())?;
+    pub fn write_key(
+        &self,
+        kind: KeyKind,
+        public: PublicKey,
+        secret: &[u8],
+        pass: &Passphrase,
+    ) -> Result<()> {
+        let text = keyfile::seal(
+            kind,
+            public,
+            secret,
+            pass.get(),
+            KdfParams::DEFAULT,
+            &mut rand::rng(),
+        )?;
         write_private(&self.key_path(kind), text.as_bytes())
     }
 
-    fn read_key(&self, kind: KeyKind, pass: &Passphrase) -> Result<(PublicKey, Zeroizing<Vec<u8>>)> {
+    fn read_key(
+        &self,
+        kind: KeyKind,
+        pass: &Passphrase,
+    ) -> Result<(PublicKey, Zeroizing<Vec<u8>>)> {
         let path = self.key_path(kind);
-        let text = fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?;
-        keyfile::open(&text, kind, pass.get()).with_context(|| format!("cannot open key file {}", path.display()))
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read key file {}", path.display()))?;
+        keyfile::open(&text, kind, pass.get())
+            .with_context(|| format!("cannot open key file {}", path.display()))
     }
 
     fn read_public(&self, kind: KeyKind) -> Result<PublicKey> {
         let path = self.key_path(kind);
-        let text = fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?;
-        keyfile::public(&text, kind).with_context(|| format!("cannot read key file {}", path.display()))
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read key file {}", path.display()))?;
+        keyfile::public(&text, kind)
+            .with_context(|| format!("cannot read key file {}", path.display()))
     }
 
     /// The member's public key (no passphrase needed).
@@ -167,10 +208,15 @@ impl Home {
     pub fn member_keys(&self, pass: &Passphrase) -> Result<MemberKeys> {
         self.require_init()?;
         let (public, secret) = self.read_key(KeyKind::Member, pass)?;
-        let arr: &[u8; 64] = secret.as_slice().try_into().context("member key file holds a key of the wrong length")?;
+        let arr: &[u8; 64] = secret
+            .as_slice()
+            .try_into()
+            .context("member key file holds a key of the wrong length")?;
         let keys = MemberKeys::from_secret(arr);
         if keys.public() != public {
-            bail!("member key file is inconsistent (its public key does not match the secret): restore it from a backup");
+            bail!(
+                "member key file is inconsistent (its public key does not match the secret): restore it from a backup"
+            );
         }
         Ok(keys)
     }
@@ -179,7 +225,10 @@ impl Home {
     pub fn device_key(&self, pass: &Passphrase) -> Result<DeviceKey> {
         self.require_init()?;
         let (public, secret) = self.read_key(KeyKind::Device, pass)?;
-        let arr: &[u8; 32] = secret.as_slice().try_into().context("device key file holds a key of the wrong length")?;
+        let arr: &[u8; 32] = secret
+            .as_slice()
+            .try_into()
+            .context("device key file holds a key of the wrong length")?;
         let key = DeviceKey(outpost_identity::keys::Signer25519::from_secret(arr));
         if key.0.public() != public {
             bail!("device key file is inconsistent: restore it from a backup");
@@ -195,10 +244,16 @@ impl Home {
     /// The org root key, if kept here.
     pub fn org_root(&self, pass: &Passphrase) -> Result<OrgRoot> {
         if !self.has_org_root() {
-            bail!("the org root key is not on this node ({})", self.key_path(KeyKind::OrgRoot).display());
+            bail!(
+                "the org root key is not on this node ({})",
+                self.key_path(KeyKind::OrgRoot).display()
+            );
         }
         let (public, secret) = self.read_key(KeyKind::OrgRoot, pass)?;
-        let arr: &[u8; 32] = secret.as_slice().try_into().context("org root key file holds a key of the wrong length")?;
+        let arr: &[u8; 32] = secret
+            .as_slice()
+            .try_into()
+            .context("org root key file holds a key of the wrong length")?;
         let root = OrgRoot(outpost_identity::keys::Signer25519::from_secret(arr));
         if root.0.public() != public {
             bail!("org root key file is inconsistent: restore it from a backup");
@@ -215,7 +270,8 @@ impl Home {
 
 /// Creates `dir` (and parents) with mode 0700 for the last component.
 fn make_private_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+    fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create directory {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot set permissions on {}", dir.display()))
 }
@@ -232,9 +288,13 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))
 }
 
 #[cfg(test)]
@@ -248,14 +308,27 @@ mod tests {
         let pass = Passphrase::new("s3cret");
         let (member, device) = home.init(&pass).unwrap();
         for name in ["member.key", "device.key"] {
-            let mode = fs::metadata(dir.path().join("h/keys").join(name)).unwrap().permissions().mode();
+            let mode = fs::metadata(dir.path().join("h/keys").join(name))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
-        assert_eq!(fs::metadata(dir.path().join("h")).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            fs::metadata(dir.path().join("h"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
         assert_eq!(home.member_keys(&pass).unwrap().public(), member);
         assert_eq!(home.device_key(&pass).unwrap().0.public(), device);
         assert_eq!(home.member_public().unwrap(), member);
-        let err = format!("{:#}", home.member_keys(&Passphrase::new("nope")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            home.member_keys(&Passphrase::new("nope")).unwrap_err()
+        );
         assert!(err.contains("wrong passphrase"), "{err}");
         assert!(home.init(&pass).is_err());
     }

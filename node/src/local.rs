@@ -6,7 +6,9 @@ use crate::home::{Home, Passphrase};
 use anyhow::{Context, Result, bail};
 use outpost_identity::keyfile::KeyKind;
 use outpost_identity::request::Bundle;
-use outpost_identity::{AuthState, DeptPath, DeviceCert, OpId, OrgRoot, PublicKey, Role, RoleCert, SignedOp, Timestamp};
+use outpost_identity::{
+    AuthState, DeptPath, DeviceCert, OpId, OrgRoot, PublicKey, Role, RoleCert, SignedOp, Timestamp,
+};
 use outpost_store::Store;
 
 /// How long the first admin's certificate lasts.
@@ -42,19 +44,34 @@ impl Local {
         let state = match store.setting("org-root")? {
             None => None,
             Some(bytes) => {
-                let root: [u8; 32] = bytes.as_slice().try_into().context("the stored org root is damaged")?;
+                let root: [u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .context("the stored org root is damaged")?;
                 let mut state = AuthState::new(PublicKey(root));
                 let ops = store
                     .auth_ops()?
                     .iter()
                     .map(|b| SignedOp::decode(b))
                     .collect::<Result<Vec<_>, _>>()
-                    .with_context(|| format!("an authorisation op in {} is damaged", store.path().display()))?;
+                    .with_context(|| {
+                        format!(
+                            "an authorisation op in {} is damaged",
+                            store.path().display()
+                        )
+                    })?;
                 state.insert_all(ops)?;
                 Some(state)
             }
         };
-        Ok(Local { home, store, member, device, org_name, state })
+        Ok(Local {
+            home,
+            store,
+            member,
+            device,
+            org_name,
+            state,
+        })
     }
 
     /// The org state, if this node belongs to an org.
@@ -88,7 +105,8 @@ impl Local {
             }
             return Ok(());
         }
-        self.store.set_settings(&[("org-root", &root.0), ("org-name", name.as_bytes())])?;
+        self.store
+            .set_settings(&[("org-root", &root.0), ("org-name", name.as_bytes())])?;
         self.state = Some(AuthState::new(root));
         self.org_name = name.to_owned();
         Ok(())
@@ -96,13 +114,24 @@ impl Local {
 
     /// Stores ops durably, then adds them to the state. If `redeem` is
     /// given, the invite is marked as redeemed in the same transaction.
-    pub fn add_ops(&mut self, ops: Vec<SignedOp>, redeem: Option<([u8; 16], OpId)>) -> Result<usize> {
-        let state = self.state.as_mut().context("join or create an org before adding certificates")?;
+    pub fn add_ops(
+        &mut self,
+        ops: Vec<SignedOp>,
+        redeem: Option<([u8; 16], OpId)>,
+    ) -> Result<usize> {
+        let state = self
+            .state
+            .as_mut()
+            .context("join or create an org before adding certificates")?;
         let mut trial = state.clone();
         trial.insert_all(ops.iter().cloned())?;
-        let outcome = self.store.put_auth_ops(ops.iter().map(|o| (o.id, o.bytes.as_slice())), redeem)?;
+        let outcome = self
+            .store
+            .put_auth_ops(ops.iter().map(|o| (o.id, o.bytes.as_slice())), redeem)?;
         if let Err(previous) = outcome {
-            bail!("this invite was already redeemed by certificate {previous}; each invite can be used once");
+            bail!(
+                "this invite was already redeemed by certificate {previous}; each invite can be used once"
+            );
         }
         let added = trial.len() - state.len();
         *state = trial;
@@ -112,7 +141,12 @@ impl Local {
     /// A bundle of `subject` and everything needed to check it.
     pub fn bundle_of(&self, subject: OpId) -> Result<Bundle> {
         let state = self.require_org()?;
-        Ok(Bundle::new(state.root(), &self.org_name, Some(subject), state.closure(subject)))
+        Ok(Bundle::new(
+            state.root(),
+            &self.org_name,
+            Some(subject),
+            state.closure(subject),
+        ))
     }
 
     /// A bundle of every op this node holds.
@@ -126,7 +160,13 @@ impl Local {
 
     /// Creates a new org with this member as its first admin and this
     /// device certified. The root key is written next to the member key.
-    pub fn create_org(&mut self, name: &str, member_name: &str, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
+    pub fn create_org(
+        &mut self,
+        name: &str,
+        member_name: &str,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<OpId> {
         if let Some(state) = &self.state {
             bail!(
                 "this node already belongs to org {} ({}); use another --home to create a second org",
@@ -158,7 +198,8 @@ impl Local {
         state.insert(grant.clone())?;
         // Root key first: if we crash after it, the org does not exist yet
         // on this node and `org create` can run again.
-        self.home.write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
+        self.home
+            .write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
         self.pin_org(root.0.public(), name)?;
         self.add_ops(vec![grant], None)?;
         self.ensure_device_cert(pass, now)?;
@@ -167,13 +208,24 @@ impl Local {
 
     /// If this member holds a live certificate and this device is not yet
     /// certified, certifies it. Returns the new device certificate, if any.
-    pub fn ensure_device_cert(&mut self, pass: &Passphrase, now: Timestamp) -> Result<Option<OpId>> {
-        let Some(state) = &self.state else { return Ok(None) };
-        if state.role_of(&self.member, now).is_none() || state.device_principal(&self.device, now).is_some() {
+    pub fn ensure_device_cert(
+        &mut self,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<Option<OpId>> {
+        let Some(state) = &self.state else {
+            return Ok(None);
+        };
+        if state.role_of(&self.member, now).is_none()
+            || state.device_principal(&self.device, now).is_some()
+        {
             return Ok(None);
         }
         let member = self.home.member_keys(pass)?;
-        let name = format!("device {}", outpost_identity::keys::peer_id_of(&self.device));
+        let name = format!(
+            "device {}",
+            outpost_identity::keys::peer_id_of(&self.device)
+        );
         let cert = DeviceCert {
             serial: rand::random(),
             device: self.device,

@@ -1,1 +1,445 @@
-//! Test helpers
+//! Helpers for end-to-end tests that run the real `outpost` binary.
+//!
+//! A [`Sandbox`] is a temporary directory holding the homes of several nodes
+//! and the files they pass each other (requests, certificates, invites). A
+//! [`Node`] runs `outpost --home <sandbox>/<name> ...` in the sandbox
+//! directory, so files are named relative to it, and returns a [`Run`]:
+//! exit code, stdout and stderr.
+//!
+//! Every command runs with `OUTPOST_MDNS=off`, with the `OUTPOST_*`
+//! variables of the caller's environment removed, and with the clock pinned
+//! by `OUTPOST_NOW` to the sandbox's time ([`Sandbox::now`]), so that
+//! validity windows and expiry are deterministic. [`Command::at`] runs one
+//! command at another time.
+//!
+//! The binary is built once per test process (`cargo build -p outpost`,
+//! same profile and target directory as the tests), unless `OUTPOST_BIN`
+//! names one to use.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process;
+use std::sync::OnceLock;
+
+/// The time every command sees unless told otherwise: 2027-01-15 08:00 UTC.
+pub const EPOCH: u64 = 1_800_000_000;
+
+/// Seconds in a day.
+pub const DAY: u64 = 86_400;
+
+/// Exit codes documented in `cli/src/main.rs`.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// Any other error.
+    pub const ERROR: i32 = 1;
+    /// Bad command line.
+    pub const USAGE: i32 = 2;
+    /// A certificate, request, invite or bundle is invalid.
+    pub const INVALID: i32 = 3;
+    /// A key could not be opened (wrong or missing passphrase).
+    pub const KEY: i32 = 4;
+    /// Partly done (some rows of a staff list failed).
+    pub const PARTIAL: i32 = 5;
+}
+
+/// Path of the `outpost` binary, built on first use.
+pub fn outpost_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("OUTPOST_BIN") {
+            return PathBuf::from(bin);
+        }
+        // This test executable lives in <target>/<profile>/deps/; the binary
+        // goes to <target>/<profile>/.
+        let exe = std::env::current_exe().expect("the test executable has a path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executables live in <target>/<profile>/deps")
+            .to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .expect("a profile directory has a parent");
+        let profile = match profile_dir.file_name().and_then(OsStr::to_str) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let out = process::Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "outpost",
+                "--bin",
+                "outpost",
+                "--profile",
+                profile,
+            ])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(target_dir)
+            .output()
+            .expect("cargo can be started");
+        assert!(
+            out.status.success(),
+            "cargo build -p outpost failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = profile_dir.join(format!("outpost{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            bin.exists(),
+            "cargo built outpost, but {} does not exist",
+            bin.display()
+        );
+        bin
+    })
+}
+
+/// A temporary directory for the homes and files of one test.
+#[derive(Debug)]
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    now: u64,
+}
+
+impl Default for Sandbox {
+    fn default() -> Sandbox {
+        Sandbox::new()
+    }
+}
+
+impl Sandbox {
+    /// A fresh, empty sandbox whose clock reads [`EPOCH`].
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temporary directory can be made"),
+            now: EPOCH,
+        }
+    }
+
+    /// The sandbox directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The time commands see by default.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// A path inside the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file in the sandbox and returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        path
+    }
+
+    /// Reads a file in the sandbox.
+    pub fn read(&self, name: &str) -> String {
+        let path = self.path(name);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    }
+
+    /// The node whose home is `<sandbox>/<name>` (not yet initialised).
+    pub fn node(&self, name: &str) -> Node {
+        Node {
+            name: name.to_owned(),
+            home: self.path(name),
+            cwd: self.dir.path().to_path_buf(),
+            now: self.now,
+        }
+    }
+}
+
+/// One home directory, driven through the `outpost` binary.
+#[derive(Debug, Clone)]
+pub struct Node {
+    name: String,
+    home: PathBuf,
+    cwd: PathBuf,
+    now: u64,
+}
+
+impl Node {
+    /// The node's name in the sandbox.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// `outpost --home HOME <args>`, ready to run.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = process::Command::new(outpost_bin());
+        for var in [
+            "OUTPOST_HOME",
+            "OUTPOST_PASSPHRASE",
+            "OUTPOST_NOW",
+            "OUTPOST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("OUTPOST_MDNS", "off")
+            .env("OUTPOST_NOW", self.now.to_string())
+            .current_dir(&self.cwd);
+        cmd.arg("--home").arg(&self.home).args(args);
+        Command { cmd }
+    }
+
+    /// Runs `outpost --home HOME <args>` and returns what happened.
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd(args).run()
+    }
+
+    /// Runs a command that must succeed.
+    pub fn ok<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.run(args).success()
+    }
+
+    /// Runs a command with `--json` that must succeed, and parses its output.
+    pub fn json<I, S>(&self, args: I) -> serde_json::Value
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = self.cmd(args);
+        cmd.arg("--json");
+        cmd.run().success().json()
+    }
+
+    /// `outpost init --name NAME`.
+    pub fn init(&self, name: &str) -> Run {
+        self.ok(["init", "--name", name])
+    }
+
+    /// `outpost status --json`.
+    pub fn status(&self) -> serde_json::Value {
+        self.json(["status"])
+    }
+
+    /// `outpost cert list --json` plus `extra` filters: the certificates
+    /// listed.
+    pub fn list(&self, extra: &[&str]) -> Vec<serde_json::Value> {
+        let mut args = vec!["cert", "list"];
+        args.extend_from_slice(extra);
+        match self.json(args) {
+            serde_json::Value::Array(rows) => rows,
+            other => panic!("cert list --json printed {other}, not an array"),
+        }
+    }
+
+    /// Names in `cert list --json <extra>`, sorted.
+    pub fn names(&self, extra: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .list(extra)
+            .iter()
+            .map(|c| {
+                c["name"]
+                    .as_str()
+                    .expect("every listed certificate has a name")
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Everything a command could have changed, as the node itself reports
+    /// it: `status --json` and `cert list --all --json` (whatever they
+    /// print, success or not). Compare before and after a failed command.
+    pub fn snapshot(&self) -> Snapshot {
+        let status = self.cmd(["status", "--json"]).run();
+        let list = self.cmd(["cert", "list", "--all", "--json"]).run();
+        Snapshot {
+            status: (status.code, status.stdout),
+            certs: (list.code, list.stdout),
+        }
+    }
+
+    /// Runs a command that must fail with `code` and say `needle` on
+    /// stderr, and checks that it left the node as it was.
+    pub fn fails<I, S>(&self, args: I, code: i32, needle: &str) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd(args).fails(self, code, needle)
+    }
+
+    /// `outpost cert request --out <node>.req`; returns the file name.
+    pub fn request(&self) -> String {
+        let file = format!("{}.req", self.name);
+        self.ok(["cert", "request", "--out", &file]);
+        file
+    }
+
+    /// `outpost cert issue REQUEST <args> --out OUT`; returns `out`.
+    pub fn issue(&self, request: &str, args: &[&str], out: &str) -> String {
+        let mut cmd = self.cmd(["cert", "issue", request]);
+        cmd.args(args).args(["--out", out]);
+        cmd.run().success();
+        out.to_owned()
+    }
+}
+
+/// What a node reports about itself; equal snapshots mean nothing changed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    status: (i32, String),
+    certs: (i32, String),
+}
+
+/// An `outpost` command about to run.
+#[derive(Debug)]
+pub struct Command {
+    cmd: process::Command,
+}
+
+impl Command {
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Adds one argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: &str, value: impl AsRef<OsStr>) -> &mut Command {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Runs at `unix_seconds` instead of the sandbox time.
+    pub fn at(&mut self, unix_seconds: u64) -> &mut Command {
+        self.env("OUTPOST_NOW", unix_seconds.to_string())
+    }
+
+    /// Runs the command to completion.
+    pub fn run(&mut self) -> Run {
+        let line = format!("{:?}", self.cmd);
+        let out = self
+            .cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+        Run {
+            line,
+            code: out
+                .status
+                .code()
+                .unwrap_or_else(|| panic!("{line} was killed by a signal")),
+            stdout: String::from_utf8(out.stdout).expect("outpost writes UTF-8 to stdout"),
+            stderr: String::from_utf8(out.stderr).expect("outpost writes UTF-8 to stderr"),
+        }
+    }
+
+    /// Runs; the command must fail with `code`, say `needle` on stderr, and
+    /// leave `node` as it was.
+    pub fn fails(&mut self, node: &Node, code: i32, needle: &str) -> Run {
+        let before = node.snapshot();
+        let run = self.run().code(code).stderr_has(needle);
+        let after = node.snapshot();
+        assert_eq!(
+            before,
+            after,
+            "the failed command changed node {}:\n{run}",
+            node.name()
+        );
+        run
+    }
+}
+
+/// A finished command: its exit code and output.
+#[derive(Debug)]
+pub struct Run {
+    /// The command line, for failure messages.
+    pub line: String,
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl fmt::Display for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit code {}\n--- stdout\n{}--- stderr\n{}---",
+            self.line, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    /// Asserts exit code 0.
+    pub fn success(self) -> Run {
+        self.code(exit::OK)
+    }
+
+    /// Asserts the exit code.
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "unexpected exit code\n{self}");
+        self
+    }
+
+    /// Asserts that stdout contains `needle`.
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{self}"
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `needle`.
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{self}"
+        );
+        self
+    }
+
+    /// Parses stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+    }
+}

@@ -47,9 +47,16 @@ impl Label {
     }
 
     fn parse(text: &str) -> Option<Label> {
-        [Label::Request, Label::Certificate, Label::Revocation, Label::Bundle, Label::Invite, Label::PrivateKey]
-            .into_iter()
-            .find(|l| l.text() == text)
+        [
+            Label::Request,
+            Label::Certificate,
+            Label::Revocation,
+            Label::Bundle,
+            Label::Invite,
+            Label::PrivateKey,
+        ]
+        .into_iter()
+        .find(|l| l.text() == text)
     }
 }
 
@@ -73,7 +80,9 @@ pub enum ArmorError {
     #[error("the text is damaged: its Checksum line is missing")]
     NoChecksum,
     /// Checksum mismatch.
-    #[error("the text is damaged: the checksum does not match (lines lost or changed); paste it again")]
+    #[error(
+        "the text is damaged: the checksum does not match (lines lost or changed); paste it again"
+    )]
     Checksum,
     /// Another kind of object than expected.
     #[error("expected an Outpost {expected}, found an Outpost {found}")]
@@ -92,7 +101,11 @@ fn checksum(bytes: &[u8]) -> String {
 /// Wraps `bytes` as armored text with `label`.
 pub fn encode(label: Label, bytes: &[u8]) -> String {
     let b64 = STANDARD.encode(bytes);
-    let mut out = format!("-----BEGIN OUTPOST {}-----\nChecksum: {}\n\n", label.text(), checksum(bytes));
+    let mut out = format!(
+        "-----BEGIN OUTPOST {}-----\nChecksum: {}\n\n",
+        label.text(),
+        checksum(bytes)
+    );
     for chunk in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
         out.push('\n');
@@ -106,8 +119,13 @@ pub fn encode(label: Label, bytes: &[u8]) -> String {
 pub fn decode(text: &str) -> Result<(Label, Vec<u8>), ArmorError> {
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
     let label = loop {
-        let Some((_, line)) = lines.next() else { return Err(ArmorError::NoBegin) };
-        if let Some(rest) = line.strip_prefix("-----BEGIN OUTPOST ").and_then(|r| r.strip_suffix("-----")) {
+        let Some((_, line)) = lines.next() else {
+            return Err(ArmorError::NoBegin);
+        };
+        if let Some(rest) = line
+            .strip_prefix("-----BEGIN OUTPOST ")
+            .and_then(|r| r.strip_suffix("-----"))
+        {
             break Label::parse(rest).ok_or_else(|| ArmorError::UnknownLabel(rest.to_owned()))?;
         }
     };
@@ -123,7 +141,10 @@ pub fn decode(text: &str) -> Result<(Label, Vec<u8>), ArmorError> {
         if let Some(v) = line.strip_prefix("Checksum:") {
             sum = Some(v.trim().to_ascii_lowercase());
         } else if !line.is_empty() {
-            if !line.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
+            if !line
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+            {
                 return Err(ArmorError::Base64(n));
             }
             body.push_str(line);
@@ -132,7 +153,9 @@ pub fn decode(text: &str) -> Result<(Label, Vec<u8>), ArmorError> {
     if !ended {
         return Err(ArmorError::Truncated(label.text()));
     }
-    let bytes = STANDARD.decode(body.as_bytes()).map_err(|_| ArmorError::Base64(0))?;
+    let bytes = STANDARD
+        .decode(body.as_bytes())
+        .map_err(|_| ArmorError::Base64(0))?;
     match sum {
         None => Err(ArmorError::NoChecksum),
         Some(s) if s != checksum(&bytes) => Err(ArmorError::Checksum),
@@ -146,7 +169,10 @@ pub fn decode_as(text: &str, expected: &[Label]) -> Result<(Label, Vec<u8>), Arm
     if expected.contains(&label) {
         Ok((label, bytes))
     } else {
-        Err(ArmorError::WrongLabel { expected: expected[0].text(), found: label.text() })
+        Err(ArmorError::WrongLabel {
+            expected: expected[0].text(),
+            found: label.text(),
+        })
     }
 }
 
@@ -158,7 +184,10 @@ mod tests {
     #[test]
     fn round_trip_inside_a_mail() {
         let bytes: Vec<u8> = (0..=255).collect();
-        let text = format!("Hi, here is my request:\n\n{}\nThanks", encode(Label::Request, &bytes));
+        let text = format!(
+            "Hi, here is my request:\n\n{}\nThanks",
+            encode(Label::Request, &bytes)
+        );
         assert_eq!(decode(&text), Ok((Label::Request, bytes)));
     }
 
@@ -168,11 +197,17 @@ mod tests {
         let text = encode(Label::Certificate, &bytes);
         let lines: Vec<&str> = text.lines().collect();
         // Cut before the END line.
-        assert_eq!(decode(&lines[..lines.len() - 1].join("\n")), Err(ArmorError::Truncated("CERTIFICATE")));
+        assert_eq!(
+            decode(&lines[..lines.len() - 1].join("\n")),
+            Err(ArmorError::Truncated("CERTIFICATE"))
+        );
         // Lose a middle line.
         let mut lost = lines.clone();
         lost.remove(4);
-        assert!(matches!(decode(&lost.join("\n")), Err(ArmorError::Checksum | ArmorError::Base64(_))));
+        assert!(matches!(
+            decode(&lost.join("\n")),
+            Err(ArmorError::Checksum | ArmorError::Base64(_))
+        ));
         // Change one character.
         let changed = text.replacen("AAECAwQF", "AAECAwQG", 1);
         assert_ne!(changed, text);
@@ -180,7 +215,10 @@ mod tests {
         assert_eq!(decode("hello"), Err(ArmorError::NoBegin));
         assert_eq!(
             decode_as(&text, &[Label::Request]),
-            Err(ArmorError::WrongLabel { expected: "REQUEST", found: "CERTIFICATE" })
+            Err(ArmorError::WrongLabel {
+                expected: "REQUEST",
+                found: "CERTIFICATE"
+            })
         );
     }
 

@@ -39,7 +39,12 @@ impl AuthState {
             .ok_or(IssueError::NoCertificate(self.org()))
     }
 
-    fn sign_checked(&self, author: &Signer25519, body: Body, now: Timestamp) -> Result<SignedOp, IssueError> {
+    fn sign_checked(
+        &self,
+        author: &Signer25519,
+        body: Body,
+        now: Timestamp,
+    ) -> Result<SignedOp, IssueError> {
         let op = Op {
             org: self.org(),
             author: author.public(),
@@ -50,7 +55,9 @@ impl AuthState {
         op.check_fields()?;
         let signed = op.sign(author);
         let mut trial = self.clone();
-        trial.insert(signed.clone()).expect("the op was made for this org");
+        trial
+            .insert(signed.clone())
+            .expect("the op was made for this org");
         match trial.verdict(&signed.id) {
             Some(Verdict::Rejected(why)) => Err(IssueError::Rejected(why.clone())),
             _ => Ok(signed),
@@ -58,12 +65,22 @@ impl AuthState {
     }
 
     /// Signs a role certificate by `author`, checked against the rules.
-    pub fn sign_grant(&self, author: &Signer25519, cert: RoleCert, now: Timestamp) -> Result<SignedOp, IssueError> {
+    pub fn sign_grant(
+        &self,
+        author: &Signer25519,
+        cert: RoleCert,
+        now: Timestamp,
+    ) -> Result<SignedOp, IssueError> {
         self.sign_checked(author, Body::Grant(cert), now)
     }
 
     /// Signs a device certificate for one of `author`'s devices.
-    pub fn sign_device(&self, author: &Signer25519, cert: DeviceCert, now: Timestamp) -> Result<SignedOp, IssueError> {
+    pub fn sign_device(
+        &self,
+        author: &Signer25519,
+        cert: DeviceCert,
+        now: Timestamp,
+    ) -> Result<SignedOp, IssueError> {
         self.sign_checked(author, Body::Device(cert), now)
     }
 
@@ -76,13 +93,20 @@ impl AuthState {
         now: Timestamp,
     ) -> Result<SignedOp, IssueError> {
         match self.status(&target, now) {
-            CertStatus::Unknown | CertStatus::NotACertificate => return Err(IssueError::UnknownTarget(target)),
+            CertStatus::Unknown | CertStatus::NotACertificate => {
+                return Err(IssueError::UnknownTarget(target));
+            }
             s @ CertStatus::Revoked { .. } if self.revocation_of(&target).is_some() => {
                 return Err(IssueError::AlreadyRevoked(target, s));
             }
             _ => {}
         }
-        let body = Body::Revoke(Revocation { target, reason: reason.to_owned(), at: now, seen: Vec::new() });
+        let body = Body::Revoke(Revocation {
+            target,
+            reason: reason.to_owned(),
+            at: now,
+            seen: Vec::new(),
+        });
         self.sign_checked(author, body, now)
     }
 }

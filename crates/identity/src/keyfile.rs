@@ -40,13 +40,21 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// argon2's recommended defaults (19 MiB, 2 passes, 1 lane).
-    pub const DEFAULT: KdfParams = KdfParams { m_kib: 19 * 1024, t: 2, p: 1 };
+    pub const DEFAULT: KdfParams = KdfParams {
+        m_kib: 19 * 1024,
+        t: 2,
+        p: 1,
+    };
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Protection {
     Plain,
-    Argon2id { params: KdfParams, salt: [u8; 16], nonce: [u8; 24] },
+    Argon2id {
+        params: KdfParams,
+        salt: [u8; 16],
+        nonce: [u8; 24],
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,11 +96,18 @@ pub enum KeyFileError {
     Kdf(String),
 }
 
-fn derive(passphrase: &str, params: KdfParams, salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
+fn derive(
+    passphrase: &str,
+    params: KdfParams,
+    salt: &[u8; 16],
+) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
     if params.m_kib > 4 * 1024 * 1024 || params.t > 100 || params.p > 64 {
-        return Err(KeyFileError::Kdf(format!("{params:?} is beyond the allowed maximum")));
+        return Err(KeyFileError::Kdf(format!(
+            "{params:?} is beyond the allowed maximum"
+        )));
     }
-    let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(32)).map_err(|e| KeyFileError::Kdf(e.to_string()))?;
+    let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
+        .map_err(|e| KeyFileError::Kdf(e.to_string()))?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, p);
     let mut out = Zeroizing::new([0u8; 32]);
     a.hash_password_into(passphrase.as_bytes(), salt, out.as_mut())
@@ -101,7 +116,8 @@ fn derive(passphrase: &str, params: KdfParams, salt: &[u8; 16]) -> Result<Zeroiz
 }
 
 fn aad(kind: KeyKind, public: &PublicKey, protection: &Protection) -> Vec<u8> {
-    postcard::to_stdvec(&(kind, public, protection)).expect("serialising plain data into a Vec cannot fail")
+    postcard::to_stdvec(&(kind, public, protection))
+        .expect("serialising plain data into a Vec cannot fail")
 }
 
 /// Writes `secret` as armored text, encrypted if `passphrase` is given.
@@ -114,20 +130,40 @@ pub fn seal<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<String, KeyFileError> {
     let file = match passphrase {
-        None => KeyFile { kind, public, protection: Protection::Plain, secret: secret.to_vec() },
+        None => KeyFile {
+            kind,
+            public,
+            protection: Protection::Plain,
+            secret: secret.to_vec(),
+        },
         Some(pass) => {
             let mut salt = [0u8; 16];
             let mut nonce = [0u8; 24];
             rng.fill_bytes(&mut salt);
             rng.fill_bytes(&mut nonce);
-            let protection = Protection::Argon2id { params, salt, nonce };
+            let protection = Protection::Argon2id {
+                params,
+                salt,
+                nonce,
+            };
             let key = derive(pass, params, &salt)?;
             let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
             let aad = aad(kind, &public, &protection);
             let ct = cipher
-                .encrypt(&XNonce::from(nonce), Payload { msg: secret, aad: &aad })
+                .encrypt(
+                    &XNonce::from(nonce),
+                    Payload {
+                        msg: secret,
+                        aad: &aad,
+                    },
+                )
                 .expect("XChaCha20-Poly1305 encrypts any key-sized message");
-            KeyFile { kind, public, protection, secret: ct }
+            KeyFile {
+                kind,
+                public,
+                protection,
+                secret: ct,
+            }
         }
     };
     let bytes = Zeroizing::new(signed::encode_unsigned(Kind::KeyFile, &file));
@@ -146,29 +182,49 @@ pub fn public(text: &str, kind: KeyKind) -> Result<PublicKey, KeyFileError> {
     let (_, bytes) = armor::decode_as(text, &[Label::PrivateKey])?;
     let file: KeyFile = signed::decode_unsigned(Kind::KeyFile, &bytes)?;
     if file.kind != kind {
-        return Err(KeyFileError::WrongKind { expected: kind, found: file.kind });
+        return Err(KeyFileError::WrongKind {
+            expected: kind,
+            found: file.kind,
+        });
     }
     Ok(file.public)
 }
 
 /// Reads a key file of `kind`; returns the public key recorded and the
 /// secret bytes (wiped on drop).
-pub fn open(text: &str, kind: KeyKind, passphrase: Option<&str>) -> Result<(PublicKey, Zeroizing<Vec<u8>>), KeyFileError> {
+pub fn open(
+    text: &str,
+    kind: KeyKind,
+    passphrase: Option<&str>,
+) -> Result<(PublicKey, Zeroizing<Vec<u8>>), KeyFileError> {
     let (_, bytes) = armor::decode_as(text, &[Label::PrivateKey])?;
     let bytes = Zeroizing::new(bytes);
     let file: KeyFile = signed::decode_unsigned(Kind::KeyFile, &bytes)?;
     if file.kind != kind {
-        return Err(KeyFileError::WrongKind { expected: kind, found: file.kind });
+        return Err(KeyFileError::WrongKind {
+            expected: kind,
+            found: file.kind,
+        });
     }
     match &file.protection {
         Protection::Plain => Ok((file.public, Zeroizing::new(file.secret.clone()))),
-        Protection::Argon2id { params, salt, nonce } => {
+        Protection::Argon2id {
+            params,
+            salt,
+            nonce,
+        } => {
             let pass = passphrase.ok_or(KeyFileError::NeedsPassphrase)?;
             let key = derive(pass, *params, salt)?;
             let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
             let aad = aad(file.kind, &file.public, &file.protection);
             let secret = cipher
-                .decrypt(&XNonce::from(*nonce), Payload { msg: &file.secret, aad: &aad })
+                .decrypt(
+                    &XNonce::from(*nonce),
+                    Payload {
+                        msg: &file.secret,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| KeyFileError::WrongPassphrase)?;
             Ok((file.public, Zeroizing::new(secret)))
         }
@@ -179,23 +235,55 @@ pub fn open(text: &str, kind: KeyKind, passphrase: Option<&str>) -> Result<(Publ
 mod tests {
     use super::*;
 
-    const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
+    const FAST: KdfParams = KdfParams {
+        m_kib: 64,
+        t: 1,
+        p: 1,
+    };
 
     #[test]
     fn plain_and_encrypted_round_trip() {
         let mut rng = rand::rng();
         let public = PublicKey([3; 32]);
-        let plain = seal(KeyKind::Device, public, b"secret-bytes", None, FAST, &mut rng).unwrap();
+        let plain = seal(
+            KeyKind::Device,
+            public,
+            b"secret-bytes",
+            None,
+            FAST,
+            &mut rng,
+        )
+        .unwrap();
         assert!(!is_encrypted(&plain).unwrap());
-        assert_eq!(open(&plain, KeyKind::Device, None).unwrap().1.as_slice(), b"secret-bytes");
+        assert_eq!(
+            open(&plain, KeyKind::Device, None).unwrap().1.as_slice(),
+            b"secret-bytes"
+        );
 
-        let enc = seal(KeyKind::Member, public, b"secret-bytes", Some("correct horse"), FAST, &mut rng).unwrap();
+        let enc = seal(
+            KeyKind::Member,
+            public,
+            b"secret-bytes",
+            Some("correct horse"),
+            FAST,
+            &mut rng,
+        )
+        .unwrap();
         assert!(is_encrypted(&enc).unwrap());
         assert!(!enc.contains("secret"));
         let (pk, secret) = open(&enc, KeyKind::Member, Some("correct horse")).unwrap();
         assert_eq!((pk, secret.as_slice()), (public, &b"secret-bytes"[..]));
-        assert!(matches!(open(&enc, KeyKind::Member, None), Err(KeyFileError::NeedsPassphrase)));
-        assert!(matches!(open(&enc, KeyKind::Member, Some("wrong")), Err(KeyFileError::WrongPassphrase)));
-        assert!(matches!(open(&enc, KeyKind::Device, Some("correct horse")), Err(KeyFileError::WrongKind { .. })));
+        assert!(matches!(
+            open(&enc, KeyKind::Member, None),
+            Err(KeyFileError::NeedsPassphrase)
+        ));
+        assert!(matches!(
+            open(&enc, KeyKind::Member, Some("wrong")),
+            Err(KeyFileError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            open(&enc, KeyKind::Device, Some("correct horse")),
+            Err(KeyFileError::WrongKind { .. })
+        ));
     }
 }

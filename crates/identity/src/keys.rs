@@ -89,12 +89,16 @@ pub struct Signer25519 {
 impl Signer25519 {
     /// Generates a fresh key from a cryptographic RNG.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
-        Signer25519 { key: SigningKey::generate(rng) }
+        Signer25519 {
+            key: SigningKey::generate(rng),
+        }
     }
 
     /// Rebuilds a key from its 32 secret bytes.
     pub fn from_secret(secret: &[u8; 32]) -> Self {
-        Signer25519 { key: SigningKey::from_bytes(secret) }
+        Signer25519 {
+            key: SigningKey::from_bytes(secret),
+        }
     }
 
     /// The secret bytes, in a buffer that is wiped when dropped.
@@ -261,7 +265,10 @@ mod tests {
         let a2 = MemberKeys::from_secret(&a.secret());
         assert_eq!(a.public(), a2.public());
         assert_eq!(a.exchange_public(), a2.exchange_public());
-        assert_eq!(*a.agree(&b.exchange_public()), *b.agree(&a.exchange_public()));
+        assert_eq!(
+            *a.agree(&b.exchange_public()),
+            *b.agree(&a.exchange_public())
+        );
     }
 
     #[test]

@@ -26,8 +26,8 @@
 #![deny(missing_docs)]
 
 pub mod armor;
-pub mod keyfile;
 pub mod issue;
+pub mod keyfile;
 pub mod keys;
 pub mod op;
 pub mod request;

@@ -89,9 +89,9 @@ impl DeptPath {
         }
         let parts: Vec<String> = trimmed.split('/').map(|p| p.trim().to_owned()).collect();
         let ok = parts.len() <= DEPT_DEPTH_MAX
-            && parts.iter().all(|p| {
-                !p.is_empty() && p.len() <= 64 && !p.chars().any(char::is_control)
-            });
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 64 && !p.chars().any(char::is_control));
         if ok {
             Ok(DeptPath(parts))
         } else {
@@ -129,7 +129,13 @@ impl fmt::Debug for DeptPath {
 /// Checks a free-text field: non-empty if `required`, bounded, no control
 /// characters.
 pub fn check_text(field: &'static str, value: &str, required: bool) -> Result<(), FieldError> {
-    let err = |why| Err(FieldError::Text { field, value: value.to_owned(), why });
+    let err = |why| {
+        Err(FieldError::Text {
+            field,
+            value: value.to_owned(),
+            why,
+        })
+    };
     if required && value.trim().is_empty() {
         return err("it must not be empty");
     }
@@ -303,7 +309,11 @@ impl Op {
     /// Checks the shape of the fields (lengths, paths, time windows). Rules
     /// that need other ops are in [`crate::rules`] and [`crate::state`].
     pub fn check_fields(&self) -> Result<(), FieldError> {
-        let bad = |field, why| FieldError::Text { field, value: String::new(), why };
+        let bad = |field, why| FieldError::Text {
+            field,
+            value: String::new(),
+            why,
+        };
         if self.parents.len() > PARENTS_MAX {
             return Err(bad("parents", "more than 64 parents"));
         }
@@ -343,9 +353,17 @@ impl Op {
 
     /// Signs the op with the author's key.
     pub fn sign(self, author: &Signer25519) -> SignedOp {
-        assert_eq!(author.public(), self.author, "an op is signed by its author");
+        assert_eq!(
+            author.public(),
+            self.author,
+            "an op is signed by its author"
+        );
         let bytes = signed::encode_signed(Kind::Op, &self, author);
-        SignedOp { id: OpId::of(&bytes), bytes, op: self }
+        SignedOp {
+            id: OpId::of(&bytes),
+            bytes,
+            op: self,
+        }
     }
 }
 
@@ -377,7 +395,11 @@ impl SignedOp {
     pub fn decode(bytes: &[u8]) -> Result<SignedOp, OpError> {
         let op: Op = signed::decode_signed(Kind::Op, bytes, |op: &Op| op.author)?;
         op.check_fields()?;
-        Ok(SignedOp { id: OpId::of(bytes), bytes: bytes.to_vec(), op })
+        Ok(SignedOp {
+            id: OpId::of(bytes),
+            bytes: bytes.to_vec(),
+            op,
+        })
     }
 
     /// The role certificate, if this op grants one.

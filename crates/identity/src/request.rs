@@ -33,7 +33,12 @@ pub struct Request {
 
 impl Request {
     /// Makes and signs a request.
-    pub fn new(keys: &MemberKeys, name: &str, created: Timestamp, invite: Option<Invite>) -> Result<Vec<u8>, FieldError> {
+    pub fn new(
+        keys: &MemberKeys,
+        name: &str,
+        created: Timestamp,
+        invite: Option<Invite>,
+    ) -> Result<Vec<u8>, FieldError> {
         check_text("name", name, true)?;
         let req = Request {
             subject: keys.public(),
@@ -125,15 +130,25 @@ impl Invite {
 
     /// Signs the invite with `issuer` (whose key must be `self.issuer`).
     pub fn sign(mut self, issuer: &Signer25519) -> Invite {
-        assert_eq!(issuer.public(), self.issuer, "an invite is signed by its issuer");
-        self.sig = issuer.sign(&signed::signing_message(Kind::Invite, &self.body())).to_vec();
+        assert_eq!(
+            issuer.public(),
+            self.issuer,
+            "an invite is signed by its issuer"
+        );
+        self.sig = issuer
+            .sign(&signed::signing_message(Kind::Invite, &self.body()))
+            .to_vec();
         self
     }
 
     /// Checks the issuer's signature and the fields.
     pub fn check_signature(&self) -> Result<(), DecodeError> {
-        signed::verify(&self.issuer, &signed::signing_message(Kind::Invite, &self.body()), &self.sig)
-            .map_err(|()| DecodeError::BadSignature("invite"))?;
+        signed::verify(
+            &self.issuer,
+            &signed::signing_message(Kind::Invite, &self.body()),
+            &self.sig,
+        )
+        .map_err(|()| DecodeError::BadSignature("invite"))?;
         if OrgId::of_root(&self.root) != self.org {
             return Err(DecodeError::Malformed("invite"));
         }
@@ -178,7 +193,12 @@ impl Bundle {
         subject: Option<crate::op::OpId>,
         ops: impl IntoIterator<Item = &'a SignedOp>,
     ) -> Bundle {
-        Bundle { root, org_name: org_name.to_owned(), subject, ops: ops.into_iter().map(|o| o.bytes.clone()).collect() }
+        Bundle {
+            root,
+            org_name: org_name.to_owned(),
+            subject,
+            ops: ops.into_iter().map(|o| o.bytes.clone()).collect(),
+        }
     }
 
     /// Encodes the bundle.
@@ -192,7 +212,11 @@ impl Bundle {
         if bundle.ops.len() > BUNDLE_OPS_MAX {
             return Err(OpError::Decode(DecodeError::Malformed("bundle")));
         }
-        let ops = bundle.ops.iter().map(|b| SignedOp::decode(b)).collect::<Result<Vec<_>, _>>()?;
+        let ops = bundle
+            .ops
+            .iter()
+            .map(|b| SignedOp::decode(b))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((bundle, ops))
     }
 
@@ -241,8 +265,14 @@ mod tests {
 
         let mut forged = inv.clone();
         forged.role = Role::Admin;
-        assert_eq!(forged.check_signature(), Err(DecodeError::BadSignature("invite")));
+        assert_eq!(
+            forged.check_signature(),
+            Err(DecodeError::BadSignature("invite"))
+        );
         let bytes = Request::new(&member, "Li Lei", Timestamp(5), Some(forged)).unwrap();
-        assert_eq!(Request::decode(&bytes), Err(DecodeError::BadSignature("invite")));
+        assert_eq!(
+            Request::decode(&bytes),
+            Err(DecodeError::BadSignature("invite"))
+        );
     }
 }

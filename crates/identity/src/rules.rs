@@ -40,9 +40,7 @@ impl fmt::Display for Issuer<'_> {
 #[non_exhaustive]
 pub enum DelegationError {
     /// The root signs admin certificates only.
-    #[error(
-        "the org root issues only admin certificates, not {0}: have an admin issue it"
-    )]
+    #[error("the org root issues only admin certificates, not {0}: have an admin issue it")]
     RootIssuesOnlyAdmins(Role),
     /// The issuer's role cannot issue role certificates at all.
     #[error("a {0} cannot issue role certificates; ask an admin or department head")]
@@ -64,9 +62,7 @@ pub enum DelegationError {
     #[error("a relay device cannot certify devices")]
     RelayCannotCertify,
     /// The revoker has no authority over the target.
-    #[error(
-        "{0} may not revoke this certificate: only an admin or an issuer in its chain may"
-    )]
+    #[error("{0} may not revoke this certificate: only an admin or an issuer in its chain may")]
     MayNotRevoke(String),
 }
 
@@ -154,8 +150,17 @@ mod tests {
     #[test]
     fn admin_issues_anything() {
         let admin = cert(Role::Admin, "");
-        for role in [Role::Admin, Role::DeptHead, Role::Member, Role::Guest, Role::Relay] {
-            assert_eq!(may_grant(Issuer::Holder(&admin), &cert(role, "HQ/Any")), Ok(()));
+        for role in [
+            Role::Admin,
+            Role::DeptHead,
+            Role::Member,
+            Role::Guest,
+            Role::Relay,
+        ] {
+            assert_eq!(
+                may_grant(Issuer::Holder(&admin), &cert(role, "HQ/Any")),
+                Ok(())
+            );
         }
     }
 
@@ -166,12 +171,27 @@ mod tests {
         assert_eq!(ok(Role::Member, "HQ/East"), Ok(()));
         assert_eq!(ok(Role::Guest, "HQ/East/Sales/Team-A"), Ok(()));
         assert_eq!(ok(Role::Relay, "HQ/East/Sales"), Ok(()));
-        assert!(matches!(ok(Role::Member, "HQ/West"), Err(DelegationError::OutOfScope { .. })));
-        assert!(matches!(ok(Role::Member, "HQ"), Err(DelegationError::OutOfScope { .. })));
+        assert!(matches!(
+            ok(Role::Member, "HQ/West"),
+            Err(DelegationError::OutOfScope { .. })
+        ));
+        assert!(matches!(
+            ok(Role::Member, "HQ"),
+            Err(DelegationError::OutOfScope { .. })
+        ));
         // A sibling whose name merely starts the same is outside.
-        assert!(matches!(ok(Role::Member, "HQ/Eastern"), Err(DelegationError::OutOfScope { .. })));
-        assert_eq!(ok(Role::DeptHead, "HQ/East/Sales"), Err(DelegationError::RoleTooHigh(Role::DeptHead)));
-        assert_eq!(ok(Role::Admin, "HQ/East"), Err(DelegationError::RoleTooHigh(Role::Admin)));
+        assert!(matches!(
+            ok(Role::Member, "HQ/Eastern"),
+            Err(DelegationError::OutOfScope { .. })
+        ));
+        assert_eq!(
+            ok(Role::DeptHead, "HQ/East/Sales"),
+            Err(DelegationError::RoleTooHigh(Role::DeptHead))
+        );
+        assert_eq!(
+            ok(Role::Admin, "HQ/East"),
+            Err(DelegationError::RoleTooHigh(Role::Admin))
+        );
     }
 
     #[test]
@@ -188,19 +208,35 @@ mod tests {
     #[test]
     fn devices_and_revocations() {
         assert_eq!(may_certify_device(&cert(Role::Member, "HQ")), Ok(()));
-        assert_eq!(may_certify_device(&cert(Role::Relay, "HQ")), Err(DelegationError::RelayCannotCertify));
+        assert_eq!(
+            may_certify_device(&cert(Role::Relay, "HQ")),
+            Err(DelegationError::RelayCannotCertify)
+        );
         assert_eq!(may_revoke(Issuer::Root, false), Ok(()));
-        assert_eq!(may_revoke(Issuer::Holder(&cert(Role::Admin, "")), false), Ok(()));
-        assert_eq!(may_revoke(Issuer::Holder(&cert(Role::DeptHead, "HQ")), true), Ok(()));
+        assert_eq!(
+            may_revoke(Issuer::Holder(&cert(Role::Admin, "")), false),
+            Ok(())
+        );
+        assert_eq!(
+            may_revoke(Issuer::Holder(&cert(Role::DeptHead, "HQ")), true),
+            Ok(())
+        );
         assert!(may_revoke(Issuer::Holder(&cert(Role::DeptHead, "HQ")), false).is_err());
         assert!(may_revoke(Issuer::Holder(&cert(Role::Member, "HQ")), false).is_err());
     }
 
     #[test]
     fn dept_paths() {
-        assert_eq!(DeptPath::parse(" /HQ/East/ ").unwrap().to_string(), "HQ/East");
+        assert_eq!(
+            DeptPath::parse(" /HQ/East/ ").unwrap().to_string(),
+            "HQ/East"
+        );
         assert!(DeptPath::parse("HQ//East").is_err());
         assert!(DeptPath::parse(&"a/".repeat(17)).is_err());
-        assert!(DeptPath::parse("HQ/East").unwrap().is_within(&DeptPath::root()));
+        assert!(
+            DeptPath::parse("HQ/East")
+                .unwrap()
+                .is_within(&DeptPath::root())
+        );
     }
 }

@@ -135,20 +135,28 @@ pub fn decode_unsigned<T: Serialize + DeserializeOwned>(
 ) -> Result<T, DecodeError> {
     let name = kind.name();
     if bytes.len() < 2 {
-        return Err(DecodeError::Truncated { len: bytes.len(), expected: name });
+        return Err(DecodeError::Truncated {
+            len: bytes.len(),
+            expected: name,
+        });
     }
     if bytes[0] != FORMAT_VERSION {
         return Err(DecodeError::Version(bytes[0]));
     }
     if Kind::from_byte(bytes[1]) != Some(kind) {
-        return Err(DecodeError::WrongKind { expected: name, found: bytes[1] });
+        return Err(DecodeError::WrongKind {
+            expected: name,
+            found: bytes[1],
+        });
     }
-    let (value, rest): (T, &[u8]) = postcard::take_from_bytes(&bytes[2..]).map_err(|e| match e {
-        postcard::Error::DeserializeUnexpectedEnd => {
-            DecodeError::Truncated { len: bytes.len(), expected: name }
-        }
-        _ => DecodeError::Malformed(name),
-    })?;
+    let (value, rest): (T, &[u8]) =
+        postcard::take_from_bytes(&bytes[2..]).map_err(|e| match e {
+            postcard::Error::DeserializeUnexpectedEnd => DecodeError::Truncated {
+                len: bytes.len(),
+                expected: name,
+            },
+            _ => DecodeError::Malformed(name),
+        })?;
     if !rest.is_empty() {
         return Err(DecodeError::Malformed(name));
     }
@@ -167,7 +175,10 @@ pub fn decode_signed<T: Serialize + DeserializeOwned>(
 ) -> Result<T, DecodeError> {
     let name = kind.name();
     if bytes.len() < 2 + SIG_LEN {
-        return Err(DecodeError::Truncated { len: bytes.len(), expected: name });
+        return Err(DecodeError::Truncated {
+            len: bytes.len(),
+            expected: name,
+        });
     }
     let (unsigned, sig) = bytes.split_at(bytes.len() - SIG_LEN);
     let value: T = decode_unsigned(kind, unsigned)?;
@@ -197,7 +208,11 @@ mod tests {
 
     fn sample() -> (Signer25519, Vec<u8>) {
         let key = Signer25519::generate(&mut rand::rng());
-        let body = Body { who: key.public(), text: "hello".into(), n: 7 };
+        let body = Body {
+            who: key.public(),
+            text: "hello".into(),
+            n: 7,
+        };
         let bytes = encode_signed(Kind::Request, &body, &key);
         (key, bytes)
     }

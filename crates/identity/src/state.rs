@@ -136,9 +136,15 @@ impl std::fmt::Display for CertStatus {
                 missing.first().map(|m| m.to_string()).unwrap_or_default()
             ),
             CertStatus::NotACertificate => f.write_str("not a certificate"),
-            CertStatus::Invalid { at, why } => write!(f, "invalid: certificate {at} in its chain was refused: {why}"),
+            CertStatus::Invalid { at, why } => write!(
+                f,
+                "invalid: certificate {at} in its chain was refused: {why}"
+            ),
             CertStatus::Revoked { cert, by, reason } => {
-                write!(f, "revoked: certificate {cert} was revoked by {by} ({reason})")
+                write!(
+                    f,
+                    "revoked: certificate {cert} was revoked by {by} ({reason})"
+                )
             }
             CertStatus::Expired { at } => write!(f, "expired at {at}: ask an admin to renew it"),
             CertStatus::NotYetValid { from } => write!(f, "not valid before {from}"),
@@ -179,7 +185,12 @@ struct Derived {
 impl AuthState {
     /// An empty state for the org named by `root`.
     pub fn new(root: PublicKey) -> AuthState {
-        AuthState { root, org: OrgId::of_root(&root), ops: BTreeMap::new(), derived: Derived::default() }
+        AuthState {
+            root,
+            org: OrgId::of_root(&root),
+            ops: BTreeMap::new(),
+            derived: Derived::default(),
+        }
     }
 
     /// The org root's public key.
@@ -194,10 +205,16 @@ impl AuthState {
 
     /// Adds ops (already decoded and signature-checked). Returns how many
     /// were new. Nothing is added if any op belongs to another org.
-    pub fn insert_all<I: IntoIterator<Item = SignedOp>>(&mut self, ops: I) -> Result<usize, WrongOrg> {
+    pub fn insert_all<I: IntoIterator<Item = SignedOp>>(
+        &mut self,
+        ops: I,
+    ) -> Result<usize, WrongOrg> {
         let ops: Vec<SignedOp> = ops.into_iter().collect();
         if let Some(bad) = ops.iter().find(|o| o.op.org != self.org) {
-            return Err(WrongOrg { expected: self.org, found: bad.op.org });
+            return Err(WrongOrg {
+                expected: self.org,
+                found: bad.op.org,
+            });
         }
         let mut added = 0;
         for op in ops {
@@ -259,14 +276,18 @@ impl AuthState {
 
     /// The standing of the certificate `id` at time `now`.
     pub fn status(&self, id: &OpId, now: Timestamp) -> CertStatus {
-        let Some(op) = self.ops.get(id) else { return CertStatus::Unknown };
+        let Some(op) = self.ops.get(id) else {
+            return CertStatus::Unknown;
+        };
         let (not_before, not_after) = match &op.op.body {
             Body::Grant(c) => (c.not_before, c.not_after),
             Body::Device(d) => (d.not_before, d.not_after),
             _ => return CertStatus::NotACertificate,
         };
         if let Some(missing) = self.derived.missing.get(id) {
-            return CertStatus::Pending { missing: missing.clone() };
+            return CertStatus::Pending {
+                missing: missing.clone(),
+            };
         }
         if let Some(status) = self.chain_problem(*id) {
             return status;
@@ -284,14 +305,21 @@ impl AuthState {
     fn chain_problem(&self, id: OpId) -> Option<CertStatus> {
         for link in self.chain(id) {
             if let Some(Verdict::Rejected(why)) = self.derived.verdicts.get(&link) {
-                return Some(CertStatus::Invalid { at: link, why: why.clone() });
+                return Some(CertStatus::Invalid {
+                    at: link,
+                    why: why.clone(),
+                });
             }
             if let Some(by) = self.derived.revoked_by.get(&link) {
                 let reason = match self.ops.get(by).map(|o| &o.op.body) {
                     Some(Body::Revoke(r)) => r.reason.clone(),
                     _ => String::new(),
                 };
-                return Some(CertStatus::Revoked { cert: link, by: *by, reason });
+                return Some(CertStatus::Revoked {
+                    cert: link,
+                    by: *by,
+                    reason,
+                });
             }
         }
         None
@@ -338,7 +366,11 @@ impl AuthState {
     /// member's current role certificate, or — for a node certified directly
     /// by the org (a relay or office node) — the device's own role
     /// certificate.
-    pub fn device_principal(&self, device: &PublicKey, now: Timestamp) -> Option<(OpId, &RoleCert)> {
+    pub fn device_principal(
+        &self,
+        device: &PublicKey,
+        now: Timestamp,
+    ) -> Option<(OpId, &RoleCert)> {
         if let Some(own) = self.role_of(device, now) {
             return Some(own);
         }
@@ -396,8 +428,13 @@ impl AuthState {
                 }
             }
         }
-        let position: BTreeMap<OpId, usize> =
-            self.derived.order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let position: BTreeMap<OpId, usize> = self
+            .derived
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i))
+            .collect();
         let mut out: Vec<&SignedOp> = seen.iter().map(|id| &self.ops[id]).collect();
         out.sort_by_key(|o| (position.get(&o.id).copied().unwrap_or(usize::MAX), o.id));
         out
@@ -408,7 +445,14 @@ impl AuthState {
         let mut h = blake3::Hasher::new();
         for id in self.ops.keys() {
             h.update(&id.0);
-            h.update(format!("{:?}|{:?}", self.derived.verdicts.get(id), self.status(id, now)).as_bytes());
+            h.update(
+                format!(
+                    "{:?}|{:?}",
+                    self.derived.verdicts.get(id),
+                    self.status(id, now)
+                )
+                .as_bytes(),
+            );
         }
         for id in &self.derived.order {
             h.update(&id.0);
@@ -461,7 +505,11 @@ impl AuthState {
         let mut blocked: BTreeMap<OpId, Vec<OpId>> = BTreeMap::new();
         for (id, op) in &self.ops {
             let deps: BTreeSet<OpId> = op.op.deps().filter(|dep| dep != id).collect();
-            let missing: Vec<OpId> = deps.iter().filter(|dep| !self.ops.contains_key(dep)).copied().collect();
+            let missing: Vec<OpId> = deps
+                .iter()
+                .filter(|dep| !self.ops.contains_key(dep))
+                .copied()
+                .collect();
             if !missing.is_empty() {
                 blocked.insert(*id, missing);
             }
@@ -479,7 +527,10 @@ impl AuthState {
             }
         }
         while let Some(Reverse((_, _, _, id))) = ready.pop() {
-            let proof_depth = self.ops[&id].op.proof.map_or(0, |p| depth.get(&p).copied().unwrap_or(0) + 1);
+            let proof_depth = self.ops[&id]
+                .op
+                .proof
+                .map_or(0, |p| depth.get(&p).copied().unwrap_or(0) + 1);
             depth.insert(id, proof_depth);
             order.push(id);
             for next in dependants.get(&id).into_iter().flatten() {
@@ -522,7 +573,11 @@ impl AuthState {
                 let (rank, chain) = match op.proof {
                     None => (0, 0),
                     Some(p) => {
-                        let rank = self.ops.get(&p).and_then(|o| o.grant()).map_or(u8::MAX, |c| c.role.rank());
+                        let rank = self
+                            .ops
+                            .get(&p)
+                            .and_then(|o| o.grant())
+                            .map_or(u8::MAX, |c| c.role.rank());
                         (rank, depth.get(&p).copied().unwrap_or(usize::MAX - 1) + 1)
                     }
                 };
@@ -539,7 +594,11 @@ impl AuthState {
         let issuer = self.issuer(op.author, op.proof, d)?;
         let window = |start: Timestamp| match issuer {
             Issuer::Holder(c) if start < c.not_before || start > c.not_after => {
-                Err(Rejection::IssuerNotValid { start, from: c.not_before, until: c.not_after })
+                Err(Rejection::IssuerNotValid {
+                    start,
+                    from: c.not_before,
+                    until: c.not_after,
+                })
             }
             _ => Ok(()),
         };
@@ -561,12 +620,18 @@ impl AuthState {
                     return Err(Rejection::NotACertificate(rev.target));
                 }
                 if let Some(proof) = op.proof {
-                    let revoked = self.chain(proof).iter().any(|link| d.revoked_by.contains_key(link));
+                    let revoked = self
+                        .chain(proof)
+                        .iter()
+                        .any(|link| d.revoked_by.contains_key(link));
                     if revoked {
                         return Err(Rejection::RevokerRevoked);
                     }
                 }
-                let in_chain = self.chain(rev.target).iter().any(|link| self.ops[link].op.author == op.author);
+                let in_chain = self
+                    .chain(rev.target)
+                    .iter()
+                    .any(|link| self.ops[link].op.author == op.author);
                 rules::may_revoke(issuer, in_chain)?;
                 window(rev.at)
             }
@@ -574,7 +639,12 @@ impl AuthState {
     }
 
     /// Resolves the author's authority: the root, or their accepted proof.
-    fn issuer<'a>(&'a self, author: PublicKey, proof: Option<OpId>, d: &Derived) -> Result<Issuer<'a>, Rejection> {
+    fn issuer<'a>(
+        &'a self,
+        author: PublicKey,
+        proof: Option<OpId>,
+        d: &Derived,
+    ) -> Result<Issuer<'a>, Rejection> {
         match proof {
             None if author == self.root => Ok(Issuer::Root),
             None => Err(Rejection::NoProof(author)),

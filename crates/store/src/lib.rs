@@ -38,7 +38,9 @@ pub enum OpenError {
         why: String,
     },
     /// Written by a newer Outpost.
-    #[error("the store {path} has schema version {found}, newer than this build reads ({supported}): upgrade Outpost")]
+    #[error(
+        "the store {path} has schema version {found}, newer than this build reads ({supported}): upgrade Outpost"
+    )]
     TooNew {
         /// the file
         path: PathBuf,
@@ -75,9 +77,15 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, OpenError> {
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.to_owned()),
-            other => OpenError::Corrupt { path: path.to_owned(), why: other.to_string() },
+            other => OpenError::Corrupt {
+                path: path.to_owned(),
+                why: other.to_string(),
+            },
         })?;
-        let store = Store { db, path: path.to_owned() };
+        let store = Store {
+            db,
+            path: path.to_owned(),
+        };
         migrations::run(&store)?;
         Ok(store)
     }
@@ -88,7 +96,10 @@ impl Store {
     }
 
     pub(crate) fn err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError { path: self.path.clone(), why: e.to_string() }
+        StoreError {
+            path: self.path.clone(),
+            why: e.to_string(),
+        }
     }
 
     pub(crate) fn db(&self) -> &Database {
@@ -99,7 +110,10 @@ impl Store {
     pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
-        Ok(table.get(key).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
+        Ok(table
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value().to_vec()))
     }
 
     /// Sets settings, durably, in one transaction.
@@ -140,7 +154,10 @@ impl Store {
         if let Some((invite, op)) = redeem {
             let conflict = {
                 let mut invites = tx.open_table(INVITES).map_err(|e| self.err(e))?;
-                let previous = invites.get(&invite).map_err(|e| self.err(e))?.map(|v| OpId(v.value()));
+                let previous = invites
+                    .get(&invite)
+                    .map_err(|e| self.err(e))?
+                    .map(|v| OpId(v.value()));
                 match previous.filter(|p| *p != op) {
                     Some(prev) => Some(prev),
                     None => {
@@ -157,7 +174,11 @@ impl Store {
         {
             let mut table = tx.open_table(AUTH_OPS).map_err(|e| self.err(e))?;
             for (id, bytes) in ops {
-                if table.insert(&id.0, bytes).map_err(|e| self.err(e))?.is_none() {
+                if table
+                    .insert(&id.0, bytes)
+                    .map_err(|e| self.err(e))?
+                    .is_none()
+                {
                     added += 1;
                 }
             }
@@ -170,7 +191,10 @@ impl Store {
     pub fn invite_redeemed_by(&self, invite: &[u8; 16]) -> Result<Option<OpId>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(INVITES).map_err(|e| self.err(e))?;
-        Ok(table.get(invite).map_err(|e| self.err(e))?.map(|v| OpId(v.value())))
+        Ok(table
+            .get(invite)
+            .map_err(|e| self.err(e))?
+            .map(|v| OpId(v.value())))
     }
 }
 
@@ -186,24 +210,47 @@ mod tests {
             let store = Store::open(&path).unwrap();
             store.set_settings(&[("org-name", b"Acme")]).unwrap();
             let id = OpId([1; 32]);
-            assert_eq!(store.put_auth_ops([(id, &b"op"[..])], Some(([9; 16], id))).unwrap(), Ok(1));
+            assert_eq!(
+                store
+                    .put_auth_ops([(id, &b"op"[..])], Some(([9; 16], id)))
+                    .unwrap(),
+                Ok(1)
+            );
             assert_eq!(store.put_auth_ops([(id, &b"op"[..])], None).unwrap(), Ok(0));
             // The same invite cannot be redeemed by another certificate.
             let other = OpId([2; 32]);
-            assert_eq!(store.put_auth_ops([(other, &b"x"[..])], Some(([9; 16], other))).unwrap(), Err(id));
+            assert_eq!(
+                store
+                    .put_auth_ops([(other, &b"x"[..])], Some(([9; 16], other)))
+                    .unwrap(),
+                Err(id)
+            );
         }
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.setting("org-name").unwrap().as_deref(), Some(&b"Acme"[..]));
+        assert_eq!(
+            store.setting("org-name").unwrap().as_deref(),
+            Some(&b"Acme"[..])
+        );
         assert_eq!(store.auth_ops().unwrap(), vec![b"op".to_vec()]);
-        assert_eq!(store.invite_redeemed_by(&[9; 16]).unwrap(), Some(OpId([1; 32])));
-        assert_eq!(store.setting(migrations::SCHEMA_KEY).unwrap(), Some(migrations::CURRENT.to_le_bytes().to_vec()));
+        assert_eq!(
+            store.invite_redeemed_by(&[9; 16]).unwrap(),
+            Some(OpId([1; 32]))
+        );
+        assert_eq!(
+            store.setting(migrations::SCHEMA_KEY).unwrap(),
+            Some(migrations::CURRENT.to_le_bytes().to_vec())
+        );
     }
 
     #[test]
     fn a_foreign_file_is_named_not_panicked_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("outpost.redb");
-        std::fs::write(&path, b"this is a text file, not a database, and it is long enough to look like something").unwrap();
+        std::fs::write(
+            &path,
+            b"this is a text file, not a database, and it is long enough to look like something",
+        )
+        .unwrap();
         let err = Store::open(&path).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, OpenError::Corrupt { .. }), "{msg}");

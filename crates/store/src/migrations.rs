@@ -36,7 +36,10 @@ fn version(store: &Store) -> Result<u32, StoreError> {
     let v = table.get(SCHEMA_KEY).map_err(|e| store.err(e))?;
     Ok(match v {
         Some(bytes) => {
-            let b: [u8; 4] = bytes.value().try_into().map_err(|_| store.err("schema version is not 4 bytes"))?;
+            let b: [u8; 4] = bytes
+                .value()
+                .try_into()
+                .map_err(|_| store.err("schema version is not 4 bytes"))?;
             u32::from_le_bytes(b)
         }
         None => 0,
@@ -47,7 +50,11 @@ fn version(store: &Store) -> Result<u32, StoreError> {
 pub fn run(store: &Store) -> Result<(), OpenError> {
     let found = version(store)?;
     if found > CURRENT {
-        return Err(OpenError::TooNew { path: store.path().to_owned(), found, supported: CURRENT });
+        return Err(OpenError::TooNew {
+            path: store.path().to_owned(),
+            found,
+            supported: CURRENT,
+        });
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let to = i as u32 + 1;

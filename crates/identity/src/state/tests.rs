@@ -8,7 +8,13 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 const DAY: u64 = 86_400;
 const T0: Timestamp = Timestamp(1_800_000_000);
 
-fn role_cert(subject: &MemberKeys, role: Role, dept: &str, start: Timestamp, days: u64) -> RoleCert {
+fn role_cert(
+    subject: &MemberKeys,
+    role: Role,
+    dept: &str,
+    start: Timestamp,
+    days: u64,
+) -> RoleCert {
     RoleCert {
         serial: rand::random(),
         subject: subject.public(),
@@ -41,7 +47,10 @@ impl Org {
     /// `by: None` signs with the org root.
     fn grant(&mut self, by: Option<&MemberKeys>, who: &MemberKeys, role: Role, dept: &str) -> OpId {
         let signer = by.map_or(&self.root.0, |k| &k.signing);
-        let op = self.state.sign_grant(signer, role_cert(who, role, dept, T0, 365), T0).unwrap();
+        let op = self
+            .state
+            .sign_grant(signer, role_cert(who, role, dept, T0, 365), T0)
+            .unwrap();
         let id = op.id;
         self.state.insert(op).unwrap();
         id
@@ -63,7 +72,10 @@ impl Org {
 
     fn revoke(&mut self, by: Option<&MemberKeys>, target: OpId) -> OpId {
         let signer = by.map_or(&self.root.0, |k| &k.signing);
-        let op = self.state.sign_revocation(signer, target, "left the company", T0.plus(DAY)).unwrap();
+        let op = self
+            .state
+            .sign_revocation(signer, target, "left the company", T0.plus(DAY))
+            .unwrap();
         let id = op.id;
         self.state.insert(op).unwrap();
         id
@@ -122,7 +134,11 @@ fn revoking_a_head_kills_everything_below() {
             other => panic!("expected revoked, got {other:?}"),
         }
     }
-    assert!(org.state.device_principal(&device.0.public(), now).is_none());
+    assert!(
+        org.state
+            .device_principal(&device.0.public(), now)
+            .is_none()
+    );
     assert_eq!(org.state.heads(), vec![r]);
 }
 
@@ -132,10 +148,22 @@ fn dept_head_cannot_issue_outside_subtree_or_above_member() {
     let head = keys();
     org.grant(Some(&admin), &head, Role::DeptHead, "HQ/East");
     let outside = role_cert(&keys(), Role::Member, "HQ/West", T0, 30);
-    let err = org.state.sign_grant(&head.signing, outside, T0).unwrap_err();
-    assert!(matches!(err, IssueError::Rejected(Rejection::Delegation(DelegationError::OutOfScope { .. }))), "{err}");
+    let err = org
+        .state
+        .sign_grant(&head.signing, outside, T0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            IssueError::Rejected(Rejection::Delegation(DelegationError::OutOfScope { .. }))
+        ),
+        "{err}"
+    );
     let admin_cert = role_cert(&keys(), Role::Admin, "HQ/East", T0, 30);
-    let err = org.state.sign_grant(&head.signing, admin_cert, T0).unwrap_err();
+    let err = org
+        .state
+        .sign_grant(&head.signing, admin_cert, T0)
+        .unwrap_err();
     assert!(err.to_string().contains("cannot issue admin"), "{err}");
 }
 
@@ -144,12 +172,29 @@ fn member_certifies_only_own_devices_and_issues_no_roles() {
     let (mut org, admin, _) = org_with_admin();
     let member = keys();
     org.grant(Some(&admin), &member, Role::Member, "HQ");
-    let err = org.state.sign_grant(&member.signing, role_cert(&keys(), Role::Member, "HQ", T0, 30), T0).unwrap_err();
+    let err = org
+        .state
+        .sign_grant(
+            &member.signing,
+            role_cert(&keys(), Role::Member, "HQ", T0, 30),
+            T0,
+        )
+        .unwrap_err();
     assert!(err.to_string().contains("member cannot issue"), "{err}");
     let stranger = keys();
     let err = org
         .state
-        .sign_device(&stranger.signing, DeviceCert { serial: 1, device: stranger.public(), name: String::new(), not_before: T0, not_after: T0.plus(DAY) }, T0)
+        .sign_device(
+            &stranger.signing,
+            DeviceCert {
+                serial: 1,
+                device: stranger.public(),
+                name: String::new(),
+                not_before: T0,
+                not_after: T0.plus(DAY),
+            },
+            T0,
+        )
         .unwrap_err();
     assert!(matches!(err, IssueError::NoCertificate(_)));
 }
@@ -164,12 +209,23 @@ fn expiry_ends_a_cert_but_not_what_it_issued() {
     org.state.insert(op).unwrap();
     let m = org.grant(Some(&head), &keys(), Role::Member, "HQ/A");
     let later = T0.plus(20 * DAY);
-    assert_eq!(org.state.status(&h, later), CertStatus::Expired { at: T0.plus(10 * DAY) });
+    assert_eq!(
+        org.state.status(&h, later),
+        CertStatus::Expired {
+            at: T0.plus(10 * DAY)
+        }
+    );
     assert_eq!(org.state.status(&m, later), CertStatus::Live);
-    assert!(matches!(org.state.status(&h, Timestamp(0)), CertStatus::NotYetValid { .. }));
+    assert!(matches!(
+        org.state.status(&h, Timestamp(0)),
+        CertStatus::NotYetValid { .. }
+    ));
     // After expiry, the head can no longer issue.
     let late = role_cert(&keys(), Role::Member, "HQ/A", later, 10);
-    let err = org.state.sign_grant(&head.signing, late, later).unwrap_err();
+    let err = org
+        .state
+        .sign_grant(&head.signing, late, later)
+        .unwrap_err();
     assert!(matches!(err, IssueError::NoCertificate(_)), "{err}");
 }
 
@@ -177,13 +233,22 @@ fn expiry_ends_a_cert_but_not_what_it_issued() {
 fn issuer_window_is_checked_even_for_hand_made_ops() {
     let (mut org, admin, a) = org_with_admin();
     let future = role_cert(&keys(), Role::Member, "HQ", T0.plus(400 * DAY), 10);
-    let op = Op { org: org.state.org(), author: admin.public(), proof: Some(a), parents: vec![], body: Body::Grant(future) }
-        .sign(&admin.signing);
+    let op = Op {
+        org: org.state.org(),
+        author: admin.public(),
+        proof: Some(a),
+        parents: vec![],
+        body: Body::Grant(future),
+    }
+    .sign(&admin.signing);
     let id = op.id;
     org.state.insert(op).unwrap();
     assert!(matches!(
         org.state.status(&id, T0.plus(401 * DAY)),
-        CertStatus::Invalid { why: Rejection::IssuerNotValid { .. }, .. }
+        CertStatus::Invalid {
+            why: Rejection::IssuerNotValid { .. },
+            ..
+        }
     ));
 }
 
@@ -194,8 +259,12 @@ fn concurrent_mutual_revocation_senior_wins_in_any_order() {
     let b = org.grant(Some(&a_keys), &b_keys, Role::Admin, "");
     let base = org.state.clone();
     // Both sign against the same base: neither knows the other's revocation.
-    let ra = base.sign_revocation(&a_keys.signing, b, "a revokes b", T0).unwrap();
-    let rb = base.sign_revocation(&b_keys.signing, a, "b revokes a", T0).unwrap();
+    let ra = base
+        .sign_revocation(&a_keys.signing, b, "a revokes b", T0)
+        .unwrap();
+    let rb = base
+        .sign_revocation(&b_keys.signing, a, "b revokes a", T0)
+        .unwrap();
     for order in [[ra.clone(), rb.clone()], [rb.clone(), ra.clone()]] {
         let mut s = base.clone();
         for op in order {
@@ -203,7 +272,10 @@ fn concurrent_mutual_revocation_senior_wins_in_any_order() {
         }
         // a was issued by the root (shorter chain) so a's revocation wins.
         assert_eq!(s.verdict(&ra.id), Some(&Verdict::Accepted));
-        assert_eq!(s.verdict(&rb.id), Some(&Verdict::Rejected(Rejection::RevokerRevoked)));
+        assert_eq!(
+            s.verdict(&rb.id),
+            Some(&Verdict::Rejected(Rejection::RevokerRevoked))
+        );
         assert!(s.status(&a, T0).is_live());
         assert!(matches!(s.status(&b, T0), CertStatus::Revoked { .. }));
         let mut heads = s.heads();
@@ -227,11 +299,19 @@ fn a_revoked_admin_cannot_revoke_afterwards() {
         author: b_keys.public(),
         proof: Some(b),
         parents: org.state.heads(),
-        body: Body::Revoke(Revocation { target: a, reason: "spite".into(), at: T0, seen: vec![] }),
+        body: Body::Revoke(Revocation {
+            target: a,
+            reason: "spite".into(),
+            at: T0,
+            seen: vec![],
+        }),
     }
     .sign(&b_keys.signing);
     org.state.insert(r.clone()).unwrap();
-    assert_eq!(org.state.verdict(&r.id), Some(&Verdict::Rejected(Rejection::RevokerRevoked)));
+    assert_eq!(
+        org.state.verdict(&r.id),
+        Some(&Verdict::Rejected(Rejection::RevokerRevoked))
+    );
     assert!(org.state.status(&a, T0).is_live());
     assert!(before.status(&a, T0).is_live());
 }
@@ -240,10 +320,20 @@ fn a_revoked_admin_cannot_revoke_afterwards() {
 fn missing_ancestors_make_an_op_pending_until_they_arrive() {
     let (org, admin, a) = org_with_admin();
     let member = keys();
-    let m = org.state.sign_grant(&admin.signing, role_cert(&member, Role::Member, "HQ", T0, 30), T0).unwrap();
+    let m = org
+        .state
+        .sign_grant(
+            &admin.signing,
+            role_cert(&member, Role::Member, "HQ", T0, 30),
+            T0,
+        )
+        .unwrap();
     let mut fresh = AuthState::new(org.state.root());
     fresh.insert(m.clone()).unwrap();
-    assert_eq!(fresh.status(&m.id, T0), CertStatus::Pending { missing: vec![a] });
+    assert_eq!(
+        fresh.status(&m.id, T0),
+        CertStatus::Pending { missing: vec![a] }
+    );
     fresh.insert(org.state.op(&a).unwrap().clone()).unwrap();
     assert!(fresh.status(&m.id, T0).is_live());
 }
@@ -272,7 +362,10 @@ fn forged_proof_is_rejected() {
     }
     .sign(&mallory.signing);
     org.state.insert(op.clone()).unwrap();
-    assert_eq!(org.state.verdict(&op.id), Some(&Verdict::Rejected(Rejection::BadProof(a))));
+    assert_eq!(
+        org.state.verdict(&op.id),
+        Some(&Verdict::Rejected(Rejection::BadProof(a)))
+    );
     let _ = admin;
 }
 
@@ -295,10 +388,20 @@ fn random_history(seed: u64) -> (PublicKey, Vec<SignedOp>) {
     let mut ops: Vec<SignedOp> = Vec::new();
     let mut certs: Vec<(usize, OpId)> = Vec::new(); // (holder, cert op)
     let mut revocations: Vec<OpId> = Vec::new();
-    let roles = [Role::Admin, Role::DeptHead, Role::Member, Role::Guest, Role::Relay];
+    let roles = [
+        Role::Admin,
+        Role::DeptHead,
+        Role::Member,
+        Role::Guest,
+        Role::Relay,
+    ];
     let depts = ["", "HQ", "HQ/East", "HQ/West", "HQ/East/Sales"];
     for step in 0..rng.random_range(4..24) {
-        let parents: Vec<OpId> = revocations.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
+        let parents: Vec<OpId> = revocations
+            .iter()
+            .copied()
+            .filter(|_| rng.random_bool(0.5))
+            .collect();
         let subject = rng.random_range(0..people.len());
         // The author: the root (author index None) or a holder of a cert.
         let by_root = certs.is_empty() || rng.random_bool(0.2);
@@ -310,16 +413,34 @@ fn random_history(seed: u64) -> (PublicKey, Vec<SignedOp>) {
         };
         let body = if step > 2 && rng.random_bool(0.3) && !certs.is_empty() {
             let (_, target) = certs[rng.random_range(0..certs.len())];
-            Body::Revoke(Revocation { target, reason: format!("r{step}"), at: T0, seen: vec![] })
+            Body::Revoke(Revocation {
+                target,
+                reason: format!("r{step}"),
+                at: T0,
+                seen: vec![],
+            })
         } else {
             let role = roles[rng.random_range(0..roles.len())];
             let dept = depts[rng.random_range(0..depts.len())];
-            let mut c = role_cert(&people[subject], role, dept, T0.plus(rng.random_range(0..3) * DAY), 30);
+            let mut c = role_cert(
+                &people[subject],
+                role,
+                dept,
+                T0.plus(rng.random_range(0..3) * DAY),
+                30,
+            );
             c.serial = step;
             Body::Grant(c)
         };
         let is_revoke = matches!(body, Body::Revoke(_));
-        let op = Op { org, author: signer.public(), proof, parents, body }.sign(signer);
+        let op = Op {
+            org,
+            author: signer.public(),
+            proof,
+            parents,
+            body,
+        }
+        .sign(signer);
         if is_revoke {
             revocations.push(op.id);
         } else {
