@@ -22,12 +22,7 @@ pub fn run(ctx: &Ctx, cmd: CertCommand) -> Result<()> {
         CertCommand::Install { file } => install(ctx, &file),
         CertCommand::Show { file } => show(ctx, &file),
         CertCommand::Verify { file, at } => verify(ctx, &file, at.map(Timestamp)),
-        CertCommand::List {
-            dept,
-            role,
-            level,
-            all,
-        } => list(ctx, dept.as_deref(), role.as_deref(), level, all),
+        CertCommand::List { dept, role, level, all } => list(ctx, dept.as_deref(), role.as_deref(), level, all),
         CertCommand::Revoke {
             serial,
             reason,
@@ -38,14 +33,7 @@ pub fn run(ctx: &Ctx, cmd: CertCommand) -> Result<()> {
 }
 
 /// Writes an armored object, or its JSON description, as asked.
-fn emit(
-    ctx: &Ctx,
-    out: Option<&Path>,
-    label: Label,
-    bytes: &[u8],
-    summary: &str,
-    mut js: Value,
-) -> Result<()> {
+fn emit(ctx: &Ctx, out: Option<&Path>, label: Label, bytes: &[u8], summary: &str, mut js: Value) -> Result<()> {
     let text = armor::encode(label, bytes);
     match out {
         Some(path) => {
@@ -78,10 +66,7 @@ fn request(ctx: &Ctx, name: Option<String>, out: Option<&Path>) -> Result<()> {
         out,
         Label::Request,
         &bytes,
-        &format!(
-            "certificate request for {name} (member key {})",
-            keys.public().short()
-        ),
+        &format!("certificate request for {name} (member key {})", keys.public().short()),
         json!({"name": name, "member": keys.public().to_string()}),
     )
 }
@@ -95,8 +80,7 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
     let mut local = Local::open(ctx.home.clone())?;
     let state = local.require_org()?.clone();
     let (_, bytes) = read_armored(&args.request, &[Label::Request])?;
-    let req =
-        Request::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", args.request.display())))?;
+    let req = Request::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", args.request.display())))?;
     let now = now();
     let root_key;
     let member_keys;
@@ -110,9 +94,7 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
     let (cert, redeem) = match &req.invite {
         Some(inv) => {
             if args.role.is_some() {
-                bail!(
-                    "this request redeems an invite, which already sets role and department: drop --role"
-                );
+                bail!("this request redeems an invite, which already sets role and department: drop --role");
             }
             if inv.org != state.org() {
                 return Err(invalid(format!(
@@ -145,9 +127,8 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
                 .role
                 .as_deref()
                 .context("--role is required: admin, dept-head, member, guest or relay")?;
-            let role = Role::parse(role_text).with_context(|| {
-                format!("unknown role {role_text:?}: use admin, dept-head, member, guest or relay")
-            })?;
+            let role = Role::parse(role_text)
+                .with_context(|| format!("unknown role {role_text:?}: use admin, dept-head, member, guest or relay"))?;
             let valid = parse_duration(&args.valid)?;
             let cert = RoleCert {
                 serial: rand::random(),
@@ -232,10 +213,7 @@ fn status_json(s: &CertStatus) -> Value {
 
 /// Decodes an armored bundle file (certificate, revocation or export).
 fn read_bundle(path: &Path) -> Result<(Bundle, Vec<SignedOp>)> {
-    let (_, bytes) = read_armored(
-        path,
-        &[Label::Certificate, Label::Revocation, Label::Bundle],
-    )?;
+    let (_, bytes) = read_armored(path, &[Label::Certificate, Label::Revocation, Label::Bundle])?;
     Bundle::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", path.display())))
 }
 
@@ -265,15 +243,22 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
     let subject = bundle
         .subject
         .and_then(|id| trial.op(&id).map(|op| (id, op.op.body.clone())));
+    // A certificate that is not valid is refused before anything is stored.
+    if let Some((id, Body::Grant(_))) = &subject {
+        let status = trial.status(id, now);
+        if !status.is_live() {
+            return Err(invalid(format!("certificate {id} is {status}")));
+        }
+    }
+    // Certifying this device below needs the member key: open it before
+    // anything is stored, so that a wrong or missing passphrase changes nothing.
+    if trial.role_of(&local.member, now).is_some() && trial.device_principal(&local.device, now).is_none() {
+        ctx.home.member_keys(&ctx.pass)?;
+    }
     if local.state().is_none() {
         // Joining an org: only on the strength of a valid certificate for this member.
         match &subject {
-            Some((id, Body::Grant(c))) if c.subject == local.member => {
-                let status = trial.status(id, now);
-                if !status.is_live() {
-                    return Err(invalid(format!("certificate {id} is {status}")));
-                }
-            }
+            Some((_, Body::Grant(c))) if c.subject == local.member => {}
             Some((_, Body::Grant(c))) => {
                 return Err(invalid(format!(
                     "this certificate is for {} (key {}), not for this member ({}): install your own certificate first",
@@ -295,7 +280,6 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
     let state = local.require_org()?;
     let mut js = json!({"org": state.org().to_string(), "added": added, "device_cert": device.map(|d| d.to_hex())});
     let mut text = String::new();
-    let mut failed = None;
     match &subject {
         Some((id, Body::Grant(c))) => {
             let status = state.status(id, now);
@@ -306,9 +290,6 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
                 display_dept(&c.dept),
                 status
             );
-            if !status.is_live() {
-                failed = Some(format!("certificate {id} is {status}"));
-            }
             js["cert"] = cert_json(c);
             js["status"] = status_json(&status);
         }
@@ -320,22 +301,13 @@ fn install(ctx: &Ctx, file: &Path) -> Result<()> {
             );
             js["revoked"] = json!(r.target.to_hex());
         }
-        _ => text.push_str(&format!(
-            "imported {added} new op(s) into org {}\n",
-            state.org()
-        )),
+        _ => text.push_str(&format!("imported {added} new op(s) into org {}\n", state.org())),
     }
     if device.is_some() {
-        text.push_str(&format!(
-            "certified this device ({})\n",
-            peer_id_of(&local.device)
-        ));
+        text.push_str(&format!("certified this device ({})\n", peer_id_of(&local.device)));
     }
     ctx.print(text, js);
-    match failed {
-        Some(why) => Err(invalid(why)),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 fn describe_op(op: &SignedOp) -> (String, Value) {
@@ -389,8 +361,7 @@ fn describe_op(op: &SignedOp) -> (String, Value) {
 
 fn show(ctx: &Ctx, file: &Path) -> Result<()> {
     let text = read_input(file)?;
-    let (label, bytes) =
-        armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+    let (label, bytes) = armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let bad = |e: &dyn std::fmt::Display| invalid(format!("{}: {e}", file.display()));
     match label {
         Label::Request => {
@@ -430,11 +401,7 @@ fn show(ctx: &Ctx, file: &Path) -> Result<()> {
                     json!({"kind": "bundle", "ops": ops.len()}),
                 ),
             };
-            out.push_str(&format!(
-                "  org       {} ({})\n",
-                bundle.org_name,
-                bundle.org()
-            ));
+            out.push_str(&format!("  org       {} ({})\n", bundle.org_name, bundle.org()));
             js["org"] = json!(bundle.org().to_string());
             ctx.print(out, js);
         }
@@ -445,8 +412,7 @@ fn show(ctx: &Ctx, file: &Path) -> Result<()> {
 fn verify(ctx: &Ctx, file: &Path, at: Option<Timestamp>) -> Result<()> {
     let at = at.unwrap_or_else(now);
     let text = read_input(file)?;
-    let (label, bytes) =
-        armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+    let (label, bytes) = armor::decode(&text).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let bad = |e: &dyn std::fmt::Display| invalid(format!("{}: {e}", file.display()));
     match label {
         Label::Request => {
@@ -460,10 +426,7 @@ fn verify(ctx: &Ctx, file: &Path, at: Option<Timestamp>) -> Result<()> {
         Label::Invite => {
             let inv = Invite::decode(&bytes).map_err(|e| bad(&e))?;
             if at > inv.expires {
-                return Err(invalid(format!(
-                    "invite for {} expired at {}",
-                    inv.name, inv.expires
-                )));
+                return Err(invalid(format!("invite for {} expired at {}", inv.name, inv.expires)));
             }
             ctx.print(
                 format!("valid invite for {}\n", inv.name),
@@ -496,9 +459,7 @@ fn verify(ctx: &Ctx, file: &Path, at: Option<Timestamp>) -> Result<()> {
                 );
                 return Ok(());
             }
-            return Err(invalid(format!(
-                "revocation {subject} is not valid: {verdict:?}"
-            )));
+            return Err(invalid(format!("revocation {subject} is not valid: {verdict:?}")));
         }
         _ => String::new(),
     };
@@ -523,21 +484,16 @@ fn verify(ctx: &Ctx, file: &Path, at: Option<Timestamp>) -> Result<()> {
     }
 }
 
-fn list(
-    ctx: &Ctx,
-    dept: Option<&str>,
-    role: Option<&str>,
-    level: Option<u16>,
-    all: bool,
-) -> Result<()> {
+fn list(ctx: &Ctx, dept: Option<&str>, role: Option<&str>, level: Option<u16>, all: bool) -> Result<()> {
     let local = Local::open(ctx.home.clone())?;
     let state = local.require_org()?;
     let now = now();
     let dept = dept.map(DeptPath::parse).transpose()?;
     let role = match role {
-        Some(r) => Some(Role::parse(r).with_context(|| {
-            format!("unknown role {r:?}: use admin, dept-head, member, guest or relay")
-        })?),
+        Some(r) => Some(
+            Role::parse(r)
+                .with_context(|| format!("unknown role {r:?}: use admin, dept-head, member, guest or relay"))?,
+        ),
         None => None,
     };
     let mut rows = Vec::new();
@@ -597,16 +553,11 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
     let matches: Vec<OpId> = state.find(serial);
     let target = match matches.as_slice() {
         [one] => *one,
-        [] => bail!(
-            "no certificate with serial or id {serial:?} is known here; see `outpost cert list --all`"
-        ),
+        [] => bail!("no certificate with serial or id {serial:?} is known here; see `outpost cert list --all`"),
         many => bail!(
             "{serial:?} matches {} certificates ({}); give more digits",
             many.len(),
-            many.iter()
-                .map(|m| m.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
         ),
     };
     let now = now();
@@ -619,9 +570,7 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
         member_keys = ctx.home.member_keys(&ctx.pass)?;
         &member_keys.signing
     };
-    let op = state
-        .sign_revocation(signer, target, reason, now)
-        .map_err(invalid)?;
+    let op = state.sign_revocation(signer, target, reason, now).map_err(invalid)?;
     let id = op.id;
     local.add_ops(vec![op], None)?;
     let state = local.require_org()?;
@@ -629,7 +578,7 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
         .ops()
         .filter(|o| matches!(o.op.body, Body::Grant(_) | Body::Device(_)))
         .filter(|o| state.chain(o.id).contains(&target) && o.id != target)
-        .map(|o| o.id.to_string())
+        .map(|o| o.id.to_hex())
         .collect();
     let summary = format!(
         "revoked certificate {target}{}",

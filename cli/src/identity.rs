@@ -19,9 +19,7 @@ pub fn init(ctx: &Ctx, name: Option<String>) -> Result<()> {
     let name = name.unwrap_or_else(default_name);
     outpost_identity::op::check_text("name", &name, true)?;
     let (member, device) = ctx.home.init(&ctx.pass)?;
-    ctx.home
-        .store()?
-        .set_settings(&[("member-name", name.as_bytes())])?;
+    ctx.home.store()?.set_settings(&[("member-name", name.as_bytes())])?;
     if ctx.pass.get().is_none() && !ctx.json {
         eprintln!(
             "warning: the keys are stored without a passphrase (mode 0600); set one with --passphrase-file or OUTPOST_PASSPHRASE to encrypt them"
@@ -94,15 +92,9 @@ pub fn status(ctx: &Ctx) -> Result<()> {
         "device": peer_id_of(&local.device), "org": null, "role": null,
     });
     match local.state() {
-        None => text.push_str(
-            "org      none (create one with `outpost org create`, or install a certificate)\n",
-        ),
+        None => text.push_str("org      none (create one with `outpost org create`, or install a certificate)\n"),
         Some(state) => {
-            text.push_str(&format!(
-                "org      {} ({})\n",
-                local.org_name(),
-                state.org()
-            ));
+            text.push_str(&format!("org      {} ({})\n", local.org_name(), state.org()));
             js["org"] = json!({"id": state.org().to_string(), "name": local.org_name(), "certificates": state.len()});
             match state.role_of(&local.member, now) {
                 Some((id, c)) => {
@@ -123,11 +115,7 @@ pub fn status(ctx: &Ctx) -> Result<()> {
             let device_ok = state.device_principal(&local.device, now).is_some();
             text.push_str(&format!(
                 "device   {}\n",
-                if device_ok {
-                    "certified"
-                } else {
-                    "not certified"
-                }
+                if device_ok { "certified" } else { "not certified" }
             ));
             js["device_certified"] = json!(device_ok);
         }
@@ -147,8 +135,7 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         local.create_org(&args.org_name, &me, &ctx.pass, now())?;
     }
     local.ensure_device_cert(&ctx.pass, now())?;
-    let mdns_off =
-        args.no_mdns || std::env::var("OUTPOST_MDNS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
+    let mdns_off = args.no_mdns || std::env::var("OUTPOST_MDNS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
     drop(local);
     status(ctx)?;
     if !ctx.json {

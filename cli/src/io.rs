@@ -56,9 +56,7 @@ pub fn read_input(path: &Path) -> Result<String> {
 /// Writes an armored object to `out`, or to standard output.
 pub fn write_output(out: Option<&Path>, text: &str) -> Result<()> {
     match out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-        }
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display())),
         None => {
             print!("{text}");
             Ok(())

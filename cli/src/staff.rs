@@ -73,9 +73,8 @@ fn parse_row(record: &csv::StringRecord, columns: &HashMap<String, usize>) -> Re
     let role = if role_text.is_empty() {
         Role::Member
     } else {
-        Role::parse(&role_text).ok_or_else(|| {
-            format!("role {role_text:?} is not one of admin, dept-head, member, guest, relay")
-        })?
+        Role::parse(&role_text)
+            .ok_or_else(|| format!("role {role_text:?} is not one of admin, dept-head, member, guest, relay"))?
     };
     let email = get("email");
     check_text("email", &email, false).map_err(|e| e.to_string())?;
@@ -174,11 +173,7 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
                 match parse_row(&record, &columns) {
                     Ok(row) => (line, row),
                     Err(why) => {
-                        failed.push((
-                            line,
-                            record.get(columns["name"]).unwrap_or("").to_owned(),
-                            why,
-                        ));
+                        failed.push((line, record.get(columns["name"]).unwrap_or("").to_owned(), why));
                         continue;
                     }
                 }
@@ -243,10 +238,7 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
         ));
     }
     for (line, name, why) in &failed {
-        text.push_str(&format!(
-            "{line:>5}  {name:<20}  {:<24}  {:<9}  ERROR: {why}\n",
-            "", ""
-        ));
+        text.push_str(&format!("{line:>5}  {name:<20}  {:<24}  {:<9}  ERROR: {why}\n", "", ""));
     }
     text.push_str(&format!(
         "{} invite(s) written to {}, {} row(s) failed\n",
@@ -262,10 +254,7 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
     if failed.is_empty() {
         Ok(())
     } else {
-        let lines: Vec<String> = failed
-            .iter()
-            .map(|(l, _, w)| format!("line {l}: {w}"))
-            .collect();
+        let lines: Vec<String> = failed.iter().map(|(l, _, w)| format!("line {l}: {w}")).collect();
         Err(Failure {
             code: PARTIAL,
             message: format!("{} row(s) failed: {}", failed.len(), lines.join("; ")),
@@ -276,8 +265,8 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
 
 fn redeem(ctx: &Ctx, file: &Path, out: Option<&Path>) -> Result<()> {
     let text = read_input(file)?;
-    let (_, bytes) = armor::decode_as(&text, &[Label::Invite])
-        .map_err(|e| invalid(format!("{}: {e}", file.display())))?;
+    let (_, bytes) =
+        armor::decode_as(&text, &[Label::Invite]).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let inv = Invite::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", file.display())))?;
     let now: Timestamp = now();
     if now > inv.expires {
@@ -302,12 +291,10 @@ fn redeem(ctx: &Ctx, file: &Path, out: Option<&Path>) -> Result<()> {
     let dept = inv.dept.to_string();
     let bytes = Request::new(&keys, &name, now, Some(inv))?;
     let armored = armor::encode(Label::Request, &bytes);
-    let summary =
-        format!("request for {name} ({role} of {dept}); send it back to the admin who invited you");
+    let summary = format!("request for {name} ({role} of {dept}); send it back to the admin who invited you");
     match out {
         Some(path) => {
-            std::fs::write(path, &armored)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &armored).with_context(|| format!("cannot write {}", path.display()))?;
             ctx.print(
                 format!("{summary}; written to {}\n", path.display()),
                 json!({"name": name, "file": path}),

@@ -40,8 +40,7 @@ impl Passphrase {
     pub fn from_sources(file: Option<&Path>) -> Result<Passphrase> {
         if let Some(path) = file {
             let text = Zeroizing::new(
-                fs::read_to_string(path)
-                    .with_context(|| format!("cannot read passphrase file {}", path.display()))?,
+                fs::read_to_string(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?,
             );
             let line = text.lines().next().unwrap_or("").to_owned();
             if line.is_empty() {
@@ -84,9 +83,7 @@ impl Home {
         if let Some(dir) = std::env::var_os("OUTPOST_HOME").filter(|d| !d.is_empty()) {
             return PathBuf::from(dir);
         }
-        dirs::data_dir()
-            .unwrap_or_else(|| PathBuf::from("."))
-            .join("outpost")
+        dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("outpost")
     }
 
     /// The home at `dir`.
@@ -143,53 +140,27 @@ impl Home {
         let member = MemberKeys::generate(&mut rng);
         let device = DeviceKey::generate(&mut rng);
         // Device first: a crash in between leaves no member key, so init can run again.
-        self.write_key(
-            KeyKind::Device,
-            device.0.public(),
-            &*device.0.secret(),
-            pass,
-        )?;
+        self.write_key(KeyKind::Device, device.0.public(), &*device.0.secret(), pass)?;
         self.write_key(KeyKind::Member, member.public(), &*member.secret(), pass)?;
         Ok((member.public(), device.0.public()))
     }
 
     /// Writes a key file atomically with mode 0600.
-    pub fn write_key(
-        &self,
-        kind: KeyKind,
-        public: PublicKey,
-        secret: &[u8],
-        pass: &Passphrase,
-    ) -> Result<()> {
-        let text = keyfile::seal(
-            kind,
-            public,
-            secret,
-            pass.get(),
-            KdfParams::DEFAULT,
-            &mut rand::rng(),
-        )?;
+    pub fn write_key(&self, kind: KeyKind, public: PublicKey, secret: &[u8], pass: &Passphrase) -> Result<()> {
+        let text = keyfile::seal(kind, public, secret, pass.get(), KdfParams::DEFAULT, &mut rand::rng())?;
         write_private(&self.key_path(kind), text.as_bytes())
     }
 
-    fn read_key(
-        &self,
-        kind: KeyKind,
-        pass: &Passphrase,
-    ) -> Result<(PublicKey, Zeroizing<Vec<u8>>)> {
+    fn read_key(&self, kind: KeyKind, pass: &Passphrase) -> Result<(PublicKey, Zeroizing<Vec<u8>>)> {
         let path = self.key_path(kind);
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("cannot read key file {}", path.display()))?;
-        keyfile::open(&text, kind, pass.get())
-            .with_context(|| format!("cannot open key file {}", path.display()))
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?;
+        keyfile::open(&text, kind, pass.get()).with_context(|| format!("cannot open key file {}", path.display()))
     }
 
     fn read_public(&self, kind: KeyKind) -> Result<PublicKey> {
         let path = self.key_path(kind);
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("cannot read key file {}", path.display()))?;
-        keyfile::public(&text, kind)
-            .with_context(|| format!("cannot read key file {}", path.display()))
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?;
+        keyfile::public(&text, kind).with_context(|| format!("cannot read key file {}", path.display()))
     }
 
     /// The member's public key (no passphrase needed).
@@ -270,8 +241,7 @@ impl Home {
 
 /// Creates `dir` (and parents) with mode 0700 for the last component.
 fn make_private_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create directory {}", dir.display()))?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot set permissions on {}", dir.display()))
 }
@@ -315,20 +285,13 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
         assert_eq!(
-            fs::metadata(dir.path().join("h"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
+            fs::metadata(dir.path().join("h")).unwrap().permissions().mode() & 0o777,
             0o700
         );
         assert_eq!(home.member_keys(&pass).unwrap().public(), member);
         assert_eq!(home.device_key(&pass).unwrap().0.public(), device);
         assert_eq!(home.member_public().unwrap(), member);
-        let err = format!(
-            "{:#}",
-            home.member_keys(&Passphrase::new("nope")).unwrap_err()
-        );
+        let err = format!("{:#}", home.member_keys(&Passphrase::new("nope")).unwrap_err());
         assert!(err.contains("wrong passphrase"), "{err}");
         assert!(home.init(&pass).is_err());
     }

@@ -15,10 +15,7 @@ use outpost_identity::Timestamp;
 /// the system clock, so that tests and "what if" checks of certificate
 /// validity can run at a chosen time.
 pub fn now() -> Timestamp {
-    if let Some(t) = std::env::var("OUTPOST_NOW")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-    {
+    if let Some(t) = std::env::var("OUTPOST_NOW").ok().and_then(|v| v.trim().parse().ok()) {
         return Timestamp(t);
     }
     let secs = std::time::SystemTime::now()

@@ -44,22 +44,14 @@ impl Local {
         let state = match store.setting("org-root")? {
             None => None,
             Some(bytes) => {
-                let root: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .context("the stored org root is damaged")?;
+                let root: [u8; 32] = bytes.as_slice().try_into().context("the stored org root is damaged")?;
                 let mut state = AuthState::new(PublicKey(root));
                 let ops = store
                     .auth_ops()?
                     .iter()
                     .map(|b| SignedOp::decode(b))
                     .collect::<Result<Vec<_>, _>>()
-                    .with_context(|| {
-                        format!(
-                            "an authorisation op in {} is damaged",
-                            store.path().display()
-                        )
-                    })?;
+                    .with_context(|| format!("an authorisation op in {} is damaged", store.path().display()))?;
                 state.insert_all(ops)?;
                 Some(state)
             }
@@ -114,11 +106,7 @@ impl Local {
 
     /// Stores ops durably, then adds them to the state. If `redeem` is
     /// given, the invite is marked as redeemed in the same transaction.
-    pub fn add_ops(
-        &mut self,
-        ops: Vec<SignedOp>,
-        redeem: Option<([u8; 16], OpId)>,
-    ) -> Result<usize> {
+    pub fn add_ops(&mut self, ops: Vec<SignedOp>, redeem: Option<([u8; 16], OpId)>) -> Result<usize> {
         let state = self
             .state
             .as_mut()
@@ -129,9 +117,7 @@ impl Local {
             .store
             .put_auth_ops(ops.iter().map(|o| (o.id, o.bytes.as_slice())), redeem)?;
         if let Err(previous) = outcome {
-            bail!(
-                "this invite was already redeemed by certificate {previous}; each invite can be used once"
-            );
+            bail!("this invite was already redeemed by certificate {previous}; each invite can be used once");
         }
         let added = trial.len() - state.len();
         *state = trial;
@@ -160,13 +146,7 @@ impl Local {
 
     /// Creates a new org with this member as its first admin and this
     /// device certified. The root key is written next to the member key.
-    pub fn create_org(
-        &mut self,
-        name: &str,
-        member_name: &str,
-        pass: &Passphrase,
-        now: Timestamp,
-    ) -> Result<OpId> {
+    pub fn create_org(&mut self, name: &str, member_name: &str, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
         if let Some(state) = &self.state {
             bail!(
                 "this node already belongs to org {} ({}); use another --home to create a second org",
@@ -208,24 +188,15 @@ impl Local {
 
     /// If this member holds a live certificate and this device is not yet
     /// certified, certifies it. Returns the new device certificate, if any.
-    pub fn ensure_device_cert(
-        &mut self,
-        pass: &Passphrase,
-        now: Timestamp,
-    ) -> Result<Option<OpId>> {
+    pub fn ensure_device_cert(&mut self, pass: &Passphrase, now: Timestamp) -> Result<Option<OpId>> {
         let Some(state) = &self.state else {
             return Ok(None);
         };
-        if state.role_of(&self.member, now).is_none()
-            || state.device_principal(&self.device, now).is_some()
-        {
+        if state.role_of(&self.member, now).is_none() || state.device_principal(&self.device, now).is_some() {
             return Ok(None);
         }
         let member = self.home.member_keys(pass)?;
-        let name = format!(
-            "device {}",
-            outpost_identity::keys::peer_id_of(&self.device)
-        );
+        let name = format!("device {}", outpost_identity::keys::peer_id_of(&self.device));
         let cert = DeviceCert {
             serial: rand::random(),
             device: self.device,

@@ -59,9 +59,7 @@ pub fn outpost_bin() -> &'static Path {
             .and_then(Path::parent)
             .expect("test executables live in <target>/<profile>/deps")
             .to_path_buf();
-        let target_dir = profile_dir
-            .parent()
-            .expect("a profile directory has a parent");
+        let target_dir = profile_dir.parent().expect("a profile directory has a parent");
         let profile = match profile_dir.file_name().and_then(OsStr::to_str) {
             Some("debug") | None => "dev",
             Some(other) => other,
@@ -140,16 +138,14 @@ impl Sandbox {
     /// Writes a file in the sandbox and returns its path.
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.path(name);
-        std::fs::write(&path, contents)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(&path, contents).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         path
     }
 
     /// Reads a file in the sandbox.
     pub fn read(&self, name: &str) -> String {
         let path = self.path(name);
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }
 
     /// The node whose home is `<sandbox>/<name>` (not yet initialised).
@@ -190,12 +186,7 @@ impl Node {
         S: AsRef<OsStr>,
     {
         let mut cmd = process::Command::new(outpost_bin());
-        for var in [
-            "OUTPOST_HOME",
-            "OUTPOST_PASSPHRASE",
-            "OUTPOST_NOW",
-            "OUTPOST_LOG",
-        ] {
+        for var in ["OUTPOST_HOME", "OUTPOST_PASSPHRASE", "OUTPOST_NOW", "OUTPOST_LOG"] {
             cmd.env_remove(var);
         }
         cmd.env("OUTPOST_MDNS", "off")
@@ -353,16 +344,14 @@ impl Command {
     /// Runs the command to completion.
     pub fn run(&mut self) -> Run {
         let line = format!("{:?}", self.cmd);
-        let out = self
-            .cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+        let out = self.cmd.output().unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+        let code = out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("{line} was killed by a signal"));
         Run {
             line,
-            code: out
-                .status
-                .code()
-                .unwrap_or_else(|| panic!("{line} was killed by a signal")),
+            code,
             stdout: String::from_utf8(out.stdout).expect("outpost writes UTF-8 to stdout"),
             stderr: String::from_utf8(out.stderr).expect("outpost writes UTF-8 to stderr"),
         }
@@ -374,12 +363,7 @@ impl Command {
         let before = node.snapshot();
         let run = self.run().code(code).stderr_has(needle);
         let after = node.snapshot();
-        assert_eq!(
-            before,
-            after,
-            "the failed command changed node {}:\n{run}",
-            node.name()
-        );
+        assert_eq!(before, after, "the failed command changed node {}:\n{run}", node.name());
         run
     }
 }
@@ -421,25 +405,24 @@ impl Run {
 
     /// Asserts that stdout contains `needle`.
     pub fn stdout_has(self, needle: &str) -> Run {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}\n{self}"
-        );
+        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n{self}");
         self
     }
 
     /// Asserts that stderr contains `needle`.
     pub fn stderr_has(self, needle: &str) -> Run {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}\n{self}"
-        );
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n{self}");
         self
     }
 
     /// Parses stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
     }
+}
+
+/// Splits a command line on whitespace: `words("cert list --all")`. For
+/// arguments that contain spaces, pass an array instead.
+pub fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(str::to_owned).collect()
 }

@@ -13,9 +13,7 @@
 use criterion::{Criterion, Throughput, criterion_group};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
 use outpost_identity::request::Bundle;
-use outpost_identity::{
-    AuthState, DeptPath, DeviceCert, DeviceKey, MemberKeys, OrgRoot, Role, RoleCert, Timestamp,
-};
+use outpost_identity::{AuthState, DeptPath, DeviceCert, DeviceKey, MemberKeys, OrgRoot, Role, RoleCert, Timestamp};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -50,20 +48,13 @@ fn device_bundle() -> (Vec<u8>, outpost_identity::PublicKey) {
     );
     let device = DeviceKey::generate(&mut rng);
     let mut state = AuthState::new(root.0.public());
-    let steps: [(
-        &outpost_identity::keys::Signer25519,
-        &MemberKeys,
-        Role,
-        &str,
-    ); 3] = [
+    let steps: [(&outpost_identity::keys::Signer25519, &MemberKeys, Role, &str); 3] = [
         (&root.0, &admin, Role::Admin, ""),
         (&admin.signing, &head, Role::DeptHead, "HQ/East"),
         (&head.signing, &member, Role::Member, "HQ/East/Sales"),
     ];
     for (by, who, role, dept) in steps {
-        let op = state
-            .sign_grant(by, cert(who, role, dept), NOW)
-            .expect("valid grant");
+        let op = state.sign_grant(by, cert(who, role, dept), NOW).expect("valid grant");
         state.insert(op).expect("same org");
     }
     let dev = DeviceCert {
@@ -73,9 +64,7 @@ fn device_bundle() -> (Vec<u8>, outpost_identity::PublicKey) {
         not_before: NOW,
         not_after: NOW.plus(86_400),
     };
-    let op = state
-        .sign_device(&member.signing, dev, NOW)
-        .expect("valid device cert");
+    let op = state.sign_device(&member.signing, dev, NOW).expect("valid device cert");
     let id = op.id;
     state.insert(op).expect("same org");
     let bundle = Bundle::new(state.root(), "bench", Some(id), state.closure(id));

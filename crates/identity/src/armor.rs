@@ -80,9 +80,7 @@ pub enum ArmorError {
     #[error("the text is damaged: its Checksum line is missing")]
     NoChecksum,
     /// Checksum mismatch.
-    #[error(
-        "the text is damaged: the checksum does not match (lines lost or changed); paste it again"
-    )]
+    #[error("the text is damaged: the checksum does not match (lines lost or changed); paste it again")]
     Checksum,
     /// Another kind of object than expected.
     #[error("expected an Outpost {expected}, found an Outpost {found}")]
@@ -153,9 +151,7 @@ pub fn decode(text: &str) -> Result<(Label, Vec<u8>), ArmorError> {
     if !ended {
         return Err(ArmorError::Truncated(label.text()));
     }
-    let bytes = STANDARD
-        .decode(body.as_bytes())
-        .map_err(|_| ArmorError::Base64(0))?;
+    let bytes = STANDARD.decode(body.as_bytes()).map_err(|_| ArmorError::Base64(0))?;
     match sum {
         None => Err(ArmorError::NoChecksum),
         Some(s) if s != checksum(&bytes) => Err(ArmorError::Checksum),
@@ -184,10 +180,7 @@ mod tests {
     #[test]
     fn round_trip_inside_a_mail() {
         let bytes: Vec<u8> = (0..=255).collect();
-        let text = format!(
-            "Hi, here is my request:\n\n{}\nThanks",
-            encode(Label::Request, &bytes)
-        );
+        let text = format!("Hi, here is my request:\n\n{}\nThanks", encode(Label::Request, &bytes));
         assert_eq!(decode(&text), Ok((Label::Request, bytes)));
     }
 

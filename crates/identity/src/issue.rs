@@ -39,12 +39,7 @@ impl AuthState {
             .ok_or(IssueError::NoCertificate(self.org()))
     }
 
-    fn sign_checked(
-        &self,
-        author: &Signer25519,
-        body: Body,
-        now: Timestamp,
-    ) -> Result<SignedOp, IssueError> {
+    fn sign_checked(&self, author: &Signer25519, body: Body, now: Timestamp) -> Result<SignedOp, IssueError> {
         let op = Op {
             org: self.org(),
             author: author.public(),
@@ -55,9 +50,7 @@ impl AuthState {
         op.check_fields()?;
         let signed = op.sign(author);
         let mut trial = self.clone();
-        trial
-            .insert(signed.clone())
-            .expect("the op was made for this org");
+        trial.insert(signed.clone()).expect("the op was made for this org");
         match trial.verdict(&signed.id) {
             Some(Verdict::Rejected(why)) => Err(IssueError::Rejected(why.clone())),
             _ => Ok(signed),
@@ -65,23 +58,18 @@ impl AuthState {
     }
 
     /// Signs a role certificate by `author`, checked against the rules.
-    pub fn sign_grant(
-        &self,
-        author: &Signer25519,
-        cert: RoleCert,
-        now: Timestamp,
-    ) -> Result<SignedOp, IssueError> {
+    pub fn sign_grant(&self, author: &Signer25519, cert: RoleCert, now: Timestamp) -> Result<SignedOp, IssueError> {
         self.sign_checked(author, Body::Grant(cert), now)
     }
 
     /// Signs a device certificate for one of `author`'s devices.
-    pub fn sign_device(
-        &self,
-        author: &Signer25519,
-        cert: DeviceCert,
-        now: Timestamp,
-    ) -> Result<SignedOp, IssueError> {
+    pub fn sign_device(&self, author: &Signer25519, cert: DeviceCert, now: Timestamp) -> Result<SignedOp, IssueError> {
         self.sign_checked(author, Body::Device(cert), now)
+    }
+
+    /// Signs any other op body (scopes, rekeys, wraps) by `author`.
+    pub fn sign_body(&self, author: &Signer25519, body: Body, now: Timestamp) -> Result<SignedOp, IssueError> {
+        self.sign_checked(author, body, now)
     }
 
     /// Signs a revocation of `target` by `author`.

@@ -96,15 +96,9 @@ pub enum KeyFileError {
     Kdf(String),
 }
 
-fn derive(
-    passphrase: &str,
-    params: KdfParams,
-    salt: &[u8; 16],
-) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
+fn derive(passphrase: &str, params: KdfParams, salt: &[u8; 16]) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
     if params.m_kib > 4 * 1024 * 1024 || params.t > 100 || params.p > 64 {
-        return Err(KeyFileError::Kdf(format!(
-            "{params:?} is beyond the allowed maximum"
-        )));
+        return Err(KeyFileError::Kdf(format!("{params:?} is beyond the allowed maximum")));
     }
     let p = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|e| KeyFileError::Kdf(e.to_string()))?;
@@ -116,8 +110,7 @@ fn derive(
 }
 
 fn aad(kind: KeyKind, public: &PublicKey, protection: &Protection) -> Vec<u8> {
-    postcard::to_stdvec(&(kind, public, protection))
-        .expect("serialising plain data into a Vec cannot fail")
+    postcard::to_stdvec(&(kind, public, protection)).expect("serialising plain data into a Vec cannot fail")
 }
 
 /// Writes `secret` as armored text, encrypted if `passphrase` is given.
@@ -141,22 +134,12 @@ pub fn seal<R: CryptoRng + ?Sized>(
             let mut nonce = [0u8; 24];
             rng.fill_bytes(&mut salt);
             rng.fill_bytes(&mut nonce);
-            let protection = Protection::Argon2id {
-                params,
-                salt,
-                nonce,
-            };
+            let protection = Protection::Argon2id { params, salt, nonce };
             let key = derive(pass, params, &salt)?;
             let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
             let aad = aad(kind, &public, &protection);
             let ct = cipher
-                .encrypt(
-                    &XNonce::from(nonce),
-                    Payload {
-                        msg: secret,
-                        aad: &aad,
-                    },
-                )
+                .encrypt(&XNonce::from(nonce), Payload { msg: secret, aad: &aad })
                 .expect("XChaCha20-Poly1305 encrypts any key-sized message");
             KeyFile {
                 kind,
@@ -208,11 +191,7 @@ pub fn open(
     }
     match &file.protection {
         Protection::Plain => Ok((file.public, Zeroizing::new(file.secret.clone()))),
-        Protection::Argon2id {
-            params,
-            salt,
-            nonce,
-        } => {
+        Protection::Argon2id { params, salt, nonce } => {
             let pass = passphrase.ok_or(KeyFileError::NeedsPassphrase)?;
             let key = derive(pass, *params, salt)?;
             let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
@@ -235,25 +214,13 @@ pub fn open(
 mod tests {
     use super::*;
 
-    const FAST: KdfParams = KdfParams {
-        m_kib: 64,
-        t: 1,
-        p: 1,
-    };
+    const FAST: KdfParams = KdfParams { m_kib: 64, t: 1, p: 1 };
 
     #[test]
     fn plain_and_encrypted_round_trip() {
         let mut rng = rand::rng();
         let public = PublicKey([3; 32]);
-        let plain = seal(
-            KeyKind::Device,
-            public,
-            b"secret-bytes",
-            None,
-            FAST,
-            &mut rng,
-        )
-        .unwrap();
+        let plain = seal(KeyKind::Device, public, b"secret-bytes", None, FAST, &mut rng).unwrap();
         assert!(!is_encrypted(&plain).unwrap());
         assert_eq!(
             open(&plain, KeyKind::Device, None).unwrap().1.as_slice(),

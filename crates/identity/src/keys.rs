@@ -190,9 +190,7 @@ impl MemberKeys {
 
     /// Diffie-Hellman with another party's exchange key (used to unwrap keys).
     pub fn agree(&self, their: &ExchangeKey) -> Zeroizing<[u8; 32]> {
-        let shared = self
-            .exchange
-            .diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
+        let shared = self.exchange.diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
         Zeroizing::new(shared.to_bytes())
     }
 }
@@ -265,10 +263,7 @@ mod tests {
         let a2 = MemberKeys::from_secret(&a.secret());
         assert_eq!(a.public(), a2.public());
         assert_eq!(a.exchange_public(), a2.exchange_public());
-        assert_eq!(
-            *a.agree(&b.exchange_public()),
-            *b.agree(&a.exchange_public())
-        );
+        assert_eq!(*a.agree(&b.exchange_public()), *b.agree(&a.exchange_public()));
     }
 
     #[test]

@@ -32,11 +32,13 @@ pub mod keys;
 pub mod op;
 pub mod request;
 pub mod rules;
+pub mod scope;
 pub mod signed;
 pub mod state;
 pub mod time;
 
 pub use keys::{DeviceKey, ExchangeKey, MemberKeys, OrgId, OrgRoot, PublicKey};
 pub use op::{Body, DeptPath, DeviceCert, Op, OpId, Revocation, Role, RoleCert, SignedOp};
+pub use scope::{Principal, ScopeDef};
 pub use state::{AuthState, CertStatus};
 pub use time::Timestamp;

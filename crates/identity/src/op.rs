@@ -20,6 +20,8 @@ pub const DEPT_DEPTH_MAX: usize = 16;
 pub const PARENTS_MAX: usize = 64;
 /// Most guest resources one certificate may name.
 pub const RESOURCES_MAX: usize = 256;
+/// Most wrapped secrets in one rekey.
+pub const WRAPS_MAX: usize = 10_000;
 
 /// The id of an op: blake3 of its encoded bytes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -265,7 +267,7 @@ pub struct Revocation {
     /// For each document the revoker had synced before revoking, the heads
     /// they had seen: changes by the revoked member outside the causal past
     /// of these heads are refused (anti-backdating, see `outpost-seal`).
-    pub seen: Vec<([u8; 32], Vec<[u8; 32]>)>,
+    pub seen: Vec<([u8; 16], Vec<[u8; 32]>)>,
 }
 
 /// What an op says.
@@ -278,6 +280,20 @@ pub enum Body {
     Device(DeviceCert),
     /// Revokes a certificate and everything whose chain runs through it.
     Revoke(Revocation),
+    /// Defines a scope (its id is this op's id).
+    Scope(crate::scope::ScopeDef),
+    /// Starts a new key epoch of a scope (its id is this op's id).
+    Rekey(crate::scope::Rekey),
+    /// Wraps an existing epoch's secret to more readers.
+    AddWraps(crate::scope::AddWraps),
+}
+
+impl Body {
+    /// Control ops (revocations, scopes, rekeys) form the chain that new
+    /// ops and envelopes name as parents / `auth_heads`.
+    pub fn is_control(&self) -> bool {
+        matches!(self, Body::Revoke(_) | Body::Scope(_) | Body::Rekey(_))
+    }
 }
 
 /// An authorisation op before signing.
@@ -297,10 +313,13 @@ pub struct Op {
 }
 
 impl Op {
-    /// Every op this one depends on: parents, proof and revocation target.
+    /// Every op this one depends on: parents, proof, and the revoked
+    /// certificate, rekeyed scope or wrapped epoch.
     pub fn deps(&self) -> impl Iterator<Item = OpId> + '_ {
         let target = match &self.body {
             Body::Revoke(r) => Some(r.target),
+            Body::Rekey(r) => Some(r.scope),
+            Body::AddWraps(w) => Some(w.epoch),
             _ => None,
         };
         self.parents.iter().copied().chain(self.proof).chain(target)
@@ -343,8 +362,27 @@ impl Op {
             }
             Body::Revoke(r) => {
                 check_text("reason", &r.reason, true)?;
-                if r.seen.len() > 10_000 || r.seen.iter().any(|(_, h)| h.len() > PARENTS_MAX) {
+                if r.seen.len() > 100_000 || r.seen.iter().any(|(_, h)| h.len() > PARENTS_MAX) {
                     return Err(bad("seen heads", "too many documents or heads"));
+                }
+            }
+            Body::Scope(s) => {
+                check_text("scope name", &s.name, true)?;
+                if s.readers.len() + s.writers.len() > RESOURCES_MAX {
+                    return Err(bad("scope", "more than 256 readers and writers"));
+                }
+            }
+            Body::Rekey(r) => {
+                if r.wraps.len() > WRAPS_MAX || r.prev.len() > WRAPS_MAX {
+                    return Err(bad("rekey", "too many wraps"));
+                }
+                if r.wraps.iter().any(|w| w.ct.len() != 48) || r.prev.iter().any(|p| p.ct.len() != 48) {
+                    return Err(bad("rekey", "a wrapped secret is not 48 bytes"));
+                }
+            }
+            Body::AddWraps(w) => {
+                if w.wraps.is_empty() || w.wraps.len() > WRAPS_MAX || w.wraps.iter().any(|w| w.ct.len() != 48) {
+                    return Err(bad("wraps", "empty, too many, or not 48 bytes each"));
                 }
             }
         }
@@ -353,11 +391,7 @@ impl Op {
 
     /// Signs the op with the author's key.
     pub fn sign(self, author: &Signer25519) -> SignedOp {
-        assert_eq!(
-            author.public(),
-            self.author,
-            "an op is signed by its author"
-        );
+        assert_eq!(author.public(), self.author, "an op is signed by its author");
         let bytes = signed::encode_signed(Kind::Op, &self, author);
         SignedOp {
             id: OpId::of(&bytes),

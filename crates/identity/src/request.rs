@@ -130,11 +130,7 @@ impl Invite {
 
     /// Signs the invite with `issuer` (whose key must be `self.issuer`).
     pub fn sign(mut self, issuer: &Signer25519) -> Invite {
-        assert_eq!(
-            issuer.public(),
-            self.issuer,
-            "an invite is signed by its issuer"
-        );
+        assert_eq!(issuer.public(), self.issuer, "an invite is signed by its issuer");
         self.sig = issuer
             .sign(&signed::signing_message(Kind::Invite, &self.body()))
             .to_vec();
@@ -265,14 +261,8 @@ mod tests {
 
         let mut forged = inv.clone();
         forged.role = Role::Admin;
-        assert_eq!(
-            forged.check_signature(),
-            Err(DecodeError::BadSignature("invite"))
-        );
+        assert_eq!(forged.check_signature(), Err(DecodeError::BadSignature("invite")));
         let bytes = Request::new(&member, "Li Lei", Timestamp(5), Some(forged)).unwrap();
-        assert_eq!(
-            Request::decode(&bytes),
-            Err(DecodeError::BadSignature("invite"))
-        );
+        assert_eq!(Request::decode(&bytes), Err(DecodeError::BadSignature("invite")));
     }
 }

@@ -150,17 +150,8 @@ mod tests {
     #[test]
     fn admin_issues_anything() {
         let admin = cert(Role::Admin, "");
-        for role in [
-            Role::Admin,
-            Role::DeptHead,
-            Role::Member,
-            Role::Guest,
-            Role::Relay,
-        ] {
-            assert_eq!(
-                may_grant(Issuer::Holder(&admin), &cert(role, "HQ/Any")),
-                Ok(())
-            );
+        for role in [Role::Admin, Role::DeptHead, Role::Member, Role::Guest, Role::Relay] {
+            assert_eq!(may_grant(Issuer::Holder(&admin), &cert(role, "HQ/Any")), Ok(()));
         }
     }
 
@@ -213,30 +204,17 @@ mod tests {
             Err(DelegationError::RelayCannotCertify)
         );
         assert_eq!(may_revoke(Issuer::Root, false), Ok(()));
-        assert_eq!(
-            may_revoke(Issuer::Holder(&cert(Role::Admin, "")), false),
-            Ok(())
-        );
-        assert_eq!(
-            may_revoke(Issuer::Holder(&cert(Role::DeptHead, "HQ")), true),
-            Ok(())
-        );
+        assert_eq!(may_revoke(Issuer::Holder(&cert(Role::Admin, "")), false), Ok(()));
+        assert_eq!(may_revoke(Issuer::Holder(&cert(Role::DeptHead, "HQ")), true), Ok(()));
         assert!(may_revoke(Issuer::Holder(&cert(Role::DeptHead, "HQ")), false).is_err());
         assert!(may_revoke(Issuer::Holder(&cert(Role::Member, "HQ")), false).is_err());
     }
 
     #[test]
     fn dept_paths() {
-        assert_eq!(
-            DeptPath::parse(" /HQ/East/ ").unwrap().to_string(),
-            "HQ/East"
-        );
+        assert_eq!(DeptPath::parse(" /HQ/East/ ").unwrap().to_string(), "HQ/East");
         assert!(DeptPath::parse("HQ//East").is_err());
         assert!(DeptPath::parse(&"a/".repeat(17)).is_err());
-        assert!(
-            DeptPath::parse("HQ/East")
-                .unwrap()
-                .is_within(&DeptPath::root())
-        );
+        assert!(DeptPath::parse("HQ/East").unwrap().is_within(&DeptPath::root()));
     }
 }

@@ -129,10 +129,7 @@ pub fn encode_signed<T: Serialize>(kind: Kind, body: &T, signer: &Signer25519) -
 }
 
 /// Decodes an unsigned object of `kind`, insisting on canonical form.
-pub fn decode_unsigned<T: Serialize + DeserializeOwned>(
-    kind: Kind,
-    bytes: &[u8],
-) -> Result<T, DecodeError> {
+pub fn decode_unsigned<T: Serialize + DeserializeOwned>(kind: Kind, bytes: &[u8]) -> Result<T, DecodeError> {
     let name = kind.name();
     if bytes.len() < 2 {
         return Err(DecodeError::Truncated {
@@ -149,14 +146,13 @@ pub fn decode_unsigned<T: Serialize + DeserializeOwned>(
             found: bytes[1],
         });
     }
-    let (value, rest): (T, &[u8]) =
-        postcard::take_from_bytes(&bytes[2..]).map_err(|e| match e {
-            postcard::Error::DeserializeUnexpectedEnd => DecodeError::Truncated {
-                len: bytes.len(),
-                expected: name,
-            },
-            _ => DecodeError::Malformed(name),
-        })?;
+    let (value, rest): (T, &[u8]) = postcard::take_from_bytes(&bytes[2..]).map_err(|e| match e {
+        postcard::Error::DeserializeUnexpectedEnd => DecodeError::Truncated {
+            len: bytes.len(),
+            expected: name,
+        },
+        _ => DecodeError::Malformed(name),
+    })?;
     if !rest.is_empty() {
         return Err(DecodeError::Malformed(name));
     }
@@ -182,8 +178,7 @@ pub fn decode_signed<T: Serialize + DeserializeOwned>(
     }
     let (unsigned, sig) = bytes.split_at(bytes.len() - SIG_LEN);
     let value: T = decode_unsigned(kind, unsigned)?;
-    verify(&signer_of(&value), &signing_message(kind, unsigned), sig)
-        .map_err(|()| DecodeError::BadSignature(name))?;
+    verify(&signer_of(&value), &signing_message(kind, unsigned), sig).map_err(|()| DecodeError::BadSignature(name))?;
     Ok(value)
 }
 

@@ -24,8 +24,9 @@
 //!    revoking an issuer does.
 
 use crate::keys::{OrgId, PublicKey};
-use crate::op::{Body, DeviceCert, OpId, RoleCert, SignedOp};
+use crate::op::{Body, DeviceCert, OpId, Role, RoleCert, SignedOp};
 use crate::rules::{self, DelegationError, Issuer};
+use crate::scope::{Rekey, ScopeDef};
 use crate::time::Timestamp;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -62,6 +63,15 @@ pub enum Rejection {
     /// The target of a revocation is not a certificate.
     #[error("it revokes {0}, which is not a certificate")]
     NotACertificate(OpId),
+    /// A rekey names something that is not an accepted scope.
+    #[error("it rekeys {0}, which is not a valid scope")]
+    NotAScope(OpId),
+    /// Wraps name something that is not an accepted epoch.
+    #[error("it adds keys to {0}, which is not a valid key epoch")]
+    NotAnEpoch(OpId),
+    /// The author's role does not allow this op.
+    #[error("{0}")]
+    NotAllowed(String),
 }
 
 /// The verdict on one op.
@@ -136,15 +146,9 @@ impl std::fmt::Display for CertStatus {
                 missing.first().map(|m| m.to_string()).unwrap_or_default()
             ),
             CertStatus::NotACertificate => f.write_str("not a certificate"),
-            CertStatus::Invalid { at, why } => write!(
-                f,
-                "invalid: certificate {at} in its chain was refused: {why}"
-            ),
+            CertStatus::Invalid { at, why } => write!(f, "invalid: certificate {at} in its chain was refused: {why}"),
             CertStatus::Revoked { cert, by, reason } => {
-                write!(
-                    f,
-                    "revoked: certificate {cert} was revoked by {by} ({reason})"
-                )
+                write!(f, "revoked: certificate {cert} was revoked by {by} ({reason})")
             }
             CertStatus::Expired { at } => write!(f, "expired at {at}: ask an admin to renew it"),
             CertStatus::NotYetValid { from } => write!(f, "not valid before {from}"),
@@ -205,10 +209,7 @@ impl AuthState {
 
     /// Adds ops (already decoded and signature-checked). Returns how many
     /// were new. Nothing is added if any op belongs to another org.
-    pub fn insert_all<I: IntoIterator<Item = SignedOp>>(
-        &mut self,
-        ops: I,
-    ) -> Result<usize, WrongOrg> {
+    pub fn insert_all<I: IntoIterator<Item = SignedOp>>(&mut self, ops: I) -> Result<usize, WrongOrg> {
         let ops: Vec<SignedOp> = ops.into_iter().collect();
         if let Some(bad) = ops.iter().find(|o| o.op.org != self.org) {
             return Err(WrongOrg {
@@ -366,11 +367,7 @@ impl AuthState {
     /// member's current role certificate, or — for a node certified directly
     /// by the org (a relay or office node) — the device's own role
     /// certificate.
-    pub fn device_principal(
-        &self,
-        device: &PublicKey,
-        now: Timestamp,
-    ) -> Option<(OpId, &RoleCert)> {
+    pub fn device_principal(&self, device: &PublicKey, now: Timestamp) -> Option<(OpId, &RoleCert)> {
         if let Some(own) = self.role_of(device, now) {
             return Some(own);
         }
@@ -428,13 +425,7 @@ impl AuthState {
                 }
             }
         }
-        let position: BTreeMap<OpId, usize> = self
-            .derived
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (*id, i))
-            .collect();
+        let position: BTreeMap<OpId, usize> = self.derived.order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut out: Vec<&SignedOp> = seen.iter().map(|id| &self.ops[id]).collect();
         out.sort_by_key(|o| (position.get(&o.id).copied().unwrap_or(usize::MAX), o.id));
         out
@@ -445,19 +436,96 @@ impl AuthState {
         let mut h = blake3::Hasher::new();
         for id in self.ops.keys() {
             h.update(&id.0);
-            h.update(
-                format!(
-                    "{:?}|{:?}",
-                    self.derived.verdicts.get(id),
-                    self.status(id, now)
-                )
-                .as_bytes(),
-            );
+            h.update(format!("{:?}|{:?}", self.derived.verdicts.get(id), self.status(id, now)).as_bytes());
         }
         for id in &self.derived.order {
             h.update(&id.0);
         }
         *h.finalize().as_bytes()
+    }
+
+    /// An accepted scope definition.
+    pub fn scope(&self, id: &OpId) -> Option<&ScopeDef> {
+        self.accepted_scope(id, &self.derived)
+    }
+
+    /// Accepted scopes, in application order.
+    pub fn scopes(&self) -> impl Iterator<Item = (OpId, &ScopeDef)> {
+        self.derived
+            .order
+            .iter()
+            .filter_map(|id| self.scope(id).map(|s| (*id, s)))
+    }
+
+    /// An accepted rekey (key epoch).
+    pub fn epoch(&self, id: &OpId) -> Option<&Rekey> {
+        match (self.ops.get(id).map(|o| &o.op.body), self.derived.verdicts.get(id)) {
+            (Some(Body::Rekey(r)), Some(Verdict::Accepted)) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Accepted wraps of an epoch's secret, from its rekey and later
+    /// [`crate::scope::AddWraps`] ops.
+    pub fn wraps_of(&self, epoch: &OpId) -> Vec<&crate::scope::Wrap> {
+        let mut out: Vec<&crate::scope::Wrap> = self.epoch(epoch).map(|r| r.wraps.iter().collect()).unwrap_or_default();
+        for id in &self.derived.order {
+            if let (Body::AddWraps(w), Some(Verdict::Accepted)) = (&self.ops[id].op.body, self.derived.verdicts.get(id))
+            {
+                if w.epoch == *epoch {
+                    out.extend(w.wraps.iter());
+                }
+            }
+        }
+        out
+    }
+
+    /// `heads` and every op they depend on, transitively.
+    pub fn past(&self, heads: &[OpId]) -> BTreeSet<OpId> {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<OpId> = heads.to_vec();
+        while let Some(cur) = stack.pop() {
+            if let Some(op) = self.ops.get(&cur) {
+                if seen.insert(cur) {
+                    stack.extend(op.op.deps());
+                }
+            }
+        }
+        seen
+    }
+
+    /// The epochs of `scope` not superseded by a later rekey of the same
+    /// scope, considering only the ops in `within` (all ops if `None`).
+    /// Concurrent rekeys are all current; readers accept every one.
+    pub fn current_epochs(&self, scope: &OpId, within: Option<&BTreeSet<OpId>>) -> Vec<OpId> {
+        let epochs: Vec<OpId> = self
+            .derived
+            .order
+            .iter()
+            .filter(|id| within.is_none_or(|w| w.contains(id)))
+            .filter(|id| self.epoch(id).is_some_and(|r| r.scope == *scope))
+            .copied()
+            .collect();
+        let mut superseded = BTreeSet::new();
+        for e in &epochs {
+            let past = self.past(&self.ops[e].op.parents);
+            superseded.extend(
+                epochs
+                    .iter()
+                    .filter(|other| *other != e && past.contains(other))
+                    .copied(),
+            );
+        }
+        epochs.into_iter().filter(|e| !superseded.contains(e)).collect()
+    }
+
+    /// The epoch a writer uses for `scope`: of the current epochs, the one
+    /// wrapped to the fewest members (ties: the lowest id), so that a
+    /// concurrent rekey that removed someone wins.
+    pub fn writer_epoch(&self, scope: &OpId) -> Option<OpId> {
+        self.current_epochs(scope, None)
+            .into_iter()
+            .min_by_key(|e| (self.epoch(e).map_or(usize::MAX, |r| r.wraps.len()), *e))
     }
 
     fn recompute(&mut self) {
@@ -482,17 +550,15 @@ impl AuthState {
                 _ => {}
             }
         }
-        let revocations: BTreeSet<OpId> = self
-            .ops
-            .values()
-            .filter(|o| matches!(o.op.body, Body::Revoke(_)))
-            .map(|o| o.id)
-            .collect();
-        let superseded: BTreeSet<OpId> = revocations
+        // Heads are taken among decided ops only, so that nothing new is
+        // made to wait on an op this node could not place yet.
+        let control: BTreeSet<OpId> = order
             .iter()
-            .flat_map(|id| self.ops[id].op.parents.iter().copied())
+            .filter(|id| self.ops[*id].op.body.is_control())
+            .copied()
             .collect();
-        d.revocation_heads = revocations.difference(&superseded).copied().collect();
+        let superseded: BTreeSet<OpId> = control.iter().flat_map(|id| self.ops[id].op.deps()).collect();
+        d.revocation_heads = control.difference(&superseded).copied().collect();
         d.order = order;
         self.derived = d;
     }
@@ -505,11 +571,7 @@ impl AuthState {
         let mut blocked: BTreeMap<OpId, Vec<OpId>> = BTreeMap::new();
         for (id, op) in &self.ops {
             let deps: BTreeSet<OpId> = op.op.deps().filter(|dep| dep != id).collect();
-            let missing: Vec<OpId> = deps
-                .iter()
-                .filter(|dep| !self.ops.contains_key(dep))
-                .copied()
-                .collect();
+            let missing: Vec<OpId> = deps.iter().filter(|dep| !self.ops.contains_key(dep)).copied().collect();
             if !missing.is_empty() {
                 blocked.insert(*id, missing);
             }
@@ -563,8 +625,8 @@ impl AuthState {
         order
     }
 
-    /// Ready ops are taken smallest first: revocations (0) before
-    /// certificates (1); revocations by seniority of the author's role, then
+    /// Ready ops are taken smallest first: revocations (0), then scopes and
+    /// rekeys (1), then certificates and wraps (2); revocations by seniority of the author's role, then
     /// shorter proof chain; then op id.
     fn priority(&self, id: OpId, depth: &BTreeMap<OpId, usize>) -> (u8, u8, usize, OpId) {
         let op = &self.ops[&id].op;
@@ -583,7 +645,8 @@ impl AuthState {
                 };
                 (0, rank, chain, id)
             }
-            _ => (1, 0, 0, id),
+            Body::Scope(_) | Body::Rekey(_) => (1, 0, 0, id),
+            _ => (2, 0, 0, id),
         }
     }
 
@@ -593,13 +656,11 @@ impl AuthState {
         let op = &self.ops[&id].op;
         let issuer = self.issuer(op.author, op.proof, d)?;
         let window = |start: Timestamp| match issuer {
-            Issuer::Holder(c) if start < c.not_before || start > c.not_after => {
-                Err(Rejection::IssuerNotValid {
-                    start,
-                    from: c.not_before,
-                    until: c.not_after,
-                })
-            }
+            Issuer::Holder(c) if start < c.not_before || start > c.not_after => Err(Rejection::IssuerNotValid {
+                start,
+                from: c.not_before,
+                until: c.not_after,
+            }),
             _ => Ok(()),
         };
         match &op.body {
@@ -619,15 +680,7 @@ impl AuthState {
                 if !matches!(target.op.body, Body::Grant(_) | Body::Device(_)) {
                     return Err(Rejection::NotACertificate(rev.target));
                 }
-                if let Some(proof) = op.proof {
-                    let revoked = self
-                        .chain(proof)
-                        .iter()
-                        .any(|link| d.revoked_by.contains_key(link));
-                    if revoked {
-                        return Err(Rejection::RevokerRevoked);
-                    }
-                }
+                self.author_alive(op.proof, d)?;
                 let in_chain = self
                     .chain(rev.target)
                     .iter()
@@ -635,16 +688,70 @@ impl AuthState {
                 rules::may_revoke(issuer, in_chain)?;
                 window(rev.at)
             }
+            Body::Scope(_) => {
+                self.author_alive(op.proof, d)?;
+                match issuer {
+                    Issuer::Holder(c) if matches!(c.role, Role::Guest | Role::Relay) => {
+                        Err(Rejection::NotAllowed(format!("a {} cannot create scopes", c.role)))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Body::Rekey(r) => {
+                self.author_alive(op.proof, d)?;
+                let scope = self.accepted_scope(&r.scope, d).ok_or(Rejection::NotAScope(r.scope))?;
+                let owner = self.ops[&r.scope].op.author == op.author;
+                match issuer {
+                    Issuer::Holder(c) if !(owner || c.role == Role::Admin || scope.allows_write(c)) => {
+                        Err(Rejection::NotAllowed(format!(
+                            "{} may not rekey scope {:?}: only its writers, owner or an admin may",
+                            c.name, scope.name
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Body::AddWraps(w) => {
+                self.author_alive(op.proof, d)?;
+                let scope_id = match (self.ops.get(&w.epoch).map(|o| &o.op.body), d.verdicts.get(&w.epoch)) {
+                    (Some(Body::Rekey(r)), Some(Verdict::Accepted)) => r.scope,
+                    _ => return Err(Rejection::NotAnEpoch(w.epoch)),
+                };
+                let scope = self
+                    .accepted_scope(&scope_id, d)
+                    .ok_or(Rejection::NotAScope(scope_id))?;
+                match issuer {
+                    Issuer::Holder(c) if !(c.role == Role::Admin || scope.allows_read(&scope_id, c)) => {
+                        Err(Rejection::NotAllowed(format!(
+                            "{} does not read scope {:?}, so cannot hand out its key",
+                            c.name, scope.name
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Fails if the author's proof chain was revoked earlier in the order.
+    fn author_alive(&self, proof: Option<OpId>, d: &Derived) -> Result<(), Rejection> {
+        match proof {
+            Some(p) if self.chain(p).iter().any(|link| d.revoked_by.contains_key(link)) => {
+                Err(Rejection::RevokerRevoked)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn accepted_scope(&self, id: &OpId, d: &Derived) -> Option<&ScopeDef> {
+        match (self.ops.get(id).map(|o| &o.op.body), d.verdicts.get(id)) {
+            (Some(Body::Scope(s)), Some(Verdict::Accepted)) => Some(s),
+            _ => None,
         }
     }
 
     /// Resolves the author's authority: the root, or their accepted proof.
-    fn issuer<'a>(
-        &'a self,
-        author: PublicKey,
-        proof: Option<OpId>,
-        d: &Derived,
-    ) -> Result<Issuer<'a>, Rejection> {
+    fn issuer<'a>(&'a self, author: PublicKey, proof: Option<OpId>, d: &Derived) -> Result<Issuer<'a>, Rejection> {
         match proof {
             None if author == self.root => Ok(Issuer::Root),
             None => Err(Rejection::NoProof(author)),

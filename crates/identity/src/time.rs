@@ -52,9 +52,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// A duration such as `365d`, `12h`, `30m`, `45s` or `2w` could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "cannot read duration {0:?}: write a number followed by s, m, h, d, w or y (for example 365d)"
-)]
+#[error("cannot read duration {0:?}: write a number followed by s, m, h, d, w or y (for example 365d)")]
 pub struct DurationError(pub String);
 
 /// Parses a duration written as a number and a unit into seconds.
@@ -95,13 +93,7 @@ mod tests {
     #[test]
     fn utc_dates() {
         assert_eq!(Timestamp(0).to_utc_string(), "1970-01-01 00:00:00");
-        assert_eq!(
-            Timestamp(1_795_782_896).to_utc_string(),
-            "2026-11-27 12:34:56"
-        );
-        assert_eq!(
-            Timestamp(951_782_400).to_utc_string(),
-            "2000-02-29 00:00:00"
-        );
+        assert_eq!(Timestamp(1_795_782_896).to_utc_string(), "2026-11-27 12:34:56");
+        assert_eq!(Timestamp(951_782_400).to_utc_string(), "2000-02-29 00:00:00");
     }
 }

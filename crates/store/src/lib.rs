@@ -38,9 +38,7 @@ pub enum OpenError {
         why: String,
     },
     /// Written by a newer Outpost.
-    #[error(
-        "the store {path} has schema version {found}, newer than this build reads ({supported}): upgrade Outpost"
-    )]
+    #[error("the store {path} has schema version {found}, newer than this build reads ({supported}): upgrade Outpost")]
     TooNew {
         /// the file
         path: PathBuf,
@@ -110,10 +108,7 @@ impl Store {
     pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
-        Ok(table
-            .get(key)
-            .map_err(|e| self.err(e))?
-            .map(|v| v.value().to_vec()))
+        Ok(table.get(key).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
     }
 
     /// Sets settings, durably, in one transaction.
@@ -154,10 +149,7 @@ impl Store {
         if let Some((invite, op)) = redeem {
             let conflict = {
                 let mut invites = tx.open_table(INVITES).map_err(|e| self.err(e))?;
-                let previous = invites
-                    .get(&invite)
-                    .map_err(|e| self.err(e))?
-                    .map(|v| OpId(v.value()));
+                let previous = invites.get(&invite).map_err(|e| self.err(e))?.map(|v| OpId(v.value()));
                 match previous.filter(|p| *p != op) {
                     Some(prev) => Some(prev),
                     None => {
@@ -174,11 +166,7 @@ impl Store {
         {
             let mut table = tx.open_table(AUTH_OPS).map_err(|e| self.err(e))?;
             for (id, bytes) in ops {
-                if table
-                    .insert(&id.0, bytes)
-                    .map_err(|e| self.err(e))?
-                    .is_none()
-                {
+                if table.insert(&id.0, bytes).map_err(|e| self.err(e))?.is_none() {
                     added += 1;
                 }
             }
@@ -191,10 +179,7 @@ impl Store {
     pub fn invite_redeemed_by(&self, invite: &[u8; 16]) -> Result<Option<OpId>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(INVITES).map_err(|e| self.err(e))?;
-        Ok(table
-            .get(invite)
-            .map_err(|e| self.err(e))?
-            .map(|v| OpId(v.value())))
+        Ok(table.get(invite).map_err(|e| self.err(e))?.map(|v| OpId(v.value())))
     }
 }
 
@@ -211,9 +196,7 @@ mod tests {
             store.set_settings(&[("org-name", b"Acme")]).unwrap();
             let id = OpId([1; 32]);
             assert_eq!(
-                store
-                    .put_auth_ops([(id, &b"op"[..])], Some(([9; 16], id)))
-                    .unwrap(),
+                store.put_auth_ops([(id, &b"op"[..])], Some(([9; 16], id))).unwrap(),
                 Ok(1)
             );
             assert_eq!(store.put_auth_ops([(id, &b"op"[..])], None).unwrap(), Ok(0));
@@ -227,15 +210,9 @@ mod tests {
             );
         }
         let store = Store::open(&path).unwrap();
-        assert_eq!(
-            store.setting("org-name").unwrap().as_deref(),
-            Some(&b"Acme"[..])
-        );
+        assert_eq!(store.setting("org-name").unwrap().as_deref(), Some(&b"Acme"[..]));
         assert_eq!(store.auth_ops().unwrap(), vec![b"op".to_vec()]);
-        assert_eq!(
-            store.invite_redeemed_by(&[9; 16]).unwrap(),
-            Some(OpId([1; 32]))
-        );
+        assert_eq!(store.invite_redeemed_by(&[9; 16]).unwrap(), Some(OpId([1; 32])));
         assert_eq!(
             store.setting(migrations::SCHEMA_KEY).unwrap(),
             Some(migrations::CURRENT.to_le_bytes().to_vec())

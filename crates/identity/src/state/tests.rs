@@ -8,13 +8,7 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 const DAY: u64 = 86_400;
 const T0: Timestamp = Timestamp(1_800_000_000);
 
-fn role_cert(
-    subject: &MemberKeys,
-    role: Role,
-    dept: &str,
-    start: Timestamp,
-    days: u64,
-) -> RoleCert {
+fn role_cert(subject: &MemberKeys, role: Role, dept: &str, start: Timestamp, days: u64) -> RoleCert {
     RoleCert {
         serial: rand::random(),
         subject: subject.public(),
@@ -134,11 +128,7 @@ fn revoking_a_head_kills_everything_below() {
             other => panic!("expected revoked, got {other:?}"),
         }
     }
-    assert!(
-        org.state
-            .device_principal(&device.0.public(), now)
-            .is_none()
-    );
+    assert!(org.state.device_principal(&device.0.public(), now).is_none());
     assert_eq!(org.state.heads(), vec![r]);
 }
 
@@ -148,10 +138,7 @@ fn dept_head_cannot_issue_outside_subtree_or_above_member() {
     let head = keys();
     org.grant(Some(&admin), &head, Role::DeptHead, "HQ/East");
     let outside = role_cert(&keys(), Role::Member, "HQ/West", T0, 30);
-    let err = org
-        .state
-        .sign_grant(&head.signing, outside, T0)
-        .unwrap_err();
+    let err = org.state.sign_grant(&head.signing, outside, T0).unwrap_err();
     assert!(
         matches!(
             err,
@@ -160,10 +147,7 @@ fn dept_head_cannot_issue_outside_subtree_or_above_member() {
         "{err}"
     );
     let admin_cert = role_cert(&keys(), Role::Admin, "HQ/East", T0, 30);
-    let err = org
-        .state
-        .sign_grant(&head.signing, admin_cert, T0)
-        .unwrap_err();
+    let err = org.state.sign_grant(&head.signing, admin_cert, T0).unwrap_err();
     assert!(err.to_string().contains("cannot issue admin"), "{err}");
 }
 
@@ -174,11 +158,7 @@ fn member_certifies_only_own_devices_and_issues_no_roles() {
     org.grant(Some(&admin), &member, Role::Member, "HQ");
     let err = org
         .state
-        .sign_grant(
-            &member.signing,
-            role_cert(&keys(), Role::Member, "HQ", T0, 30),
-            T0,
-        )
+        .sign_grant(&member.signing, role_cert(&keys(), Role::Member, "HQ", T0, 30), T0)
         .unwrap_err();
     assert!(err.to_string().contains("member cannot issue"), "{err}");
     let stranger = keys();
@@ -211,9 +191,7 @@ fn expiry_ends_a_cert_but_not_what_it_issued() {
     let later = T0.plus(20 * DAY);
     assert_eq!(
         org.state.status(&h, later),
-        CertStatus::Expired {
-            at: T0.plus(10 * DAY)
-        }
+        CertStatus::Expired { at: T0.plus(10 * DAY) }
     );
     assert_eq!(org.state.status(&m, later), CertStatus::Live);
     assert!(matches!(
@@ -222,10 +200,7 @@ fn expiry_ends_a_cert_but_not_what_it_issued() {
     ));
     // After expiry, the head can no longer issue.
     let late = role_cert(&keys(), Role::Member, "HQ/A", later, 10);
-    let err = org
-        .state
-        .sign_grant(&head.signing, late, later)
-        .unwrap_err();
+    let err = org.state.sign_grant(&head.signing, late, later).unwrap_err();
     assert!(matches!(err, IssueError::NoCertificate(_)), "{err}");
 }
 
@@ -259,12 +234,8 @@ fn concurrent_mutual_revocation_senior_wins_in_any_order() {
     let b = org.grant(Some(&a_keys), &b_keys, Role::Admin, "");
     let base = org.state.clone();
     // Both sign against the same base: neither knows the other's revocation.
-    let ra = base
-        .sign_revocation(&a_keys.signing, b, "a revokes b", T0)
-        .unwrap();
-    let rb = base
-        .sign_revocation(&b_keys.signing, a, "b revokes a", T0)
-        .unwrap();
+    let ra = base.sign_revocation(&a_keys.signing, b, "a revokes b", T0).unwrap();
+    let rb = base.sign_revocation(&b_keys.signing, a, "b revokes a", T0).unwrap();
     for order in [[ra.clone(), rb.clone()], [rb.clone(), ra.clone()]] {
         let mut s = base.clone();
         for op in order {
@@ -272,10 +243,7 @@ fn concurrent_mutual_revocation_senior_wins_in_any_order() {
         }
         // a was issued by the root (shorter chain) so a's revocation wins.
         assert_eq!(s.verdict(&ra.id), Some(&Verdict::Accepted));
-        assert_eq!(
-            s.verdict(&rb.id),
-            Some(&Verdict::Rejected(Rejection::RevokerRevoked))
-        );
+        assert_eq!(s.verdict(&rb.id), Some(&Verdict::Rejected(Rejection::RevokerRevoked)));
         assert!(s.status(&a, T0).is_live());
         assert!(matches!(s.status(&b, T0), CertStatus::Revoked { .. }));
         let mut heads = s.heads();
@@ -322,18 +290,11 @@ fn missing_ancestors_make_an_op_pending_until_they_arrive() {
     let member = keys();
     let m = org
         .state
-        .sign_grant(
-            &admin.signing,
-            role_cert(&member, Role::Member, "HQ", T0, 30),
-            T0,
-        )
+        .sign_grant(&admin.signing, role_cert(&member, Role::Member, "HQ", T0, 30), T0)
         .unwrap();
     let mut fresh = AuthState::new(org.state.root());
     fresh.insert(m.clone()).unwrap();
-    assert_eq!(
-        fresh.status(&m.id, T0),
-        CertStatus::Pending { missing: vec![a] }
-    );
+    assert_eq!(fresh.status(&m.id, T0), CertStatus::Pending { missing: vec![a] });
     fresh.insert(org.state.op(&a).unwrap().clone()).unwrap();
     assert!(fresh.status(&m.id, T0).is_live());
 }
@@ -388,20 +349,10 @@ fn random_history(seed: u64) -> (PublicKey, Vec<SignedOp>) {
     let mut ops: Vec<SignedOp> = Vec::new();
     let mut certs: Vec<(usize, OpId)> = Vec::new(); // (holder, cert op)
     let mut revocations: Vec<OpId> = Vec::new();
-    let roles = [
-        Role::Admin,
-        Role::DeptHead,
-        Role::Member,
-        Role::Guest,
-        Role::Relay,
-    ];
+    let roles = [Role::Admin, Role::DeptHead, Role::Member, Role::Guest, Role::Relay];
     let depts = ["", "HQ", "HQ/East", "HQ/West", "HQ/East/Sales"];
     for step in 0..rng.random_range(4..24) {
-        let parents: Vec<OpId> = revocations
-            .iter()
-            .copied()
-            .filter(|_| rng.random_bool(0.5))
-            .collect();
+        let parents: Vec<OpId> = revocations.iter().copied().filter(|_| rng.random_bool(0.5)).collect();
         let subject = rng.random_range(0..people.len());
         // The author: the root (author index None) or a holder of a cert.
         let by_root = certs.is_empty() || rng.random_bool(0.2);
@@ -422,13 +373,7 @@ fn random_history(seed: u64) -> (PublicKey, Vec<SignedOp>) {
         } else {
             let role = roles[rng.random_range(0..roles.len())];
             let dept = depts[rng.random_range(0..depts.len())];
-            let mut c = role_cert(
-                &people[subject],
-                role,
-                dept,
-                T0.plus(rng.random_range(0..3) * DAY),
-                30,
-            );
+            let mut c = role_cert(&people[subject], role, dept, T0.plus(rng.random_range(0..3) * DAY), 30);
             c.serial = step;
             Body::Grant(c)
         };

@@ -1,0 +1,344 @@
+//! The envelope: a signed header and an encrypted payload.
+//!
+//! Encoding: the common signed-object format of `outpost_identity::signed`
+//! with kind 5 (`envelope`): `[1][5][postcard(Header, ciphertext)][sig]`.
+//! The signature (by the author's member key) covers header and ciphertext,
+//! so relays verify without keys. The ciphertext is XChaCha20-Poly1305
+//! under the document key of the header's epoch, with the postcard-encoded
+//! header as associated data. `EnvId = blake3(envelope bytes)`.
+
+use crate::epoch::EpochSecret;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use outpost_identity::keys::Signer25519;
+use outpost_identity::signed::{self, DecodeError, Kind, SIG_LEN};
+use outpost_identity::{OpId, PublicKey, Timestamp};
+use rand::CryptoRng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Largest encoded envelope accepted, in bytes. Larger content (files)
+/// travels as blobs.
+pub const ENVELOPE_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Most causal dependencies an envelope may name.
+pub const DEPS_MAX: usize = 256;
+/// Most authorisation heads an envelope may name.
+pub const AUTH_HEADS_MAX: usize = 64;
+
+/// The id of an envelope: blake3 of its bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EnvId(pub [u8; 32]);
+
+impl fmt::Display for EnvId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0[..8]))
+    }
+}
+
+impl fmt::Debug for EnvId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EnvId({self})")
+    }
+}
+
+/// A document id: 16 random bytes chosen by its creator. A document is
+/// named by its scope and this id together.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DocId(pub [u8; 16]);
+
+impl DocId {
+    /// A fresh random id.
+    pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> DocId {
+        let mut id = [0u8; 16];
+        rng.fill_bytes(&mut id);
+        DocId(id)
+    }
+
+    /// Hex form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for DocId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DocId({self})")
+    }
+}
+
+/// The plaintext header: everything a relay needs to apply the validity
+/// rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// The document.
+    pub doc: DocId,
+    /// The scope (a `ScopeDef` op id); with `doc` it names the document.
+    pub scope: OpId,
+    /// The author's member key; signs the envelope.
+    pub author: PublicKey,
+    /// The author's role certificate.
+    pub cert: OpId,
+    /// The document's envelopes this one follows (its heads when written).
+    pub deps: Vec<EnvId>,
+    /// The authorisation control heads the author knew.
+    pub auth_heads: Vec<OpId>,
+    /// The key epoch (a rekey op id) the payload is encrypted under.
+    pub epoch: OpId,
+    /// The author's clock when writing.
+    pub time: Timestamp,
+    /// The AEAD nonce.
+    pub nonce: [u8; 24],
+}
+
+/// What the ciphertext holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Payload {
+    /// An automerge change (documents, tasks, directory, approvals).
+    Change(Vec<u8>),
+    /// A message-log op (chat messages, edits, recalls, reactions...).
+    Log(Vec<u8>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    header: Header,
+    ciphertext: Vec<u8>,
+}
+
+/// A decoded envelope whose signature has been checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope {
+    /// blake3 of `bytes`.
+    pub id: EnvId,
+    /// The canonical signed encoding.
+    pub bytes: Vec<u8>,
+    /// The header.
+    pub header: Header,
+    /// The encrypted payload.
+    pub ciphertext: Vec<u8>,
+}
+
+/// Why an envelope could not be opened.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Decryption failed: wrong key or altered ciphertext.
+    #[error("cannot decrypt envelope {0}: this member does not hold the key of its epoch, or it was altered")]
+    Decrypt(EnvId),
+    /// Decrypted, but the payload is malformed.
+    #[error("envelope {0} decrypted to a malformed payload")]
+    Payload(EnvId),
+}
+
+fn aad(header: &Header) -> Vec<u8> {
+    postcard::to_stdvec(header).expect("serialising plain data into a Vec cannot fail")
+}
+
+impl Envelope {
+    /// Encrypts and signs `payload`. `header.nonce` is replaced by a fresh
+    /// random nonce.
+    pub fn seal<R: CryptoRng + ?Sized>(
+        mut header: Header,
+        payload: &Payload,
+        secret: &EpochSecret,
+        author: &Signer25519,
+        rng: &mut R,
+    ) -> Envelope {
+        assert_eq!(author.public(), header.author, "an envelope is signed by its author");
+        rng.fill_bytes(&mut header.nonce);
+        let key = secret.doc_key(&header.doc.0);
+        let plaintext =
+            zeroize::Zeroizing::new(postcard::to_stdvec(payload).expect("serialising into a Vec cannot fail"));
+        let ciphertext = XChaCha20Poly1305::new(&(*key).into())
+            .encrypt(
+                &XNonce::from(header.nonce),
+                AeadPayload {
+                    msg: &plaintext,
+                    aad: &aad(&header),
+                },
+            )
+            .expect("XChaCha20-Poly1305 encrypts any message below its limit");
+        let wire = Wire { header, ciphertext };
+        let bytes = signed::encode_signed(Kind::Envelope, &wire, author);
+        Envelope {
+            id: EnvId(*blake3::hash(&bytes).as_bytes()),
+            bytes,
+            header: wire.header,
+            ciphertext: wire.ciphertext,
+        }
+    }
+
+    /// Decrypts the payload with the epoch's secret.
+    pub fn open(&self, secret: &EpochSecret) -> Result<Payload, OpenError> {
+        let key = secret.doc_key(&self.header.doc.0);
+        let plaintext = zeroize::Zeroizing::new(
+            XChaCha20Poly1305::new(&(*key).into())
+                .decrypt(
+                    &XNonce::from(self.header.nonce),
+                    AeadPayload {
+                        msg: &self.ciphertext,
+                        aad: &aad(&self.header),
+                    },
+                )
+                .map_err(|_| OpenError::Decrypt(self.id))?,
+        );
+        postcard::from_bytes(&plaintext).map_err(|_| OpenError::Payload(self.id))
+    }
+
+    fn decode_unchecked(bytes: &[u8]) -> Result<(Wire, &[u8], &[u8]), DecodeError> {
+        if bytes.len() > ENVELOPE_BYTES_MAX {
+            return Err(DecodeError::Malformed("envelope (too large)"));
+        }
+        if bytes.len() < 2 + SIG_LEN {
+            return Err(DecodeError::Truncated {
+                len: bytes.len(),
+                expected: "envelope",
+            });
+        }
+        let (unsigned, sig) = bytes.split_at(bytes.len() - SIG_LEN);
+        let wire: Wire = signed::decode_unsigned(Kind::Envelope, unsigned)?;
+        if wire.header.deps.len() > DEPS_MAX || wire.header.auth_heads.len() > AUTH_HEADS_MAX {
+            return Err(DecodeError::Malformed("envelope (too many dependencies)"));
+        }
+        Ok((wire, unsigned, sig))
+    }
+
+    fn from_wire(bytes: &[u8], wire: Wire) -> Envelope {
+        Envelope {
+            id: EnvId(*blake3::hash(bytes).as_bytes()),
+            bytes: bytes.to_vec(),
+            header: wire.header,
+            ciphertext: wire.ciphertext,
+        }
+    }
+
+    /// Decodes and verifies one envelope.
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+        let (wire, unsigned, sig) = Self::decode_unchecked(bytes)?;
+        signed::verify(
+            &wire.header.author,
+            &signed::signing_message(Kind::Envelope, unsigned),
+            sig,
+        )
+        .map_err(|()| DecodeError::BadSignature("envelope"))?;
+        Ok(Self::from_wire(bytes, wire))
+    }
+
+    /// Decodes and verifies many envelopes with one batched signature check
+    /// (about twice as fast as one by one). If the batch fails, each is
+    /// checked alone so that only the bad ones are refused.
+    pub fn decode_batch(items: &[&[u8]]) -> Vec<Result<Envelope, DecodeError>> {
+        let decoded: Vec<Result<(Wire, &[u8], &[u8]), DecodeError>> =
+            items.iter().map(|b| Self::decode_unchecked(b)).collect();
+        let mut messages = Vec::new();
+        let mut sigs = Vec::new();
+        let mut keys = Vec::new();
+        let mut well_formed = true;
+        for d in decoded.iter().flatten() {
+            let (wire, unsigned, sig) = d;
+            match (
+                wire.header.author.verifying_key(),
+                ed25519_dalek::Signature::from_slice(sig),
+            ) {
+                (Ok(k), Ok(s)) => {
+                    messages.push(signed::signing_message(Kind::Envelope, unsigned));
+                    sigs.push(s);
+                    keys.push(k);
+                }
+                _ => well_formed = false,
+            }
+        }
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let batch_ok = well_formed && ed25519_dalek::verify_batch(&refs, &sigs, &keys).is_ok();
+        decoded
+            .into_iter()
+            .zip(items)
+            .map(|(d, bytes)| {
+                let (wire, unsigned, sig) = d?;
+                if !batch_ok {
+                    signed::verify(
+                        &wire.header.author,
+                        &signed::signing_message(Kind::Envelope, unsigned),
+                        sig,
+                    )
+                    .map_err(|()| DecodeError::BadSignature("envelope"))?;
+                }
+                Ok(Self::from_wire(bytes, wire))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample() -> (Envelope, EpochSecret) {
+        let mut rng = rand::rng();
+        let author = Signer25519::generate(&mut rng);
+        let secret = EpochSecret::generate(&mut rng);
+        let header = Header {
+            doc: DocId([1; 16]),
+            scope: OpId([2; 32]),
+            author: author.public(),
+            cert: OpId([3; 32]),
+            deps: vec![EnvId([4; 32])],
+            auth_heads: vec![OpId([5; 32])],
+            epoch: OpId([6; 32]),
+            time: Timestamp(7),
+            nonce: [0; 24],
+        };
+        let env = Envelope::seal(header, &Payload::Change(b"hello".to_vec()), &secret, &author, &mut rng);
+        (env, secret)
+    }
+
+    #[test]
+    fn seal_open_round_trip_and_no_plaintext_in_bytes() {
+        let (env, secret) = sample();
+        assert_eq!(env.open(&secret), Ok(Payload::Change(b"hello".to_vec())));
+        assert!(!env.bytes.windows(5).any(|w| w == b"hello"));
+        let back = Envelope::decode(&env.bytes).unwrap();
+        assert_eq!(back, env);
+        let other = EpochSecret::generate(&mut rand::rng());
+        assert_eq!(env.open(&other), Err(OpenError::Decrypt(env.id)));
+    }
+
+    #[test]
+    fn batch_decode_isolates_the_forgery() {
+        let (a, _) = sample();
+        let (b, _) = sample();
+        let mut forged = b.bytes.clone();
+        let n = forged.len();
+        forged[n - 70] ^= 1; // inside the ciphertext: signature no longer matches
+        let out = Envelope::decode_batch(&[&a.bytes, &forged, &b.bytes]);
+        assert_eq!(out[0].as_ref().unwrap().id, a.id);
+        assert_eq!(out[1], Err(DecodeError::BadSignature("envelope")));
+        assert_eq!(out[2].as_ref().unwrap().id, b.id);
+        assert!(Envelope::decode_batch(&[&a.bytes, &b.bytes]).iter().all(Result::is_ok));
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = Envelope::decode(&data);
+            let _ = Envelope::decode_batch(&[&data]);
+        }
+
+        #[test]
+        fn any_flipped_bit_is_refused(pos in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let (env, _) = sample();
+            let mut bytes = env.bytes.clone();
+            let i = pos.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            prop_assert!(Envelope::decode(&bytes).is_err());
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! An in-memory replica: the authorisation state, the envelopes, and the
+//! verdicts of the validity rule on all of them.
+//!
+//! Verdicts are recomputed from scratch by [`Replica::refresh`]: envelopes
+//! are judged in a deterministic topological order (dependencies first,
+//! ties by id), so the result is a function of the sets of ops and
+//! envelopes held — the convergence invariant — whatever the arrival order.
+
+use crate::envelope::{DocId, EnvId, Envelope, Header};
+use crate::validity::{self, Known, Memo, Missing, Verdict};
+use outpost_identity::state::WrongOrg;
+use outpost_identity::{AuthState, OpId, PublicKey, SignedOp};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A document is named by its scope and id.
+pub type DocKey = (OpId, DocId);
+
+/// Envelopes, ops and verdicts.
+#[derive(Debug, Clone)]
+pub struct Replica {
+    auth: AuthState,
+    envelopes: BTreeMap<EnvId, Envelope>,
+    by_doc: BTreeMap<DocKey, BTreeSet<EnvId>>,
+    verdicts: BTreeMap<EnvId, Verdict>,
+    dirty: bool,
+}
+
+struct View<'a> {
+    envelopes: &'a BTreeMap<EnvId, Envelope>,
+    verdicts: &'a BTreeMap<EnvId, Verdict>,
+}
+
+impl Known for View<'_> {
+    fn header(&self, id: &EnvId) -> Option<&Header> {
+        self.envelopes.get(id).map(|e| &e.header)
+    }
+
+    fn verdict(&self, id: &EnvId) -> Option<&Verdict> {
+        self.verdicts.get(id)
+    }
+
+    fn in_past(&self, id: &EnvId, heads: &[EnvId]) -> Result<bool, Vec<EnvId>> {
+        let mut stack: Vec<EnvId> = heads.to_vec();
+        let mut seen = BTreeSet::new();
+        let mut missing = Vec::new();
+        while let Some(cur) = stack.pop() {
+            if cur == *id {
+                return Ok(true);
+            }
+            if !seen.insert(cur) {
+                continue;
+            }
+            match self.envelopes.get(&cur) {
+                Some(e) => stack.extend(e.header.deps.iter().copied()),
+                None => missing.push(cur),
+            }
+        }
+        if missing.is_empty() { Ok(false) } else { Err(missing) }
+    }
+}
+
+impl Replica {
+    /// An empty replica of the org named by `root`.
+    pub fn new(root: PublicKey) -> Replica {
+        Replica::with_state(AuthState::new(root))
+    }
+
+    /// A replica starting from an authorisation state.
+    pub fn with_state(auth: AuthState) -> Replica {
+        Replica {
+            auth,
+            envelopes: BTreeMap::new(),
+            by_doc: BTreeMap::new(),
+            verdicts: BTreeMap::new(),
+            dirty: false,
+        }
+    }
+
+    /// The authorisation state.
+    pub fn auth(&self) -> &AuthState {
+        &self.auth
+    }
+
+    /// Adds authorisation ops; returns how many were new.
+    pub fn insert_ops(&mut self, ops: impl IntoIterator<Item = SignedOp>) -> Result<usize, WrongOrg> {
+        let n = self.auth.insert_all(ops)?;
+        self.dirty |= n > 0;
+        Ok(n)
+    }
+
+    /// Adds an envelope (already decoded and signature-checked); returns
+    /// true if it was new.
+    pub fn insert_envelope(&mut self, env: Envelope) -> bool {
+        if self.envelopes.contains_key(&env.id) {
+            return false;
+        }
+        self.by_doc
+            .entry((env.header.scope, env.header.doc))
+            .or_default()
+            .insert(env.id);
+        self.envelopes.insert(env.id, env);
+        self.dirty = true;
+        true
+    }
+
+    /// One envelope.
+    pub fn envelope(&self, id: &EnvId) -> Option<&Envelope> {
+        self.envelopes.get(id)
+    }
+
+    /// Every envelope held.
+    pub fn envelopes(&self) -> impl Iterator<Item = &Envelope> {
+        self.envelopes.values()
+    }
+
+    /// Every document held.
+    pub fn docs(&self) -> impl Iterator<Item = &DocKey> {
+        self.by_doc.keys()
+    }
+
+    /// Recomputes every verdict if anything changed since the last time.
+    pub fn refresh(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let mut verdicts: BTreeMap<EnvId, Verdict> = BTreeMap::new();
+        let mut memo = Memo::default();
+        // Kahn's algorithm over known dependencies, smallest id first.
+        let mut waiting: BTreeMap<EnvId, usize> = BTreeMap::new();
+        let mut dependants: BTreeMap<EnvId, Vec<EnvId>> = BTreeMap::new();
+        let mut ready: BTreeSet<EnvId> = BTreeSet::new();
+        for (id, env) in &self.envelopes {
+            let known: BTreeSet<EnvId> = env
+                .header
+                .deps
+                .iter()
+                .filter(|d| self.envelopes.contains_key(d))
+                .copied()
+                .collect();
+            for d in &known {
+                dependants.entry(*d).or_default().push(*id);
+            }
+            if known.is_empty() {
+                ready.insert(*id);
+            } else {
+                waiting.insert(*id, known.len());
+            }
+        }
+        while let Some(id) = ready.pop_first() {
+            let env = &self.envelopes[&id];
+            let view = View {
+                envelopes: &self.envelopes,
+                verdicts: &verdicts,
+            };
+            let verdict = validity::judge(&id, &env.header, &self.auth, &view, &mut memo);
+            verdicts.insert(id, verdict);
+            for next in dependants.get(&id).into_iter().flatten() {
+                let n = waiting.get_mut(next).expect("a dependant waits");
+                *n -= 1;
+                if *n == 0 {
+                    waiting.remove(next);
+                    ready.insert(*next);
+                }
+            }
+        }
+        // Only a dependency cycle (impossible with hashes) is left over.
+        for id in waiting.keys() {
+            verdicts.insert(*id, Verdict::Pending(vec![Missing::Envelope(*id)]));
+        }
+        self.verdicts = verdicts;
+        self.dirty = false;
+    }
+
+    /// The verdict on an envelope, as of the last [`Replica::refresh`].
+    pub fn verdict(&self, id: &EnvId) -> Option<&Verdict> {
+        self.verdicts.get(id)
+    }
+
+    /// All verdicts, as of the last refresh.
+    pub fn verdicts(&self) -> &BTreeMap<EnvId, Verdict> {
+        &self.verdicts
+    }
+
+    /// The valid envelopes of a document, dependencies first, ties by id.
+    pub fn valid_in_order(&self, doc: &DocKey) -> Vec<&Envelope> {
+        let Some(ids) = self.by_doc.get(doc) else {
+            return Vec::new();
+        };
+        let valid: BTreeSet<EnvId> = ids
+            .iter()
+            .filter(|id| self.verdicts.get(id) == Some(&Verdict::Valid))
+            .copied()
+            .collect();
+        let mut waiting: BTreeMap<EnvId, usize> = BTreeMap::new();
+        let mut dependants: BTreeMap<EnvId, Vec<EnvId>> = BTreeMap::new();
+        let mut ready = BTreeSet::new();
+        for id in &valid {
+            let deps = self.envelopes[id]
+                .header
+                .deps
+                .iter()
+                .filter(|d| valid.contains(d))
+                .count();
+            for d in self.envelopes[id].header.deps.iter().filter(|d| valid.contains(d)) {
+                dependants.entry(*d).or_default().push(*id);
+            }
+            if deps == 0 {
+                ready.insert(*id);
+            } else {
+                waiting.insert(*id, deps);
+            }
+        }
+        let mut out = Vec::with_capacity(valid.len());
+        while let Some(id) = ready.pop_first() {
+            out.push(&self.envelopes[&id]);
+            for next in dependants.get(&id).into_iter().flatten() {
+                let n = waiting.get_mut(next).expect("a dependant waits");
+                *n -= 1;
+                if *n == 0 {
+                    ready.insert(*next);
+                }
+            }
+        }
+        out
+    }
+
+    /// The document's heads: valid envelopes no valid envelope depends on.
+    pub fn heads(&self, doc: &DocKey) -> Vec<EnvId> {
+        let valid = self.valid_in_order(doc);
+        let covered: BTreeSet<EnvId> = valid.iter().flat_map(|e| e.header.deps.iter().copied()).collect();
+        valid.iter().map(|e| e.id).filter(|id| !covered.contains(id)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
