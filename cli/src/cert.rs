@@ -148,6 +148,17 @@ fn issue(ctx: &Ctx, args: &IssueArgs) -> Result<()> {
             (cert, None)
         }
     };
+    let mut cert = cert;
+    if let Some((_, mine)) = state.role_of(&signer.public(), now) {
+        // Nothing can outlive its issuer's certificate.
+        if cert.not_after > mine.not_after {
+            eprintln!(
+                "note: validity shortened to {}, the end of your own certificate",
+                mine.not_after
+            );
+            cert.not_after = mine.not_after;
+        }
+    }
     let summary = format!(
         "issued {} certificate for {} in {} (serial {:016x}, valid until {})",
         cert.role,

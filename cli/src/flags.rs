@@ -1,5 +1,5 @@
-//! Every command-line flag, in one place. `outpost --help` and `docs/cli.md`
-//! are generated from these definitions.
+//! Every command-line flag, in one place: `outpost --help` is generated
+//! from these definitions, and `docs/cli.md` follows them.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -219,8 +219,7 @@ fn import(ctx: &Ctx, csv_path: &Path, out: &Path, valid: &str, invite_valid: &st
         }
         .sign(&keys.signing);
         let path = out.join(file_name(line, &row));
-        std::fs::write(&path, armor::encode(Label::Invite, &inv.encode()))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        outpost_node::home::write_private(&path, armor::encode(Label::Invite, &inv.encode()).as_bytes())?;
         ok.push((line, row, path));
     }
 

@@ -235,7 +235,10 @@ impl Home {
     /// Opens the store.
     pub fn store(&self) -> Result<Store> {
         self.require_init()?;
-        Ok(Store::open(&self.store_path())?)
+        let store = Store::open(&self.store_path())?;
+        fs::set_permissions(store.path(), fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot set permissions on {}", store.path().display()))?;
+        Ok(store)
     }
 }
 

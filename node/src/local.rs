@@ -115,7 +115,7 @@ impl Local {
         trial.insert_all(ops.iter().cloned())?;
         let outcome = self
             .store
-            .put_auth_ops(ops.iter().map(|o| (o.id, o.bytes.as_slice())), redeem)?;
+            .put_auth_ops(ops.iter().map(|o| (o.id, o.bytes.as_slice())), redeem, &[])?;
         if let Err(previous) = outcome {
             bail!("this invite was already redeemed by certificate {previous}; each invite can be used once");
         }
@@ -177,11 +177,13 @@ impl Local {
         let id = grant.id;
         state.insert(grant.clone())?;
         // Root key first: if we crash after it, the org does not exist yet
-        // on this node and `org create` can run again.
-        self.home
-            .write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
-        self.pin_org(root.0.public(), name)?;
-        self.add_ops(vec![grant], None)?;
+        // on this node and `org create` can run again. The org and its first
+        // admin are then stored in one transaction.
+        self.home.write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
+        let settings: [(&str, &[u8]); 2] = [("org-root", &root.0.public().0), ("org-name", name.as_bytes())];
+        self.store.put_auth_ops([(grant.id, grant.bytes.as_slice())], None, &settings)?.expect("no invite involved");
+        self.state = Some(state);
+        self.org_name = name.to_owned();
         self.ensure_device_cert(pass, now)?;
         Ok(id)
     }
@@ -192,9 +194,13 @@ impl Local {
         let Some(state) = &self.state else {
             return Ok(None);
         };
-        if state.role_of(&self.member, now).is_none() || state.device_principal(&self.device, now).is_some() {
+        let Some((_, mine)) = state.role_of(&self.member, now) else {
+            return Ok(None);
+        };
+        if state.device_principal(&self.device, now).is_some() {
             return Ok(None);
         }
+        let until = now.plus(DEVICE_VALID_SECS).min(mine.not_after);
         let member = self.home.member_keys(pass)?;
         let name = format!("device {}", outpost_identity::keys::peer_id_of(&self.device));
         let cert = DeviceCert {
@@ -202,7 +208,7 @@ impl Local {
             device: self.device,
             name,
             not_before: now,
-            not_after: now.plus(DEVICE_VALID_SECS),
+            not_after: until,
         };
         let op = state.sign_device(&member.signing, cert, now)?;
         let id = op.id;

@@ -292,7 +292,11 @@ impl Node {
     }
 
     /// `outpost cert issue REQUEST <args> --out OUT`; returns `out`.
-    pub fn issue(&self, request: &str, args: &[&str], out: &str) -> String {
+    pub fn issue<I, S>(&self, request: &str, args: I, out: &str) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut cmd = self.cmd(["cert", "issue", request]);
         cmd.args(args).args(["--out", out]);
         cmd.run().success();
@@ -421,8 +425,31 @@ impl Run {
     }
 }
 
-/// Splits a command line on whitespace: `words("cert list --all")`. For
-/// arguments that contain spaces, pass an array instead.
+/// Splits a command line into arguments at whitespace; text in single
+/// quotes is one argument: `words("cert revoke 1f2e --reason 'left us'")`.
 pub fn words(line: &str) -> Vec<String> {
-    line.split_whitespace().map(str::to_owned).collect()
+    let mut out = Vec::new();
+    for (i, part) in line.split('\'').enumerate() {
+        if i % 2 == 1 {
+            out.push(part.to_owned());
+        } else {
+            out.extend(part.split_whitespace().map(str::to_owned));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn words_keeps_quoted_text_together() {
+        assert_eq!(words(" cert  list --all "), ["cert", "list", "--all"]);
+        assert_eq!(
+            words("--reason 'left the company' --out x"),
+            ["--reason", "left the company", "--out", "x"]
+        );
+        assert_eq!(words("--name ''"), ["--name", ""]);
+    }
 }

@@ -13,15 +13,14 @@
 //! 3. Walking that order, each grant and device certificate is checked
 //!    against the delegation rules ([`crate::rules`]) and its proof: the
 //!    proof must be an accepted role certificate of the author, and the new
-//!    certificate must start inside the proof's validity window. Each
+//!    certificate's whole validity must lie inside the proof's (so a key
+//!    whose certificate expired cannot mint anything valid today). Each
 //!    revocation takes effect if its author has authority over the target
 //!    and the author's own chain has not been revoked earlier in the order —
 //!    so of two admins revoking each other concurrently, the senior one wins.
 //! 4. A certificate is live at time `t` if it was accepted, nothing in its
 //!    proof chain (itself included) is revoked, and `t` is inside its own
-//!    validity window. The expiry of an issuer does not end what it issued
-//!    while valid (so renewing an admin does not break their members);
-//!    revoking an issuer does.
+//!    validity window. Revoking an issuer ends everything it issued.
 
 use crate::keys::{OrgId, PublicKey};
 use crate::op::{Body, DeviceCert, OpId, Role, RoleCert, SignedOp};
@@ -47,11 +46,16 @@ pub enum Rejection {
     /// The proof is not an accepted role certificate of the author.
     #[error("its proof {0} is not a valid role certificate of the signer")]
     BadProof(OpId),
-    /// The certificate starts outside the issuer's validity window.
-    #[error("it starts at {start}, outside the issuer's certificate validity ({from} to {until})")]
+    /// The certificate's validity (or the revocation's time) is not inside
+    /// the issuer's validity window.
+    #[error(
+        "it is valid from {start} to {end}, not inside its issuer's certificate validity ({from} to {until}): an issuer cannot grant beyond its own validity"
+    )]
     IssuerNotValid {
         /// start of the new certificate (or time of the revocation)
         start: Timestamp,
+        /// end of the new certificate (or time of the revocation)
+        end: Timestamp,
         /// issuer valid from
         from: Timestamp,
         /// issuer valid until
@@ -655,9 +659,10 @@ impl AuthState {
     fn judge(&self, id: OpId, d: &Derived) -> Result<(), Rejection> {
         let op = &self.ops[&id].op;
         let issuer = self.issuer(op.author, op.proof, d)?;
-        let window = |start: Timestamp| match issuer {
-            Issuer::Holder(c) if start < c.not_before || start > c.not_after => Err(Rejection::IssuerNotValid {
+        let window = |start: Timestamp, end: Timestamp| match issuer {
+            Issuer::Holder(c) if start < c.not_before || end > c.not_after => Err(Rejection::IssuerNotValid {
                 start,
+                end,
                 from: c.not_before,
                 until: c.not_after,
             }),
@@ -666,14 +671,14 @@ impl AuthState {
         match &op.body {
             Body::Grant(cert) => {
                 rules::may_grant(issuer, cert)?;
-                window(cert.not_before)
+                window(cert.not_before, cert.not_after)
             }
             Body::Device(dev) => {
                 match issuer {
                     Issuer::Root => return Err(Rejection::NoProof(op.author)),
                     Issuer::Holder(c) => rules::may_certify_device(c)?,
                 }
-                window(dev.not_before)
+                window(dev.not_before, dev.not_after)
             }
             Body::Revoke(rev) => {
                 let target = &self.ops[&rev.target];
@@ -686,7 +691,7 @@ impl AuthState {
                     .iter()
                     .any(|link| self.ops[link].op.author == op.author);
                 rules::may_revoke(issuer, in_chain)?;
-                window(rev.at)
+                window(rev.at, rev.at)
             }
             Body::Scope(_) => {
                 self.author_alive(op.proof, d)?;

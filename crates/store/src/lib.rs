@@ -136,16 +136,23 @@ impl Store {
     }
 
     /// Stores authorisation ops and, optionally, marks an invite redeemed by
-    /// one of them — all in one durable transaction. Returns how many ops
-    /// were new. Fails without writing anything if the invite was already
-    /// redeemed by another certificate.
+    /// one of them and sets settings — all in one durable transaction.
+    /// Returns how many ops were new. Fails without writing anything if the
+    /// invite was already redeemed by another certificate.
     pub fn put_auth_ops<'a>(
         &self,
         ops: impl IntoIterator<Item = (OpId, &'a [u8])>,
         redeem: Option<([u8; 16], OpId)>,
+        settings: &[(&str, &[u8])],
     ) -> Result<Result<usize, OpId>, StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         let mut added = 0;
+        {
+            let mut table = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
+            for (k, v) in settings {
+                table.insert(*k, *v).map_err(|e| self.err(e))?;
+            }
+        }
         if let Some((invite, op)) = redeem {
             let conflict = {
                 let mut invites = tx.open_table(INVITES).map_err(|e| self.err(e))?;
@@ -196,15 +203,17 @@ mod tests {
             store.set_settings(&[("org-name", b"Acme")]).unwrap();
             let id = OpId([1; 32]);
             assert_eq!(
-                store.put_auth_ops([(id, &b"op"[..])], Some(([9; 16], id))).unwrap(),
+                store
+                    .put_auth_ops([(id, &b"op"[..])], Some(([9; 16], id)), &[])
+                    .unwrap(),
                 Ok(1)
             );
-            assert_eq!(store.put_auth_ops([(id, &b"op"[..])], None).unwrap(), Ok(0));
+            assert_eq!(store.put_auth_ops([(id, &b"op"[..])], None, &[]).unwrap(), Ok(0));
             // The same invite cannot be redeemed by another certificate.
             let other = OpId([2; 32]);
             assert_eq!(
                 store
-                    .put_auth_ops([(other, &b"x"[..])], Some(([9; 16], other)))
+                    .put_auth_ops([(other, &b"x"[..])], Some(([9; 16], other)), &[])
                     .unwrap(),
                 Err(id)
             );

@@ -7,7 +7,7 @@ use redb::TableDefinition;
 ///
 /// Keys in use: `schema-version` (u32 little-endian), `org-root` (32-byte
 /// ed25519 public key of the org root this node belongs to), `org-name`
-/// (UTF-8).
+/// (UTF-8), `member-name` (UTF-8, the name given at `outpost init`).
 pub const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings-1");
 
 /// `auth-ops-1`: op id (blake3 of the op bytes, 32 bytes) → the signed op

@@ -180,20 +180,35 @@ fn member_certifies_only_own_devices_and_issues_no_roles() {
 }
 
 #[test]
-fn expiry_ends_a_cert_but_not_what_it_issued() {
+fn issued_certificates_fit_inside_the_issuer_validity() {
     let (mut org, admin, _) = org_with_admin();
     let head = keys();
     let short = role_cert(&head, Role::DeptHead, "HQ", T0, 10);
     let op = org.state.sign_grant(&admin.signing, short, T0).unwrap();
     let h = op.id;
     org.state.insert(op).unwrap();
-    let m = org.grant(Some(&head), &keys(), Role::Member, "HQ/A");
+    // Beyond the head's own end: refused.
+    let long = role_cert(&keys(), Role::Member, "HQ/A", T0, 365);
+    let err = org.state.sign_grant(&head.signing, long, T0).unwrap_err();
+    assert!(
+        matches!(err, IssueError::Rejected(Rejection::IssuerNotValid { .. })),
+        "{err}"
+    );
+    // Inside it: valid until its own end.
+    let inside = role_cert(&keys(), Role::Member, "HQ/A", T0, 5);
+    let op = org.state.sign_grant(&head.signing, inside, T0).unwrap();
+    let m = op.id;
+    org.state.insert(op).unwrap();
+    assert_eq!(org.state.status(&m, T0.plus(3 * DAY)), CertStatus::Live);
+    assert_eq!(
+        org.state.status(&m, T0.plus(6 * DAY)),
+        CertStatus::Expired { at: T0.plus(5 * DAY) }
+    );
     let later = T0.plus(20 * DAY);
     assert_eq!(
         org.state.status(&h, later),
         CertStatus::Expired { at: T0.plus(10 * DAY) }
     );
-    assert_eq!(org.state.status(&m, later), CertStatus::Live);
     assert!(matches!(
         org.state.status(&h, Timestamp(0)),
         CertStatus::NotYetValid { .. }
