@@ -581,9 +581,13 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
         member_keys = ctx.home.member_keys(&ctx.pass)?;
         &member_keys.signing
     };
-    let op = state.sign_revocation(signer, target, reason, now).map_err(invalid)?;
-    let id = op.id;
-    local.add_ops(vec![op], None)?;
+    let (id, rekeyed) = local.revoke(signer, target, reason, &ctx.pass, now).map_err(|e| {
+        if e.downcast_ref::<outpost_identity::issue::IssueError>().is_some() {
+            invalid(format!("{e:#}"))
+        } else {
+            e
+        }
+    })?;
     let state = local.require_org()?;
     let fallen: Vec<String> = state
         .ops()
@@ -591,8 +595,13 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
         .filter(|o| state.chain(o.id).contains(&target) && o.id != target)
         .map(|o| o.id.to_hex())
         .collect();
+    let rekeyed_note = if rekeyed.is_empty() {
+        String::new()
+    } else {
+        format!("; new keys for {} scope(s) they could read", rekeyed.len())
+    };
     let summary = format!(
-        "revoked certificate {target}{}",
+        "revoked certificate {target}{}{rekeyed_note}",
         if fallen.is_empty() {
             String::new()
         } else {

@@ -52,6 +52,56 @@ pub enum Command {
     /// Redeem an invite from an admin.
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Create, edit and read documents.
+    #[command(subcommand)]
+    Doc(DocCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocCommand {
+    /// Create a document.
+    New {
+        /// The title.
+        #[arg(long)]
+        title: String,
+        /// Department whose members read and write it [default: your department].
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["readers", "writers"])]
+        scope: Option<String>,
+        /// Who may read (view only): everyone, dept:PATH, role:ROLE or member:KEY (repeatable).
+        #[arg(long = "readers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        readers: Vec<String>,
+        /// Who may edit: everyone, dept:PATH, role:ROLE or member:KEY (repeatable; you are always one).
+        #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        writers: Vec<String>,
+    },
+    /// Change a document's text.
+    Edit {
+        /// The document id (or a unique prefix).
+        id: String,
+        /// Replace the text.
+        #[arg(
+            long,
+            value_name = "TEXT",
+            conflicts_with = "append",
+            required_unless_present = "append"
+        )]
+        set_text: Option<String>,
+        /// Add to the end of the text.
+        #[arg(long, value_name = "TEXT")]
+        append: Option<String>,
+    },
+    /// Print a document.
+    Show {
+        /// The document id (or a unique prefix).
+        id: String,
+    },
+    /// Who changed a document, when, and what.
+    History {
+        /// The document id (or a unique prefix).
+        id: String,
+    },
+    /// List the documents on this node.
+    List,
 }
 
 #[derive(Debug, Args)]

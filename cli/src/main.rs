@@ -7,6 +7,7 @@
 //! passphrase) · 5 partly done (some rows of a staff list failed).
 
 mod cert;
+mod doc;
 mod flags;
 mod identity;
 mod io;
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
         Command::Cert(cmd) => cert::run(&ctx, cmd),
         Command::Staff(cmd) => staff::run(&ctx, cmd),
         Command::Invite(cmd) => staff::invite(&ctx, cmd),
+        Command::Doc(cmd) => doc::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

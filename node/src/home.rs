@@ -232,6 +232,25 @@ impl Home {
         Ok(root)
     }
 
+    /// The node's storage key, made on first use.
+    pub fn storage_key(&self, pass: &Passphrase) -> Result<crate::at_rest::StorageKey> {
+        self.require_init()?;
+        let path = self.key_path(KeyKind::Storage);
+        if !path.exists() {
+            let mut key = Zeroizing::new([0u8; 32]);
+            rand::Rng::fill_bytes(&mut rand::rng(), key.as_mut());
+            // The public-key slot of a storage key file holds a fingerprint.
+            let fingerprint = PublicKey(*blake3_fingerprint(&key));
+            self.write_key(KeyKind::Storage, fingerprint, key.as_ref(), pass)?;
+        }
+        let (_, secret) = self.read_key(KeyKind::Storage, pass)?;
+        let arr: [u8; 32] = secret
+            .as_slice()
+            .try_into()
+            .context("storage key file holds a key of the wrong length")?;
+        Ok(crate::at_rest::StorageKey(Zeroizing::new(arr)))
+    }
+
     /// Opens the store.
     pub fn store(&self) -> Result<Store> {
         self.require_init()?;
@@ -240,6 +259,12 @@ impl Home {
             .with_context(|| format!("cannot set permissions on {}", store.path().display()))?;
         Ok(store)
     }
+}
+
+fn blake3_fingerprint(key: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let mut h = blake3::Hasher::new_derive_key("outpost 2026 storage key fingerprint v1");
+    h.update(key);
+    Zeroizing::new(*h.finalize().as_bytes())
 }
 
 /// Creates `dir` (and parents) with mode 0700 for the last component.

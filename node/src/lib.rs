@@ -3,6 +3,8 @@
 //!
 //! The CLI (`outpost`) is a thin layer over this crate.
 
+pub mod at_rest;
+pub mod docs;
 pub mod home;
 pub mod local;
 

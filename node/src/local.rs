@@ -179,9 +179,12 @@ impl Local {
         // Root key first: if we crash after it, the org does not exist yet
         // on this node and `org create` can run again. The org and its first
         // admin are then stored in one transaction.
-        self.home.write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
+        self.home
+            .write_key(KeyKind::OrgRoot, root.0.public(), &*root.0.secret(), pass)?;
         let settings: [(&str, &[u8]); 2] = [("org-root", &root.0.public().0), ("org-name", name.as_bytes())];
-        self.store.put_auth_ops([(grant.id, grant.bytes.as_slice())], None, &settings)?.expect("no invite involved");
+        self.store
+            .put_auth_ops([(grant.id, grant.bytes.as_slice())], None, &settings)?
+            .expect("no invite involved");
         self.state = Some(state);
         self.org_name = name.to_owned();
         self.ensure_device_cert(pass, now)?;

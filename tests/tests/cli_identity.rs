@@ -178,15 +178,9 @@ fn revoking_a_dept_head_revokes_everything_they_issued() {
     let carol_id = row_of(&admin, "Carol")["id"].clone();
 
     let serial = serial_of(&admin, "Bob");
-    let revoked = admin.json([
-        "cert",
-        "revoke",
-        &serial,
-        "--reason",
-        "left the company",
-        "--out",
-        "bob.rev",
-    ]);
+    let revoked = admin.json(words(&format!(
+        "cert revoke {serial} --reason 'left the company' --out bob.rev"
+    )));
     assert_eq!(revoked["target"], row_of(&admin, "Bob")["id"]);
     assert_eq!(revoked["cascade"], Value::Array(vec![carol_id]));
     assert_eq!(admin.names(&[]), ["Alice"]);
@@ -678,7 +672,11 @@ fn staff_import_invites_redeem_into_the_listed_role() {
     ivy.ok(words("cert install ivy.cert"));
     assert_eq!(role_of(&ivy), ["dept-head", "HQ/North"]);
 
-    // Keys are private to their owner.
+    // Keys are private to their owner; so are invites, which anyone
+    // holding one could redeem.
+    for invite in &files {
+        assert_mode(&sb, &format!("invites/{invite}"), 0o600);
+    }
     for key in ["member", "device", "org-root"].map(|k| format!("alice/keys/{k}.key")) {
         assert_mode(&sb, &key, 0o600);
     }

@@ -72,12 +72,15 @@ impl AuthState {
         self.sign_checked(author, body, now)
     }
 
-    /// Signs a revocation of `target` by `author`.
+    /// Signs a revocation of `target` by `author`. `seen` lists, for each
+    /// document the author holds, its heads: changes by the revoked member
+    /// outside them will be refused.
     pub fn sign_revocation(
         &self,
         author: &Signer25519,
         target: OpId,
         reason: &str,
+        seen: Vec<([u8; 16], Vec<[u8; 32]>)>,
         now: Timestamp,
     ) -> Result<SignedOp, IssueError> {
         match self.status(&target, now) {
@@ -93,7 +96,7 @@ impl AuthState {
             target,
             reason: reason.to_owned(),
             at: now,
-            seen: Vec::new(),
+            seen,
         });
         self.sign_checked(author, body, now)
     }

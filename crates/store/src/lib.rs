@@ -14,9 +14,9 @@ pub mod migrations;
 pub mod tables;
 
 use outpost_identity::OpId;
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::path::{Path, PathBuf};
-use tables::{AUTH_OPS, INVITES, SETTINGS};
+use tables::{AUTH_OPS, DOC_ENVELOPES, ENVELOPES, INVITES, SECRETS, SETTINGS, SNAPSHOTS};
 
 /// The store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +182,112 @@ impl Store {
         Ok(Ok(added))
     }
 
+    /// Stores envelopes in one durable transaction (one fsync for the whole
+    /// batch). Each item is (document key, envelope id, envelope bytes).
+    /// Returns how many were new.
+    pub fn put_envelopes<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a [u8; 48], &'a [u8; 32], &'a [u8])>,
+    ) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut added = 0;
+        {
+            let mut envelopes = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+            let mut index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
+            for (doc, id, bytes) in items {
+                if envelopes.insert(id, bytes).map_err(|e| self.err(e))?.is_none() {
+                    added += 1;
+                    index.insert(doc, id).map_err(|e| self.err(e))?;
+                }
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(added)
+    }
+
+    /// Every stored envelope, by id.
+    pub fn envelopes(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.err(e))? {
+            out.push(row.map_err(|e| self.err(e))?.1.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    /// True if the envelope is stored.
+    pub fn has_envelope(&self, id: &[u8; 32]) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        Ok(table.get(id).map_err(|e| self.err(e))?.is_some())
+    }
+
+    /// The number of stored envelopes.
+    pub fn envelope_count(&self) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        table.len().map_err(|e| self.err(e))
+    }
+
+    /// The envelopes of one document.
+    pub fn doc_envelopes(&self, doc: &[u8; 48]) -> Result<Vec<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for id in index.get(doc).map_err(|e| self.err(e))? {
+            let id = id.map_err(|e| self.err(e))?;
+            if let Some(v) = table.get(id.value()).map_err(|e| self.err(e))? {
+                out.push(v.value().to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores an encrypted epoch secret.
+    pub fn put_secret(&self, epoch: &[u8; 32], sealed: &[u8]) -> Result<(), StoreError> {
+        self.put(SECRETS, epoch, sealed)
+    }
+
+    /// Every stored (encrypted) epoch secret.
+    pub fn secrets(&self) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(SECRETS).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            out.push((*k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Stores an encrypted document snapshot (a cache).
+    pub fn put_snapshot(&self, doc: &[u8; 48], sealed: &[u8]) -> Result<(), StoreError> {
+        self.put(SNAPSHOTS, doc, sealed)
+    }
+
+    /// A stored (encrypted) document snapshot.
+    pub fn snapshot(&self, doc: &[u8; 48]) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+        Ok(table.get(doc).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
+    }
+
+    fn put<const N: usize>(
+        &self,
+        def: redb::TableDefinition<&[u8; N], &[u8]>,
+        key: &[u8; N],
+        value: &[u8],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.open_table(def)
+            .map_err(|e| self.err(e))?
+            .insert(key, value)
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     /// The certificate that redeemed an invite, if it was redeemed.
     pub fn invite_redeemed_by(&self, invite: &[u8; 16]) -> Result<Option<OpId>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
@@ -226,6 +332,75 @@ mod tests {
             store.setting(migrations::SCHEMA_KEY).unwrap(),
             Some(migrations::CURRENT.to_le_bytes().to_vec())
         );
+    }
+
+    #[test]
+    fn envelopes_are_indexed_by_document_and_batched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let (d1, d2) = ([1u8; 48], [2u8; 48]);
+        let batch: Vec<([u8; 48], [u8; 32], Vec<u8>)> = (0..10u8)
+            .map(|i| (if i % 2 == 0 { d1 } else { d2 }, [i; 32], vec![i; 100]))
+            .collect();
+        let n = store
+            .put_envelopes(batch.iter().map(|(d, id, b)| (d, id, b.as_slice())))
+            .unwrap();
+        assert_eq!(n, 10);
+        assert_eq!(
+            store
+                .put_envelopes(batch.iter().map(|(d, id, b)| (d, id, b.as_slice())))
+                .unwrap(),
+            0
+        );
+        assert_eq!(store.envelope_count().unwrap(), 10);
+        assert_eq!(store.doc_envelopes(&d1).unwrap().len(), 5);
+        assert!(store.has_envelope(&[3; 32]).unwrap());
+        store.put_secret(&[7; 32], b"sealed").unwrap();
+        assert_eq!(store.secrets().unwrap(), vec![([7; 32], b"sealed".to_vec())]);
+        store.put_snapshot(&d1, b"snap").unwrap();
+        assert_eq!(store.snapshot(&d1).unwrap().as_deref(), Some(&b"snap"[..]));
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            // A store as version 1 left it.
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(SETTINGS)
+                .unwrap()
+                .insert(migrations::SCHEMA_KEY, &1u32.to_le_bytes()[..])
+                .unwrap();
+            tx.open_table(AUTH_OPS).unwrap().insert(&[5; 32], &b"op"[..]).unwrap();
+            tx.open_table(INVITES).unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.auth_ops().unwrap(), vec![b"op".to_vec()]);
+        assert_eq!(store.envelope_count().unwrap(), 0);
+        assert_eq!(
+            store.setting(migrations::SCHEMA_KEY).unwrap(),
+            Some(2u32.to_le_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn a_newer_store_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(SETTINGS)
+                .unwrap()
+                .insert(migrations::SCHEMA_KEY, &99u32.to_le_bytes()[..])
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, OpenError::TooNew { found: 99, .. }), "{err}");
     }
 
     #[test]

@@ -4,25 +4,35 @@
 //! version 0 is an empty file. Each runs in one write transaction, so a
 //! crash mid-migration leaves the previous version intact.
 
-use crate::tables::{AUTH_OPS, INVITES, SETTINGS};
+use crate::tables::{AUTH_OPS, DOC_ENVELOPES, ENVELOPES, INVITES, SECRETS, SETTINGS, SNAPSHOTS};
 use crate::{OpenError, Store, StoreError};
 use redb::{ReadableDatabase, WriteTransaction};
 
 /// The settings key holding the schema version.
 pub const SCHEMA_KEY: &str = "schema-version";
 /// The schema version this build writes.
-pub const CURRENT: u32 = 1;
+pub const CURRENT: u32 = 2;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// Migration `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: [Migration; 1] = [m1_initial];
+const MIGRATIONS: [Migration; 2] = [m1_initial, m2_envelopes];
 
 /// Version 1: settings, authorisation ops, redeemed invites.
 fn m1_initial(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(SETTINGS)?;
     tx.open_table(AUTH_OPS)?;
     tx.open_table(INVITES)?;
+    Ok(())
+}
+
+/// Version 2: envelopes, their per-document index, epoch secrets and
+/// document snapshots.
+fn m2_envelopes(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(ENVELOPES)?;
+    tx.open_multimap_table(DOC_ENVELOPES)?;
+    tx.open_table(SECRETS)?;
+    tx.open_table(SNAPSHOTS)?;
     Ok(())
 }
 

@@ -68,7 +68,7 @@ impl Org {
         let signer = by.map_or(&self.root.0, |k| &k.signing);
         let op = self
             .state
-            .sign_revocation(signer, target, "left the company", T0.plus(DAY))
+            .sign_revocation(signer, target, "left the company", vec![], T0.plus(DAY))
             .unwrap();
         let id = op.id;
         self.state.insert(op).unwrap();
@@ -249,8 +249,12 @@ fn concurrent_mutual_revocation_senior_wins_in_any_order() {
     let b = org.grant(Some(&a_keys), &b_keys, Role::Admin, "");
     let base = org.state.clone();
     // Both sign against the same base: neither knows the other's revocation.
-    let ra = base.sign_revocation(&a_keys.signing, b, "a revokes b", T0).unwrap();
-    let rb = base.sign_revocation(&b_keys.signing, a, "b revokes a", T0).unwrap();
+    let ra = base
+        .sign_revocation(&a_keys.signing, b, "a revokes b", vec![], T0)
+        .unwrap();
+    let rb = base
+        .sign_revocation(&b_keys.signing, a, "b revokes a", vec![], T0)
+        .unwrap();
     for order in [[ra.clone(), rb.clone()], [rb.clone(), ra.clone()]] {
         let mut s = base.clone();
         for op in order {

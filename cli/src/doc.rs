@@ -1,0 +1,197 @@
+//! `outpost doc ...`: documents on this node.
+
+use crate::flags::DocCommand;
+use crate::io::Ctx;
+use anyhow::{Context, Result, bail};
+use outpost_identity::scope::{Principal, ScopeDef};
+use outpost_identity::{DeptPath, Timestamp};
+use outpost_node::{Local, now};
+use serde_json::json;
+
+pub fn run(ctx: &Ctx, cmd: DocCommand) -> Result<()> {
+    let mut local = Local::open(ctx.home.clone())?;
+    let now = now();
+    match cmd {
+        DocCommand::New {
+            title,
+            scope,
+            readers,
+            writers,
+        } => new(ctx, &mut local, &title, scope, &readers, &writers, now),
+        DocCommand::Edit { id, set_text, append } => edit(ctx, &mut local, &id, set_text, append, now),
+        DocCommand::Show { id } => show(ctx, &local, &id),
+        DocCommand::History { id } => history(ctx, &local, &id),
+        DocCommand::List => list(ctx, &local),
+    }
+}
+
+fn principals(list: &[String]) -> Result<Vec<Principal>> {
+    list.iter()
+        .map(|p| {
+            Principal::parse(p).with_context(|| {
+                format!("cannot read {p:?}: write everyone, dept:PATH, role:ROLE or member:KEY (64 hex digits)")
+            })
+        })
+        .collect()
+}
+
+fn new(
+    ctx: &Ctx,
+    local: &mut Local,
+    title: &str,
+    scope: Option<String>,
+    readers: &[String],
+    writers: &[String],
+    now: Timestamp,
+) -> Result<()> {
+    let (_, mine) = local
+        .require_org()?
+        .role_of(&local.member, now)
+        .context("you hold no valid certificate")?;
+    let my_dept = mine.dept.clone();
+    let scope_id = if readers.is_empty() && writers.is_empty() {
+        let dept = match scope {
+            Some(p) => DeptPath::parse(&p)?,
+            None => my_dept,
+        };
+        local.dept_scope(&dept, &ctx.pass, now)?
+    } else {
+        let mut writers = principals(writers)?;
+        let me = Principal::Member(local.member);
+        if !writers.contains(&me) {
+            writers.push(me);
+        }
+        // The scope's name is visible to every node of the org (relays
+        // included), so it must not carry the title.
+        let def = ScopeDef {
+            name: "shared document".to_owned(),
+            readers: principals(readers)?,
+            writers,
+            nonce: rand::random(),
+        };
+        local.create_scope(def, &ctx.pass, now)?
+    };
+    let key = local.create_doc(scope_id, title, &ctx.pass, now)?;
+    let scope_name = local
+        .require_org()?
+        .scope(&scope_id)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    ctx.print(
+        format!("created document {} \"{title}\" in scope {scope_name}\n", key.1),
+        json!({"id": key.1.to_hex(), "title": title, "scope": scope_id.to_hex(), "scope_name": scope_name}),
+    );
+    Ok(())
+}
+
+fn edit(
+    ctx: &Ctx,
+    local: &mut Local,
+    id: &str,
+    set_text: Option<String>,
+    append: Option<String>,
+    now: Timestamp,
+) -> Result<()> {
+    let member = ctx.home.member_keys(&ctx.pass)?;
+    let ring = local.keyring(&member, &ctx.pass)?;
+    let replica = local.replica()?;
+    let key = local.find_doc(&replica, id)?;
+    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16])?;
+    let mut doc = view
+        .doc
+        .context("you cannot read this document, so you cannot edit it")?;
+    let change = match (set_text, append) {
+        (Some(text), _) => doc.set_body(&text)?,
+        (None, Some(text)) => doc.append(&text)?,
+        (None, None) => bail!("give --set-text TEXT or --append TEXT"),
+    };
+    let Some(change) = change else {
+        ctx.print(
+            "no change: the text is already that\n",
+            json!({"id": key.1.to_hex(), "changed": false}),
+        );
+        return Ok(());
+    };
+    let env = local.write_change(key, change, &ctx.pass, now)?;
+    ctx.print(
+        format!("saved change {env} to document {}\n", key.1),
+        json!({"id": key.1.to_hex(), "changed": true, "change": hex::encode(env.0)}),
+    );
+    Ok(())
+}
+
+fn show(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
+    let member = ctx.home.member_keys(&ctx.pass)?;
+    let ring = local.keyring(&member, &ctx.pass)?;
+    let replica = local.replica()?;
+    let key = local.find_doc(&replica, id)?;
+    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16])?;
+    let doc = view
+        .doc
+        .context("you do not hold the key of this document's scope: you may not read it")?;
+    ctx.print(
+        format!("# {}\n\n{}\n", doc.title(), doc.body()),
+        json!({"id": key.1.to_hex(), "title": doc.title(), "body": doc.body(), "scope": view.scope_name, "changes": view.changes}),
+    );
+    Ok(())
+}
+
+fn history(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
+    let member = ctx.home.member_keys(&ctx.pass)?;
+    let ring = local.keyring(&member, &ctx.pass)?;
+    let replica = local.replica()?;
+    let key = local.find_doc(&replica, id)?;
+    let entries = local.history(&replica, &ring, &key)?;
+    let mut text = String::new();
+    for e in &entries {
+        text.push_str(&format!(
+            "{}  {}  {:<20}  {}\n",
+            e.id,
+            e.time.to_utc_string(),
+            e.author,
+            e.summary
+        ));
+    }
+    let js: Vec<_> = entries
+        .iter()
+        .map(|e| json!({"change": hex::encode(e.id.0), "author": e.author, "time": e.time.0, "summary": e.summary}))
+        .collect();
+    ctx.print(text, json!(js));
+    Ok(())
+}
+
+fn list(ctx: &Ctx, local: &Local) -> Result<()> {
+    let member = ctx.home.member_keys(&ctx.pass)?;
+    let ring = local.keyring(&member, &ctx.pass)?;
+    let replica = local.replica()?;
+    let mut rows = Vec::new();
+    for key in replica.docs().copied().collect::<Vec<_>>() {
+        let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16])?;
+        if view.changes == 0 {
+            continue;
+        }
+        let title = view
+            .doc
+            .as_ref()
+            .map_or_else(|| "(no access)".to_owned(), |d| d.title());
+        rows.push((key, title, view.scope_name, view.changes, view.updated));
+    }
+    rows.sort_by(|a, b| b.4.cmp(&a.4));
+    let mut text = format!(
+        "{:<32}  {:<30}  {:<20}  {:>7}  {}\n",
+        "ID", "TITLE", "SCOPE", "CHANGES", "UPDATED"
+    );
+    for (key, title, scope, changes, updated) in &rows {
+        text.push_str(&format!(
+            "{}  {title:<30}  {scope:<20}  {changes:>7}  {}\n",
+            key.1,
+            updated.to_utc_string()
+        ));
+    }
+    let js: Vec<_> = rows
+        .iter()
+        .map(|(k, t, s, c, u)| json!({"id": k.1.to_hex(), "title": t, "scope": s, "changes": c, "updated": u.0}))
+        .collect();
+    ctx.print(text, json!(js));
+    Ok(())
+}

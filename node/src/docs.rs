@@ -1,0 +1,363 @@
+//! Documents on this node: scopes and their keys, sealing changes into
+//! envelopes, and rebuilding documents from the valid envelopes.
+//!
+//! The path of an edit: the workspace model turns it into an automerge
+//! change; it is sealed into an envelope under the scope's current epoch,
+//! checked against the validity rule exactly as a peer would check it, and
+//! stored durably before the command reports success.
+
+use crate::home::Passphrase;
+use crate::local::Local;
+use anyhow::{Context, Result, bail};
+use outpost_identity::scope::{Principal, ScopeDef};
+use outpost_identity::{Body, ExchangeKey, MemberKeys, OpId, PublicKey, Role, Timestamp};
+use outpost_seal::envelope::{DocId, EnvId, Envelope, Header, Payload};
+use outpost_seal::epoch::{EpochSecret, Keyring, new_epoch};
+use outpost_seal::replica::DocKey;
+use outpost_seal::{Replica, Verdict};
+use outpost_workspace::TextDoc;
+
+/// The store key of a document: scope id ‖ doc id.
+pub fn doc_key_bytes(doc: &DocKey) -> [u8; 48] {
+    let mut k = [0u8; 48];
+    k[..32].copy_from_slice(&doc.0.0);
+    k[32..].copy_from_slice(&doc.1.0);
+    k
+}
+
+/// One entry of a document's history.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    /// The envelope.
+    pub id: EnvId,
+    /// The author's name from their certificate.
+    pub author: String,
+    /// When the author says they wrote it.
+    pub time: Timestamp,
+    /// What changed.
+    pub summary: String,
+}
+
+/// A document as this member sees it.
+#[derive(Debug)]
+pub struct DocView {
+    /// Scope and id.
+    pub key: DocKey,
+    /// The scope's name.
+    pub scope_name: String,
+    /// The document, if this member can read it.
+    pub doc: Option<TextDoc>,
+    /// Valid changes.
+    pub changes: usize,
+    /// The last valid change's time.
+    pub updated: Timestamp,
+}
+
+impl Local {
+    /// The member's epoch secrets: stored ones, plus any newly unwrapped
+    /// from the authorisation state (which are then stored, encrypted).
+    pub fn keyring(&self, member: &MemberKeys, pass: &Passphrase) -> Result<Keyring> {
+        let storage = self.home.storage_key(pass)?;
+        let mut ring = Keyring::new();
+        for (epoch, sealed) in self.store.secrets()? {
+            let secret = storage
+                .open("secrets-1", &epoch, &sealed)
+                .context("a stored epoch secret cannot be decrypted: the store or the storage key is damaged")?;
+            let bytes: [u8; 32] = secret
+                .as_slice()
+                .try_into()
+                .context("a stored epoch secret has the wrong length")?;
+            ring.insert(OpId(epoch), EpochSecret::from_bytes(bytes));
+        }
+        if let Some(state) = self.state() {
+            let mut fresh = ring.clone();
+            for epoch in fresh.learn(state, member) {
+                let secret = fresh.get(&epoch).expect("just learnt").clone();
+                self.store
+                    .put_secret(&epoch.0, &storage.seal("secrets-1", &epoch.0, secret.bytes()))?;
+                ring.insert(epoch, secret);
+            }
+        }
+        Ok(ring)
+    }
+
+    /// All envelopes of this node with the authorisation state, verdicts
+    /// computed.
+    pub fn replica(&self) -> Result<Replica> {
+        let state = self.require_org()?.clone();
+        let mut replica = Replica::with_state(state);
+        let stored = self.store.envelopes()?;
+        let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+        for env in Envelope::decode_batch(&refs) {
+            let env = env.with_context(|| format!("an envelope in {} is damaged", self.store.path().display()))?;
+            replica.insert_envelope(env);
+        }
+        replica.refresh();
+        Ok(replica)
+    }
+
+    /// Members who may read `scope` now, with their exchange keys.
+    fn readers(&self, scope: &OpId, now: Timestamp) -> Result<Vec<(PublicKey, ExchangeKey)>> {
+        let state = self.require_org()?;
+        let def = state.scope(scope).context("unknown scope")?;
+        let mut out: Vec<(PublicKey, ExchangeKey)> = state
+            .role_certs()
+            .filter(|(id, c)| state.status(id, now).is_live() && def.allows_read(scope, c))
+            .map(|(_, c)| (c.subject, c.exchange))
+            .collect();
+        out.sort();
+        out.dedup_by_key(|(k, _)| *k);
+        Ok(out)
+    }
+
+    /// Creates a scope and its first key epoch; returns the scope id.
+    pub fn create_scope(&mut self, def: ScopeDef, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
+        let member = self.home.member_keys(pass)?;
+        let state = self.require_org()?;
+        let scope_op = state.sign_body(&member.signing, Body::Scope(def), now)?;
+        let scope = scope_op.id;
+        self.add_ops(vec![scope_op], None)?;
+        self.rekey(scope, &member, pass, now)?;
+        Ok(scope)
+    }
+
+    /// Starts a new epoch of `scope` for its current readers, chaining every
+    /// earlier secret this member holds.
+    pub fn rekey(&mut self, scope: OpId, member: &MemberKeys, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
+        let readers = self.readers(&scope, now)?;
+        let ring = self.keyring(member, pass)?;
+        let state = self.require_org()?;
+        let previous: Vec<(OpId, EpochSecret)> = ring
+            .iter()
+            .filter(|(e, _)| state.epoch(e).is_some_and(|r| r.scope == scope))
+            .map(|(e, s)| (*e, s.clone()))
+            .collect();
+        let (rekey, secret) = new_epoch(scope, &readers, &previous, &mut rand::rng());
+        let op = state.sign_body(&member.signing, Body::Rekey(rekey), now)?;
+        let epoch = op.id;
+        // The secret is stored before the op, so the epoch is never without it here.
+        let storage = self.home.storage_key(pass)?;
+        self.store
+            .put_secret(&epoch.0, &storage.seal("secrets-1", &epoch.0, secret.bytes()))?;
+        self.add_ops(vec![op], None)?;
+        Ok(epoch)
+    }
+
+    /// The scope for department `dept` (readers and writers: that subtree),
+    /// made if it does not exist yet.
+    pub fn dept_scope(&mut self, dept: &outpost_identity::DeptPath, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
+        let principal = if dept.segments().is_empty() {
+            Principal::Everyone
+        } else {
+            Principal::Dept(dept.clone())
+        };
+        let state = self.require_org()?;
+        let existing = state.scopes().find(|(id, s)| {
+            s.readers == [principal.clone()] && s.writers == [principal.clone()] && state.writer_epoch(id).is_some()
+        });
+        if let Some((id, _)) = existing {
+            return Ok(id);
+        }
+        let name = if dept.segments().is_empty() {
+            "Everyone".to_owned()
+        } else {
+            dept.to_string()
+        };
+        let def = ScopeDef {
+            name,
+            readers: vec![principal.clone()],
+            writers: vec![principal],
+            nonce: rand::random(),
+        };
+        self.create_scope(def, pass, now)
+    }
+
+    /// Seals `change` into `doc` as this member, checks it as any peer
+    /// would, and stores it durably. Fails (storing nothing) if the rule
+    /// refuses it.
+    pub fn write_change(&mut self, doc: DocKey, change: Vec<u8>, pass: &Passphrase, now: Timestamp) -> Result<EnvId> {
+        let member = self.home.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let mut replica = self.replica()?;
+        let state = replica.auth();
+        let (cert, _) = state
+            .role_of(&member.public(), now)
+            .context("you hold no valid certificate: you cannot write")?;
+        let epoch = state.writer_epoch(&doc.0).context("this scope has no key epoch yet")?;
+        let secret = ring
+            .get(&epoch)
+            .context("you do not hold this scope's current key: you may not read or write it")?;
+        let header = Header {
+            doc: doc.1,
+            scope: doc.0,
+            author: member.public(),
+            cert,
+            deps: replica.heads(&doc),
+            auth_heads: state.heads(),
+            epoch,
+            time: now,
+            nonce: [0; 24],
+        };
+        let env = Envelope::seal(
+            header,
+            &Payload::Change(change),
+            secret,
+            &member.signing,
+            &mut rand::rng(),
+        );
+        replica.insert_envelope(env.clone());
+        replica.refresh();
+        match replica.verdict(&env.id) {
+            Some(Verdict::Valid) => {}
+            Some(Verdict::Invalid(why)) => bail!("refused: {why}"),
+            other => bail!("this change cannot be checked yet ({other:?}); sync with your peers first"),
+        }
+        self.store
+            .put_envelopes([(&doc_key_bytes(&doc), &env.id.0, env.bytes.as_slice())])?;
+        Ok(env.id)
+    }
+
+    /// Creates a document in `scope`.
+    pub fn create_doc(&mut self, scope: OpId, title: &str, pass: &Passphrase, now: Timestamp) -> Result<DocKey> {
+        let doc = DocId::generate(&mut rand::rng());
+        let (_, change) = TextDoc::create(&doc.0, title)?;
+        let key = (scope, doc);
+        self.write_change(key, change, pass, now)?;
+        Ok(key)
+    }
+
+    /// Finds a document by a prefix of its id.
+    pub fn find_doc(&self, replica: &Replica, prefix: &str) -> Result<DocKey> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        let found: Vec<DocKey> = replica
+            .docs()
+            .filter(|(_, d)| d.to_hex().starts_with(&prefix))
+            .copied()
+            .collect();
+        match found.as_slice() {
+            [one] if !prefix.is_empty() => Ok(*one),
+            [] | [_] => bail!("no document {prefix:?} here; see `outpost doc list`"),
+            many => bail!("{prefix:?} matches {} documents; give more digits", many.len()),
+        }
+    }
+
+    /// The valid changes of a document, opened; `None` if this member holds
+    /// no key for some of them.
+    fn changes(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<Vec<(Envelope, Vec<u8>)>> {
+        replica
+            .valid_in_order(doc)
+            .into_iter()
+            .map(|env| match env.open(ring.get(&env.header.epoch)?).ok()? {
+                Payload::Change(c) => Some((env.clone(), c)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A document as this member sees it.
+    pub fn view_doc(&self, replica: &Replica, ring: &Keyring, doc: &DocKey, actor: &[u8]) -> Result<DocView> {
+        let state = replica.auth();
+        let scope_name = state.scope(&doc.0).map(|s| s.name.clone()).unwrap_or_default();
+        let valid = replica.valid_in_order(doc);
+        let updated = valid.iter().map(|e| e.header.time).max().unwrap_or(Timestamp(0));
+        let doc_model = match self.changes(replica, ring, doc) {
+            Some(changes) => Some(TextDoc::from_changes(actor, changes.into_iter().map(|(_, c)| c))?),
+            None => None,
+        };
+        Ok(DocView {
+            key: *doc,
+            scope_name,
+            doc: doc_model,
+            changes: valid.len(),
+            updated,
+        })
+    }
+
+    /// Who changed what and when, oldest first.
+    pub fn history(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Result<Vec<HistoryEntry>> {
+        let changes = self
+            .changes(replica, ring, doc)
+            .context("you cannot read this document")?;
+        let state = replica.auth();
+        let mut applied = Vec::new();
+        let mut before = String::new();
+        let mut out = Vec::new();
+        for (env, change) in changes {
+            applied.push(change);
+            let now = TextDoc::from_changes(b"history", applied.iter().cloned())?;
+            let after = format!("{}\n{}", now.title(), now.body());
+            let summary = if out.is_empty() {
+                "created".to_owned()
+            } else {
+                outpost_workspace::doc::summarize(&before, &after)
+            };
+            let author = state.op(&env.header.cert).and_then(|o| o.grant()).map_or_else(
+                || env.header.author.short(),
+                |c| {
+                    if c.role == Role::Admin {
+                        format!("{} (admin)", c.name)
+                    } else {
+                        c.name.clone()
+                    }
+                },
+            );
+            out.push(HistoryEntry {
+                id: env.id,
+                author,
+                time: env.header.time,
+                summary,
+            });
+            before = after;
+        }
+        Ok(out)
+    }
+}
+
+impl Local {
+    /// Revokes `target`, recording the heads of every document held here
+    /// (so changes the revoked member makes later are refused everywhere),
+    /// then rekeys each scope whose current key the revoked member held and
+    /// this member may rekey. Returns the revocation and the new epochs.
+    pub fn revoke(
+        &mut self,
+        signer: &outpost_identity::keys::Signer25519,
+        target: OpId,
+        reason: &str,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<(OpId, Vec<OpId>)> {
+        let replica = self.replica()?;
+        let seen: Vec<([u8; 16], Vec<[u8; 32]>)> = replica
+            .docs()
+            .map(|d| (d.1.0, replica.heads(d).iter().map(|e| e.0).collect::<Vec<_>>()))
+            .filter(|(_, heads)| !heads.is_empty())
+            .collect();
+        let state = self.require_org()?;
+        let subject = state.op(&target).and_then(|o| o.grant()).map(|c| c.subject);
+        let op = state.sign_revocation(signer, target, reason, seen, now)?;
+        let id = op.id;
+        self.add_ops(vec![op], None)?;
+        let mut rekeyed = Vec::new();
+        let Some(subject) = subject else {
+            return Ok((id, rekeyed));
+        };
+        let member = self.home.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let state = self.require_org()?;
+        let exposed: Vec<OpId> = state
+            .scopes()
+            .filter_map(|(scope, _)| {
+                let epoch = state.writer_epoch(&scope)?;
+                let held_by_them = state.wraps_of(&epoch).iter().any(|w| w.to == subject);
+                (held_by_them && ring.get(&epoch).is_some()).then_some(scope)
+            })
+            .collect();
+        for scope in exposed {
+            match self.rekey(scope, &member, pass, now) {
+                Ok(epoch) => rekeyed.push(epoch),
+                Err(e) => tracing::warn!("could not rekey scope {scope} after the revocation: {e:#}"),
+            }
+        }
+        Ok((id, rekeyed))
+    }
+}
