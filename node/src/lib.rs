@@ -4,6 +4,7 @@
 //! The CLI (`outpost`) is a thin layer over this crate.
 
 pub mod at_rest;
+pub mod committer;
 pub mod docs;
 pub mod home;
 pub mod local;
