@@ -60,7 +60,7 @@ fn request(ctx: &Ctx, name: Option<String>, out: Option<&Path>) -> Result<()> {
         None => member_name(&local)?,
     };
     let keys = ctx.home.member_keys(&ctx.pass)?;
-    let bytes = Request::new(&keys, &name, now(), None)?;
+    let bytes = Request::sign(&keys, &name, now(), None)?;
     emit(
         ctx,
         out,

@@ -176,7 +176,7 @@ fn list(ctx: &Ctx, local: &Local) -> Result<()> {
             .map_or_else(|| "(no access)".to_owned(), |d| d.title());
         rows.push((key, title, view.scope_name, view.changes, view.updated));
     }
-    rows.sort_by(|a, b| b.4.cmp(&a.4));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.4));
     let mut text = format!(
         "{:<32}  {:<30}  {:<20}  {:>7}  {}\n",
         "ID", "TITLE", "SCOPE", "CHANGES", "UPDATED"

@@ -275,20 +275,20 @@ fn redeem(ctx: &Ctx, file: &Path, out: Option<&Path>) -> Result<()> {
         )));
     }
     let local = Local::open(ctx.home.clone())?;
-    if let Some(state) = local.state() {
-        if state.org() != inv.org {
-            return Err(invalid(format!(
-                "this invite is for org {}, but this node belongs to org {}; use another --home",
-                inv.org,
-                state.org()
-            )));
-        }
+    if let Some(state) = local.state()
+        && state.org() != inv.org
+    {
+        return Err(invalid(format!(
+            "this invite is for org {}, but this node belongs to org {}; use another --home",
+            inv.org,
+            state.org()
+        )));
     }
     let keys = ctx.home.member_keys(&ctx.pass)?;
     let name = inv.name.clone();
     let role = inv.role;
     let dept = inv.dept.to_string();
-    let bytes = Request::new(&keys, &name, now, Some(inv))?;
+    let bytes = Request::sign(&keys, &name, now, Some(inv))?;
     let armored = armor::encode(Label::Request, &bytes);
     let summary = format!("request for {name} ({role} of {dept}); send it back to the admin who invited you");
     match out {

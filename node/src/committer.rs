@@ -61,7 +61,9 @@ impl Committer {
     /// Stores `items` durably; returns once they are on disk.
     pub fn commit(&self, items: Vec<Item>) -> Result<()> {
         let (done, wait) = sync_channel(1);
-        self.queue.send(Job { items, done }).map_err(|_| anyhow!("the committer has stopped"))?;
+        self.queue
+            .send(Job { items, done })
+            .map_err(|_| anyhow!("the committer has stopped"))?;
         wait.recv()
             .context("the committer stopped before acknowledging")?
             .map_err(|e| anyhow!(e))
@@ -83,7 +85,11 @@ fn run(store: &Store, rx: &Receiver<Job>) {
             }
         }
         let result = store
-            .put_envelopes(jobs.iter().flat_map(|j| j.items.iter()).map(|(d, id, b)| (d, id, b.as_slice())))
+            .put_envelopes(
+                jobs.iter()
+                    .flat_map(|j| j.items.iter())
+                    .map(|(d, id, b)| (d, id, b.as_slice())),
+            )
             .map(|_| ())
             .map_err(|e| e.to_string());
         for job in jobs {

@@ -263,14 +263,17 @@ impl Node {
     }
 
     /// Everything a command could have changed, as the node itself reports
-    /// it: `status --json` and `cert list --all --json` (whatever they
-    /// print, success or not). Compare before and after a failed command.
+    /// it: `status --json`, `cert list --all --json` and `doc list --json`
+    /// (whatever they print, success or not). Compare before and after a
+    /// failed command.
     pub fn snapshot(&self) -> Snapshot {
         let status = self.cmd(["status", "--json"]).run();
-        let list = self.cmd(["cert", "list", "--all", "--json"]).run();
+        let certs = self.cmd(["cert", "list", "--all", "--json"]).run();
+        let docs = self.cmd(["doc", "list", "--json"]).run();
         Snapshot {
             status: (status.code, status.stdout),
-            certs: (list.code, list.stdout),
+            certs: (certs.code, certs.stdout),
+            docs: (docs.code, docs.stdout),
         }
     }
 
@@ -309,6 +312,7 @@ impl Node {
 pub struct Snapshot {
     status: (i32, String),
     certs: (i32, String),
+    docs: (i32, String),
 }
 
 /// An `outpost` command about to run.
@@ -343,6 +347,17 @@ impl Command {
     /// Runs at `unix_seconds` instead of the sandbox time.
     pub fn at(&mut self, unix_seconds: u64) -> &mut Command {
         self.env("OUTPOST_NOW", unix_seconds.to_string())
+    }
+
+    /// Starts the command with its output piped, for a test that kills it
+    /// or waits for it itself.
+    pub fn spawn(&mut self) -> process::Child {
+        self.cmd
+            .stdin(process::Stdio::null())
+            .stdout(process::Stdio::piped())
+            .stderr(process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.cmd))
     }
 
     /// Runs the command to completion.
@@ -422,6 +437,61 @@ impl Run {
     /// Parses stdout as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{self}"))
+    }
+}
+
+/// The environment variable that fixes the seed of randomised tests.
+pub const SEED_VAR: &str = "OUTPOST_TEST_SEED";
+
+/// The seed for a randomised test: [`SEED_VAR`] if set, else a fresh one.
+/// It is printed (test output is shown when a test fails), so a failure
+/// can be repeated.
+pub fn seed() -> u64 {
+    let seed = match std::env::var(SEED_VAR) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{SEED_VAR}={text:?} is not a whole number")),
+        Err(_) => {
+            let since_epoch = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("the clock is after 1970");
+            // Tests running at the same instant in one process still differ.
+            let mut hasher = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&std::thread::current().id(), &mut hasher);
+            since_epoch.as_nanos() as u64 ^ std::hash::Hasher::finish(&hasher)
+        }
+    };
+    println!("seed {seed} (repeat with {SEED_VAR}={seed})");
+    seed
+}
+
+/// A small deterministic random generator (SplitMix64) for randomised
+/// tests: the same seed gives the same sequence on every platform.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..=max`, nearly uniform (fine for test timing).
+    pub fn up_to(&mut self, max: u64) -> u64 {
+        match max.checked_add(1) {
+            Some(n) => self.next_u64() % n,
+            None => self.next_u64(),
+        }
     }
 }
 

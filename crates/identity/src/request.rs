@@ -32,8 +32,8 @@ pub struct Request {
 }
 
 impl Request {
-    /// Makes and signs a request.
-    pub fn new(
+    /// Makes and signs a request; returns its encoded bytes.
+    pub fn sign(
         keys: &MemberKeys,
         name: &str,
         created: Timestamp,
@@ -144,7 +144,7 @@ impl Invite {
             &signed::signing_message(Kind::Invite, &self.body()),
             &self.sig,
         )
-        .map_err(|()| DecodeError::BadSignature("invite"))?;
+        .map_err(|signed::BadSignature| DecodeError::BadSignature("invite"))?;
         if OrgId::of_root(&self.root) != self.org {
             return Err(DecodeError::Malformed("invite"));
         }
@@ -254,7 +254,7 @@ mod tests {
         let member = MemberKeys::generate(&mut rng);
         let inv = invite(&root, &admin);
         assert_eq!(Invite::decode(&inv.encode()).unwrap(), inv);
-        let bytes = Request::new(&member, "Li Lei", Timestamp(5), Some(inv.clone())).unwrap();
+        let bytes = Request::sign(&member, "Li Lei", Timestamp(5), Some(inv.clone())).unwrap();
         let req = Request::decode(&bytes).unwrap();
         assert_eq!(req.invite.as_ref(), Some(&inv));
         assert_eq!(req.subject, member.public());
@@ -262,7 +262,7 @@ mod tests {
         let mut forged = inv.clone();
         forged.role = Role::Admin;
         assert_eq!(forged.check_signature(), Err(DecodeError::BadSignature("invite")));
-        let bytes = Request::new(&member, "Li Lei", Timestamp(5), Some(forged)).unwrap();
+        let bytes = Request::sign(&member, "Li Lei", Timestamp(5), Some(forged)).unwrap();
         assert_eq!(Request::decode(&bytes), Err(DecodeError::BadSignature("invite")));
     }
 }

@@ -178,15 +178,21 @@ pub fn decode_signed<T: Serialize + DeserializeOwned>(
     }
     let (unsigned, sig) = bytes.split_at(bytes.len() - SIG_LEN);
     let value: T = decode_unsigned(kind, unsigned)?;
-    verify(&signer_of(&value), &signing_message(kind, unsigned), sig).map_err(|()| DecodeError::BadSignature(name))?;
+    verify(&signer_of(&value), &signing_message(kind, unsigned), sig)
+        .map_err(|BadSignature| DecodeError::BadSignature(name))?;
     Ok(value)
 }
 
+/// A signature did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the signature does not verify")]
+pub struct BadSignature;
+
 /// Verifies an ed25519 signature strictly (no malleable encodings).
-pub fn verify(key: &PublicKey, message: &[u8], sig: &[u8]) -> Result<(), ()> {
-    let vk = key.verifying_key().map_err(|_| ())?;
-    let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| ())?;
-    vk.verify_strict(message, &sig).map_err(|_| ())
+pub fn verify(key: &PublicKey, message: &[u8], sig: &[u8]) -> Result<(), BadSignature> {
+    let vk = key.verifying_key().map_err(|_| BadSignature)?;
+    let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| BadSignature)?;
+    vk.verify_strict(message, &sig).map_err(|_| BadSignature)
 }
 
 #[cfg(test)]

@@ -223,8 +223,8 @@ impl AuthState {
         }
         let mut added = 0;
         for op in ops {
-            if !self.ops.contains_key(&op.id) {
-                self.ops.insert(op.id, op);
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.ops.entry(op.id) {
+                slot.insert(op);
                 added += 1;
             }
         }
@@ -420,15 +420,7 @@ impl AuthState {
     /// `id` and every op it depends on, dependencies first: what another
     /// node needs to check `id`.
     pub fn closure(&self, id: OpId) -> Vec<&SignedOp> {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![id];
-        while let Some(cur) = stack.pop() {
-            if let Some(op) = self.ops.get(&cur) {
-                if seen.insert(cur) {
-                    stack.extend(op.op.deps());
-                }
-            }
-        }
+        let seen = self.past(&[id]);
         let position: BTreeMap<OpId, usize> = self.derived.order.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let mut out: Vec<&SignedOp> = seen.iter().map(|id| &self.ops[id]).collect();
         out.sort_by_key(|o| (position.get(&o.id).copied().unwrap_or(usize::MAX), o.id));
@@ -475,10 +467,9 @@ impl AuthState {
         let mut out: Vec<&crate::scope::Wrap> = self.epoch(epoch).map(|r| r.wraps.iter().collect()).unwrap_or_default();
         for id in &self.derived.order {
             if let (Body::AddWraps(w), Some(Verdict::Accepted)) = (&self.ops[id].op.body, self.derived.verdicts.get(id))
+                && w.epoch == *epoch
             {
-                if w.epoch == *epoch {
-                    out.extend(w.wraps.iter());
-                }
+                out.extend(w.wraps.iter());
             }
         }
         out
@@ -489,10 +480,10 @@ impl AuthState {
         let mut seen = BTreeSet::new();
         let mut stack: Vec<OpId> = heads.to_vec();
         while let Some(cur) = stack.pop() {
-            if let Some(op) = self.ops.get(&cur) {
-                if seen.insert(cur) {
-                    stack.extend(op.op.deps());
-                }
+            if let Some(op) = self.ops.get(&cur)
+                && seen.insert(cur)
+            {
+                stack.extend(op.op.deps());
             }
         }
         seen
@@ -537,10 +528,10 @@ impl AuthState {
         let order = self.linearise(&mut d);
         for id in &order {
             let verdict = Verdict::from(self.judge(*id, &d));
-            if verdict == Verdict::Accepted {
-                if let Body::Revoke(r) = &self.ops[id].op.body {
-                    d.revoked_by.entry(r.target).or_insert(*id);
-                }
+            if verdict == Verdict::Accepted
+                && let Body::Revoke(r) = &self.ops[id].op.body
+            {
+                d.revoked_by.entry(r.target).or_insert(*id);
             }
             d.verdicts.insert(*id, verdict);
         }

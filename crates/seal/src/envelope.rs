@@ -106,6 +106,10 @@ pub enum Payload {
     Log(Vec<u8>),
 }
 
+/// A decoded envelope before its signature check: the body, the signed
+/// prefix of the bytes and the signature.
+type Unverified<'a> = (Wire, &'a [u8], &'a [u8]);
+
 #[derive(Serialize, Deserialize)]
 struct Wire {
     header: Header,
@@ -192,7 +196,7 @@ impl Envelope {
         postcard::from_bytes(&plaintext).map_err(|_| OpenError::Payload(self.id))
     }
 
-    fn decode_unchecked(bytes: &[u8]) -> Result<(Wire, &[u8], &[u8]), DecodeError> {
+    fn decode_unchecked(bytes: &[u8]) -> Result<Unverified<'_>, DecodeError> {
         if bytes.len() > ENVELOPE_BYTES_MAX {
             return Err(DecodeError::Malformed("envelope (too large)"));
         }
@@ -227,7 +231,7 @@ impl Envelope {
             &signed::signing_message(Kind::Envelope, unsigned),
             sig,
         )
-        .map_err(|()| DecodeError::BadSignature("envelope"))?;
+        .map_err(|signed::BadSignature| DecodeError::BadSignature("envelope"))?;
         Ok(Self::from_wire(bytes, wire))
     }
 
@@ -235,7 +239,7 @@ impl Envelope {
     /// (about twice as fast as one by one). If the batch fails, each is
     /// checked alone so that only the bad ones are refused.
     pub fn decode_batch(items: &[&[u8]]) -> Vec<Result<Envelope, DecodeError>> {
-        let decoded: Vec<Result<(Wire, &[u8], &[u8]), DecodeError>> =
+        let decoded: Vec<Result<Unverified<'_>, DecodeError>> =
             items.iter().map(|b| Self::decode_unchecked(b)).collect();
         let mut messages = Vec::new();
         let mut sigs = Vec::new();
@@ -268,7 +272,7 @@ impl Envelope {
                         &signed::signing_message(Kind::Envelope, unsigned),
                         sig,
                     )
-                    .map_err(|()| DecodeError::BadSignature("envelope"))?;
+                    .map_err(|signed::BadSignature| DecodeError::BadSignature("envelope"))?;
                 }
                 Ok(Self::from_wire(bytes, wire))
             })

@@ -223,10 +223,10 @@ impl Keyring {
             for (epoch, secret) in &self.secrets {
                 let Some(rekey) = state.epoch(epoch) else { continue };
                 for p in &rekey.prev {
-                    if !self.secrets.contains_key(&p.epoch) {
-                        if let Some(s) = open_once(&prev_key(secret, &rekey.salt, &p.epoch), &[], &p.ct) {
-                            found.push((p.epoch, s));
-                        }
+                    if !self.secrets.contains_key(&p.epoch)
+                        && let Some(s) = open_once(&prev_key(secret, &rekey.salt, &p.epoch), &[], &p.ct)
+                    {
+                        found.push((p.epoch, s));
                     }
                 }
             }

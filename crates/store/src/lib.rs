@@ -62,6 +62,9 @@ pub struct StoreError {
     pub why: String,
 }
 
+/// An epoch id and its secret as stored (encrypted by the node).
+pub type SealedSecret = ([u8; 32], Vec<u8>);
+
 /// The node's store.
 #[derive(Debug)]
 pub struct Store {
@@ -251,7 +254,7 @@ impl Store {
     }
 
     /// Every stored (encrypted) epoch secret.
-    pub fn secrets(&self) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+    pub fn secrets(&self) -> Result<Vec<SealedSecret>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(SECRETS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
