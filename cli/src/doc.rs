@@ -4,7 +4,7 @@ use crate::flags::DocCommand;
 use crate::io::Ctx;
 use anyhow::{Context, Result, bail};
 use outpost_identity::scope::{Principal, ScopeDef};
-use outpost_identity::{DeptPath, Timestamp};
+use outpost_identity::{DeptPath, RoleCert, Timestamp};
 use outpost_node::{Local, now};
 use serde_json::json;
 
@@ -48,16 +48,35 @@ fn new(
         .require_org()?
         .role_of(&local.member, now)
         .context("you hold no valid certificate")?;
-    let my_dept = mine.dept.clone();
+    let mine = mine.clone();
+    // A scope its creator may not write in is refused here, before it is
+    // stored: the validity rule would refuse the document's first change
+    // and leave an empty scope behind.
+    let me = Principal::Member(local.member);
+    if !may_write(vec![me.clone()], &mine) {
+        bail!("a {} may not write documents", mine.role);
+    }
     let scope_id = if readers.is_empty() && writers.is_empty() {
         let dept = match scope {
             Some(p) => DeptPath::parse(&p)?,
-            None => my_dept,
+            None => mine.dept.clone(),
         };
+        let members = if dept.segments().is_empty() {
+            Principal::Everyone
+        } else {
+            Principal::Dept(dept.clone())
+        };
+        if !may_write(vec![members], &mine) {
+            bail!(
+                "you ({} in {}) may not write in {}: only its members may; create the document in your own department, or share it with them: --readers dept:{dept}",
+                mine.role,
+                display_dept(&mine.dept),
+                display_dept(&dept),
+            );
+        }
         local.dept_scope(&dept, &ctx.pass, now)?
     } else {
         let mut writers = principals(writers)?;
-        let me = Principal::Member(local.member);
         if !writers.contains(&me) {
             writers.push(me);
         }
@@ -84,6 +103,26 @@ fn new(
     Ok(())
 }
 
+/// Would the validity rule accept changes by the holder of `cert` in a
+/// scope written by `writers`?
+fn may_write(writers: Vec<Principal>, cert: &RoleCert) -> bool {
+    ScopeDef {
+        name: String::new(),
+        readers: Vec::new(),
+        writers,
+        nonce: 0,
+    }
+    .allows_write(cert)
+}
+
+fn display_dept(dept: &DeptPath) -> String {
+    if dept.segments().is_empty() {
+        "the whole org".into()
+    } else {
+        dept.to_string()
+    }
+}
+
 fn edit(
     ctx: &Ctx,
     local: &mut Local,
@@ -96,7 +135,7 @@ fn edit(
     let ring = local.keyring(&member, &ctx.pass)?;
     let replica = local.replica()?;
     let key = local.find_doc(&replica, id)?;
-    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16])?;
+    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16], &ctx.pass)?;
     let mut doc = view
         .doc
         .context("you cannot read this document, so you cannot edit it")?;
@@ -125,7 +164,7 @@ fn show(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
     let ring = local.keyring(&member, &ctx.pass)?;
     let replica = local.replica()?;
     let key = local.find_doc(&replica, id)?;
-    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16])?;
+    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16], &ctx.pass)?;
     let doc = view
         .doc
         .context("you do not hold the key of this document's scope: you may not read it")?;
@@ -166,7 +205,7 @@ fn list(ctx: &Ctx, local: &Local) -> Result<()> {
     let replica = local.replica()?;
     let mut rows = Vec::new();
     for key in replica.docs().copied().collect::<Vec<_>>() {
-        let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16])?;
+        let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16], &ctx.pass)?;
         if view.changes == 0 {
             continue;
         }

@@ -57,7 +57,7 @@ impl Local {
     /// The member's epoch secrets: stored ones, plus any newly unwrapped
     /// from the authorisation state (which are then stored, encrypted).
     pub fn keyring(&self, member: &MemberKeys, pass: &Passphrase) -> Result<Keyring> {
-        let storage = self.home.storage_key(pass)?;
+        let storage = self.storage_key(pass)?;
         let mut ring = Keyring::new();
         for (epoch, sealed) in self.store.secrets()? {
             let secret = storage
@@ -136,7 +136,7 @@ impl Local {
         let op = state.sign_body(&member.signing, Body::Rekey(rekey), now)?;
         let epoch = op.id;
         // The secret is stored before the op, so the epoch is never without it here.
-        let storage = self.home.storage_key(pass)?;
+        let storage = self.storage_key(pass)?;
         self.store
             .put_secret(&epoch.0, &storage.seal("secrets-1", &epoch.0, secret.bytes()))?;
         self.add_ops(vec![op], None)?;
@@ -254,15 +254,46 @@ impl Local {
             .collect()
     }
 
-    /// A document as this member sees it.
-    pub fn view_doc(&self, replica: &Replica, ring: &Keyring, doc: &DocKey, actor: &[u8]) -> Result<DocView> {
+    /// A document as this member sees it. The materialised document is
+    /// cached, encrypted, in the snapshots table and reused while the
+    /// document's heads are unchanged.
+    pub fn view_doc(
+        &self,
+        replica: &Replica,
+        ring: &Keyring,
+        doc: &DocKey,
+        actor: &[u8],
+        pass: &Passphrase,
+    ) -> Result<DocView> {
         let state = replica.auth();
         let scope_name = state.scope(&doc.0).map(|s| s.name.clone()).unwrap_or_default();
         let valid = replica.valid_in_order(doc);
         let updated = valid.iter().map(|e| e.header.time).max().unwrap_or(Timestamp(0));
-        let doc_model = match self.changes(replica, ring, doc) {
-            Some(changes) => Some(TextDoc::from_changes(actor, changes.into_iter().map(|(_, c)| c))?),
-            None => None,
+        let mut heads: Vec<[u8; 32]> = replica.heads(doc).iter().map(|e| e.0).collect();
+        heads.sort();
+        let key = doc_key_bytes(doc);
+        let storage = self.storage_key(pass)?;
+        let cached = self
+            .store
+            .snapshot(&key)?
+            .and_then(|sealed| storage.open("snapshots-1", &key, &sealed))
+            .and_then(|plain| postcard::from_bytes::<(Vec<[u8; 32]>, Vec<u8>)>(&plain).ok())
+            .filter(|(h, _)| *h == heads)
+            .and_then(|(_, saved)| TextDoc::load(actor, &saved).ok());
+        let doc_model = match cached {
+            Some(d) => Some(d),
+            None => match self.changes(replica, ring, doc) {
+                Some(changes) => {
+                    let mut d = TextDoc::from_changes(actor, changes.into_iter().map(|(_, c)| c))?;
+                    let plain = zeroize::Zeroizing::new(
+                        postcard::to_stdvec(&(&heads, d.save())).expect("serialising into a Vec cannot fail"),
+                    );
+                    self.store
+                        .put_snapshot(&key, &storage.seal("snapshots-1", &key, &plain))?;
+                    Some(d)
+                }
+                None => None,
+            },
         };
         Ok(DocView {
             key: *doc,

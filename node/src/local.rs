@@ -29,6 +29,7 @@ pub struct Local {
     pub device: PublicKey,
     org_name: String,
     state: Option<AuthState>,
+    storage: std::cell::OnceCell<crate::at_rest::StorageKey>,
 }
 
 impl Local {
@@ -63,7 +64,17 @@ impl Local {
             device,
             org_name,
             state,
+            storage: std::cell::OnceCell::new(),
         })
+    }
+
+    /// The node's storage key (read once per process).
+    pub fn storage_key(&self, pass: &Passphrase) -> Result<&crate::at_rest::StorageKey> {
+        if let Some(k) = self.storage.get() {
+            return Ok(k);
+        }
+        let key = self.home.storage_key(pass)?;
+        Ok(self.storage.get_or_init(|| key))
     }
 
     /// The org state, if this node belongs to an org.

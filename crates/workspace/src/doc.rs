@@ -75,6 +75,14 @@ impl TextDoc {
         Ok(TextDoc { doc })
     }
 
+    /// Loads a document saved with [`TextDoc::save`], as `actor`.
+    pub fn load(actor: &[u8], bytes: &[u8]) -> Result<TextDoc, DocError> {
+        let doc = AutoCommit::load(bytes)
+            .map_err(|e| DocError::BadChange(e.to_string()))?
+            .with_actor(ActorId::from(actor));
+        Ok(TextDoc { doc })
+    }
+
     /// The title.
     pub fn title(&self) -> String {
         read_text(&self.doc, "title").unwrap_or_default()
