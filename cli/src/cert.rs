@@ -608,7 +608,19 @@ fn revoke(ctx: &Ctx, serial: &str, reason: &str, as_root: bool, out: Option<&Pat
             format!(" and {} certificate(s) issued under it", fallen.len())
         }
     );
-    let bundle = local.bundle_of(id)?;
+    // The new keys travel with the revocation, so other writers move to them.
+    let bundle = {
+        let state = local.require_org()?;
+        let mut ops: Vec<&outpost_identity::SignedOp> = state.closure(id);
+        for epoch in &rekeyed {
+            for op in state.closure(*epoch) {
+                if !ops.iter().any(|o| o.id == op.id) {
+                    ops.push(op);
+                }
+            }
+        }
+        Bundle::new(state.root(), local.org_name(), Some(id), ops)
+    };
     emit(
         ctx,
         out,

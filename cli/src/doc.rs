@@ -68,7 +68,7 @@ fn new(
         };
         if !may_write(vec![members], &mine) {
             bail!(
-                "you ({} in {}) may not write in {}: only its members may; create the document in your own department, or share it with them: --readers dept:{dept}",
+                "you ({} in {}) may not write in {}: only its members may; create the document in your own department, or share one with them: --writers dept:{dept}",
                 mine.role,
                 display_dept(&mine.dept),
                 display_dept(&dept),
@@ -135,7 +135,7 @@ fn edit(
     let ring = local.keyring(&member, &ctx.pass)?;
     let replica = local.replica()?;
     let key = local.find_doc(&replica, id)?;
-    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16], &ctx.pass)?;
+    let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
     let mut doc = view
         .doc
         .context("you cannot read this document, so you cannot edit it")?;
@@ -164,7 +164,7 @@ fn show(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
     let ring = local.keyring(&member, &ctx.pass)?;
     let replica = local.replica()?;
     let key = local.find_doc(&replica, id)?;
-    let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16], &ctx.pass)?;
+    let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
     let doc = view
         .doc
         .context("you do not hold the key of this document's scope: you may not read it")?;
@@ -205,7 +205,7 @@ fn list(ctx: &Ctx, local: &Local) -> Result<()> {
     let replica = local.replica()?;
     let mut rows = Vec::new();
     for key in replica.docs().copied().collect::<Vec<_>>() {
-        let view = local.view_doc(&replica, &ring, &key, &member.public().0[..16], &ctx.pass)?;
+        let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
         if view.changes == 0 {
             continue;
         }

@@ -15,7 +15,8 @@ use std::thread::JoinHandle;
 
 /// How many batches may wait for the committer before producers block.
 pub const QUEUE_BATCHES_MAX: usize = 1024;
-/// The most envelopes written in one transaction.
+/// The committer stops gathering batches for one transaction once it holds
+/// this many envelopes (a single large batch is never split).
 pub const COMMIT_ENVELOPES_MAX: usize = 16_384;
 
 /// One envelope to store: document key (scope ‖ doc), id, bytes.

@@ -214,6 +214,7 @@ impl Local {
         }
         self.store
             .put_envelopes([(&doc_key_bytes(&doc), &env.id.0, env.bytes.as_slice())])?;
+        self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         Ok(env.id)
     }
 
@@ -347,8 +348,9 @@ impl Local {
 impl Local {
     /// Revokes `target`, recording the heads of every document held here
     /// (so changes the revoked member makes later are refused everywhere),
-    /// then rekeys each scope whose current key the revoked member held and
-    /// this member may rekey. Returns the revocation and the new epochs.
+    /// then rekeys each scope whose current key any member whose
+    /// certificate falls with it held, where this member may rekey.
+    /// Returns the revocation and the new epochs.
     pub fn revoke(
         &mut self,
         signer: &outpost_identity::keys::Signer25519,
@@ -364,14 +366,20 @@ impl Local {
             .filter(|(_, heads)| !heads.is_empty())
             .collect();
         let state = self.require_org()?;
-        let subject = state.op(&target).and_then(|o| o.grant()).map(|c| c.subject);
         let op = state.sign_revocation(signer, target, reason, seen, now)?;
         let id = op.id;
         self.add_ops(vec![op], None)?;
+        // Everyone whose certificate falls with the target, by member key.
+        let state = self.require_org()?;
+        let fallen: std::collections::BTreeSet<PublicKey> = state
+            .role_certs()
+            .filter(|(cert, _)| state.chain(*cert).contains(&target))
+            .map(|(_, c)| c.subject)
+            .collect();
         let mut rekeyed = Vec::new();
-        let Some(subject) = subject else {
+        if fallen.is_empty() {
             return Ok((id, rekeyed));
-        };
+        }
         let member = self.home.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let state = self.require_org()?;
@@ -379,7 +387,7 @@ impl Local {
             .scopes()
             .filter_map(|(scope, _)| {
                 let epoch = state.writer_epoch(&scope)?;
-                let held_by_them = state.wraps_of(&epoch).iter().any(|w| w.to == subject);
+                let held_by_them = state.wraps_of(&epoch).iter().any(|w| fallen.contains(&w.to));
                 (held_by_them && ring.get(&epoch).is_some()).then_some(scope)
             })
             .collect();
@@ -390,5 +398,47 @@ impl Local {
             }
         }
         Ok((id, rekeyed))
+    }
+}
+
+impl Local {
+    /// Key stewardship: for every scope whose current key this member
+    /// holds, wraps it to readers who should have it and do not (members
+    /// certified after the rekey). Returns how many wraps were posted.
+    pub fn steward_keys(&mut self, pass: &Passphrase, now: Timestamp) -> Result<usize> {
+        let member = self.home.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let state = self.require_org()?.clone();
+        let mut posted = 0;
+        for (scope, _) in state.scopes() {
+            let Some(epoch) = state.writer_epoch(&scope) else {
+                continue;
+            };
+            let (Some(secret), Some(rekey)) = (ring.get(&epoch), state.epoch(&epoch)) else {
+                continue;
+            };
+            let have: std::collections::BTreeSet<PublicKey> = state.wraps_of(&epoch).iter().map(|w| w.to).collect();
+            let missing: Vec<(PublicKey, ExchangeKey)> = self
+                .readers(&scope, now)?
+                .into_iter()
+                .filter(|(k, _)| !have.contains(k))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let wraps = missing
+                .iter()
+                .map(|(to, x)| outpost_seal::epoch::wrap(secret, *to, x, &scope, &rekey.salt, &mut rand::rng()))
+                .collect();
+            let body = Body::AddWraps(outpost_identity::scope::AddWraps { epoch, wraps });
+            match state.sign_body(&member.signing, body, now) {
+                Ok(op) => {
+                    self.add_ops(vec![op], None)?;
+                    posted += missing.len();
+                }
+                Err(e) => tracing::debug!("not wrapping scope {scope}: {e}"),
+            }
+        }
+        Ok(posted)
     }
 }

@@ -232,6 +232,11 @@ impl Home {
         Ok(root)
     }
 
+    /// True if the storage key file exists.
+    pub fn has_storage_key(&self) -> bool {
+        self.key_path(KeyKind::Storage).exists()
+    }
+
     /// The node's storage key, made on first use.
     pub fn storage_key(&self, pass: &Passphrase) -> Result<crate::at_rest::StorageKey> {
         self.require_init()?;

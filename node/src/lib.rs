@@ -6,6 +6,7 @@
 pub mod at_rest;
 pub mod committer;
 pub mod docs;
+pub mod gate;
 pub mod home;
 pub mod local;
 

@@ -22,7 +22,7 @@ pub struct Local {
     /// The home directory.
     pub home: Home,
     /// The open store.
-    pub store: Store,
+    pub store: std::sync::Arc<Store>,
     /// This member's public key.
     pub member: PublicKey,
     /// This device's public key.
@@ -30,6 +30,25 @@ pub struct Local {
     org_name: String,
     state: Option<AuthState>,
     storage: std::cell::OnceCell<crate::at_rest::StorageKey>,
+    /// Ops and envelopes made or received here since the last
+    /// [`Local::take_outbox`], as gossip frames for peers.
+    outbox: Vec<Vec<u8>>,
+}
+
+/// Gossip frame kinds: the first byte of a frame.
+pub mod frame {
+    /// An authorisation op follows.
+    pub const OP: u8 = 1;
+    /// An envelope follows.
+    pub const ENVELOPE: u8 = 2;
+
+    /// Prefixes `bytes` with `kind`.
+    pub fn wrap(kind: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut f = Vec::with_capacity(bytes.len() + 1);
+        f.push(kind);
+        f.extend_from_slice(bytes);
+        f
+    }
 }
 
 impl Local {
@@ -37,7 +56,7 @@ impl Local {
     pub fn open(home: Home) -> Result<Local> {
         let member = home.member_public()?;
         let device = home.device_public()?;
-        let store = home.store()?;
+        let store = std::sync::Arc::new(home.store()?);
         let org_name = store
             .setting("org-name")?
             .map(|v| String::from_utf8_lossy(&v).into_owned())
@@ -65,6 +84,7 @@ impl Local {
             org_name,
             state,
             storage: std::cell::OnceCell::new(),
+            outbox: Vec::new(),
         })
     }
 
@@ -72,6 +92,12 @@ impl Local {
     pub fn storage_key(&self, pass: &Passphrase) -> Result<&crate::at_rest::StorageKey> {
         if let Some(k) = self.storage.get() {
             return Ok(k);
+        }
+        if !self.home.has_storage_key() && !self.store.secrets()?.is_empty() {
+            bail!(
+                "the storage key {} is missing but the store holds secrets encrypted under it: restore the key file from a backup",
+                self.home.dir().join("keys/storage.key").display()
+            );
         }
         let key = self.home.storage_key(pass)?;
         Ok(self.storage.get_or_init(|| key))
@@ -131,8 +157,24 @@ impl Local {
             bail!("this invite was already redeemed by certificate {previous}; each invite can be used once");
         }
         let added = trial.len() - state.len();
+        let known: std::collections::BTreeSet<OpId> = state.ops().map(|o| o.id).collect();
+        self.outbox.extend(
+            ops.iter()
+                .filter(|o| !known.contains(&o.id))
+                .map(|o| frame::wrap(frame::OP, &o.bytes)),
+        );
         *state = trial;
         Ok(added)
+    }
+
+    /// Takes the frames waiting to be pushed to peers.
+    pub fn take_outbox(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Queues a frame for peers.
+    pub fn push_outbox(&mut self, frame: Vec<u8>) {
+        self.outbox.push(frame);
     }
 
     /// A bundle of `subject` and everything needed to check it.

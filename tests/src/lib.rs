@@ -12,6 +12,9 @@
 //! validity windows and expiry are deterministic. [`Command::at`] runs one
 //! command at another time.
 //!
+//! Randomised tests draw from an [`Rng`] seeded by [`seed`], which prints
+//! the seed and takes it from `OUTPOST_TEST_SEED` when set.
+//!
 //! The binary is built once per test process (`cargo build -p outpost`,
 //! same profile and target directory as the tests), unless `OUTPOST_BIN`
 //! names one to use.
@@ -220,9 +223,7 @@ impl Node {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = self.cmd(args);
-        cmd.arg("--json");
-        cmd.run().success().json()
+        self.cmd(args).json()
     }
 
     /// `outpost init --name NAME`.
@@ -347,6 +348,12 @@ impl Command {
     /// Runs at `unix_seconds` instead of the sandbox time.
     pub fn at(&mut self, unix_seconds: u64) -> &mut Command {
         self.env("OUTPOST_NOW", unix_seconds.to_string())
+    }
+
+    /// Runs with `--json`; the command must succeed. Returns its output,
+    /// parsed.
+    pub fn json(&mut self) -> serde_json::Value {
+        self.arg("--json").run().success().json()
     }
 
     /// Starts the command with its output piped, for a test that kills it

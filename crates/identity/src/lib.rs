@@ -12,7 +12,9 @@
 //! - A **device** owns an ed25519 key that is also its libp2p identity
 //!   ([`keys::DeviceKey`]).
 //! - **Authorisation ops** ([`op::Op`]) are signed statements: a role
-//!   certificate grant, a device certificate, or a revocation. Each names the
+//!   certificate grant, a device certificate, a revocation, or — for
+//!   encrypted content — a scope definition, a rekey or more key wraps
+//!   ([`scope`]). Each names the
 //!   certificate that authorises its author (`proof`) and its causal
 //!   `parents`, so the ops form a DAG.
 //! - The **authorisation state** ([`state::AuthState`]) is a pure function of

@@ -2,9 +2,9 @@
 //!
 //! An [`Op`] is signed by its `author`. `proof` names the role certificate
 //! that authorises the author (absent only when the author is the org root).
-//! `parents` are the revocation heads the author knew (see
-//! [`crate::state`]); together with `proof` and a revocation's `target` they
-//! are the op's causal dependencies.
+//! `parents` are the control heads the author knew (see [`crate::state`]);
+//! together with `proof` and the op's target (revoked certificate, rekeyed
+//! scope, wrapped epoch) they are the op's causal dependencies.
 
 use crate::keys::{ExchangeKey, OrgId, PublicKey, Signer25519};
 use crate::signed::{self, DecodeError, Kind};
@@ -306,7 +306,7 @@ pub struct Op {
     /// The role certificate that authorises the author; `None` only for the
     /// org root.
     pub proof: Option<OpId>,
-    /// Revocation heads the author knew when signing.
+    /// Control heads (revocations, scopes, rekeys) the author knew when signing.
     pub parents: Vec<OpId>,
     /// The statement.
     pub body: Body,

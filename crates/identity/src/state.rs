@@ -8,8 +8,9 @@
 //! 2. The other ops are put in one topological order. Among ops that are
 //!    ready at the same time, revocations come first, ordered by the
 //!    seniority of their author (root, then admin, dept-head, member; then
-//!    the shorter proof chain; then the op id), then grants by op id. The
-//!    order depends only on the set, never on arrival.
+//!    the shorter proof chain; then the op id), then scopes and rekeys, then
+//!    certificates and wraps, each by op id. The order depends only on the
+//!    set, never on arrival.
 //! 3. Walking that order, each grant and device certificate is checked
 //!    against the delegation rules ([`crate::rules`]) and its proof: the
 //!    proof must be an accepted role certificate of the author, and the new
@@ -269,7 +270,8 @@ impl AuthState {
         &self.derived.order
     }
 
-    /// The latest revocations known: the parents a new op should name.
+    /// The control heads (latest decided revocations, scopes and rekeys):
+    /// the parents a new op names and the `auth_heads` of an envelope.
     pub fn heads(&self) -> Vec<OpId> {
         self.derived.revocation_heads.clone()
     }

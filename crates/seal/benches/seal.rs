@@ -32,7 +32,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use outpost_identity::signed::{self, Kind, SIG_LEN};
 use outpost_identity::{
-    AuthState, Body, DeptPath, MemberKeys, OpId, OrgRoot, Principal, Role, RoleCert, ScopeDef, Timestamp,
+    AuthState, Body, DeptPath, MemberKeys, OrgRoot, Principal, Role, RoleCert, ScopeDef, Timestamp,
 };
 use outpost_node::committer::{Committer, Item};
 use outpost_node::docs::doc_key_bytes;
@@ -49,7 +49,7 @@ const T0: Timestamp = Timestamp(1_800_000_000);
 /// Envelopes per batch: batch signature check and one commit (one fsync).
 const BATCH: usize = 256;
 /// Characters inserted per change; gives automerge changes of about 200 bytes.
-const CHARS_PER_CHANGE: usize = 120;
+const CHARS_PER_CHANGE: usize = 90;
 
 /// Raw redb table of the baseline: envelope id → envelope bytes.
 const RAW: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("raw");
@@ -91,7 +91,7 @@ fn org() -> Org {
     let admin = MemberKeys::generate(&mut rng);
     let member = MemberKeys::generate(&mut rng);
     let mut auth = AuthState::new(root.0.public());
-    let mut add = |auth: &mut AuthState, op: outpost_identity::SignedOp| {
+    let add = |auth: &mut AuthState, op: outpost_identity::SignedOp| {
         let id = op.id;
         auth.insert(op).expect("same org");
         id
@@ -316,10 +316,10 @@ fn open_and_apply(batch: &[&[u8]], secret: &EpochSecret, doc: &mut AutoCommit) {
     doc.apply_changes(changes).expect("changes apply");
 }
 
-/// The ingest path: batch decode, open, then store durably through the
-/// committer. Returns after the fsync.
-fn ingest(batch: &[&[u8]], secret: &EpochSecret, committer: &Committer) {
-    let items: Vec<Item> = Envelope::decode_batch(batch)
+/// The first half of ingest: batch decode (signatures checked) and open;
+/// returns what the committer stores.
+fn open_batch(batch: &[&[u8]], secret: &EpochSecret) -> Vec<Item> {
+    Envelope::decode_batch(batch)
         .into_iter()
         .map(|env| {
             let env = env.expect("valid envelope");
@@ -327,8 +327,13 @@ fn ingest(batch: &[&[u8]], secret: &EpochSecret, committer: &Committer) {
             black_box(payload);
             (doc_key_bytes(&(env.header.scope, env.header.doc)), env.id.0, env.bytes)
         })
-        .collect();
-    committer.commit(items).expect("stored");
+        .collect()
+}
+
+/// The ingest path: batch decode, open, then store durably through the
+/// committer. Returns after the fsync.
+fn ingest(batch: &[&[u8]], secret: &EpochSecret, committer: &Committer) {
+    committer.commit(open_batch(batch, secret)).expect("stored");
 }
 
 /// A fresh store in a temporary directory, with its committer.
@@ -397,6 +402,33 @@ fn ingest_pass(batches: &[Vec<&[u8]>], secret: &EpochSecret, producers: usize) -
                     ingest(b, secret, committer);
                 }
             });
+        }
+    });
+    let elapsed = start.elapsed();
+    let n: usize = batches.iter().map(Vec::len).sum();
+    assert_eq!(store.finish(), n as u64, "every envelope stored");
+    elapsed
+}
+
+/// Durable ingest with one thread decoding and opening while a second one
+/// only waits for the committer's acknowledgements, so that verification of
+/// the next batch overlaps the fsync of the previous one (at most two
+/// batches in flight). Returns the time from the first batch to the last
+/// fsync.
+fn ingest_pass_pipelined(batches: &[Vec<&[u8]>], secret: &EpochSecret) -> Duration {
+    let store = FreshStore::new();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let committer = store.committer();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(1);
+        s.spawn(move || {
+            for items in rx {
+                committer.commit(items).expect("stored");
+            }
+        });
+        for b in batches {
+            tx.send(open_batch(b, secret))
+                .expect("the waiter runs until the sender is dropped");
         }
     });
     let elapsed = start.elapsed();
@@ -531,25 +563,44 @@ fn rate_timed(budget: Duration, mut f: impl FnMut() -> (usize, Duration)) -> f64
     n as f64 / spent.as_secs_f64()
 }
 
-fn summary() {
-    let test = test_mode();
-    let budget = Duration::from_millis(if test { 20 } else { 1000 });
-    let f = Fixture::new(if test { 2 * BATCH } else { 16 * BATCH });
-    let raw = Raw::new(&f);
+/// One measurement of every figure, envelopes (or changes) per second.
+#[derive(Default)]
+struct Round {
+    raw_sign: f64,
+    raw_aead: f64,
+    seal: f64,
+    raw_verify: f64,
+    raw_verify_strict: f64,
+    raw_verify_batch: f64,
+    decode: f64,
+    decode_batch: f64,
+    open: f64,
+    apply: f64,
+    apply_batch: f64,
+    open_path: f64,
+    redb_durable: f64,
+    redb_none: f64,
+    ingest_1: f64,
+    ingest_2: f64,
+    ingest_pipelined: f64,
+}
+
+fn measure(f: &Fixture, raw: &Raw, decoded: &[Change], budget: Duration) -> Round {
     let batches = f.batches();
     let secret = &f.org.secret;
     let n = f.envs.len();
     let mut rng = rand::rng();
-
-    // Seal.
-    let raw_sign = rate(budget, 1, || {
-        black_box(raw.sign());
-    });
-    let raw_aead = rate(budget, 1, || {
-        black_box(raw.encrypt());
-    });
+    let mut r = Round {
+        raw_sign: rate(budget, 1, || {
+            black_box(raw.sign());
+        }),
+        raw_aead: rate(budget, 1, || {
+            black_box(raw.encrypt());
+        }),
+        ..Round::default()
+    };
     let mut i = 0;
-    let seal = rate(budget, 1, || {
+    r.seal = rate(budget, 1, || {
         i = (i + 1) % n;
         black_box(Envelope::seal(
             f.org.header.clone(),
@@ -559,56 +610,56 @@ fn summary() {
             &mut rng,
         ));
     });
-    let seal_floor = 1.0 / (1.0 / raw_sign + 1.0 / raw_aead);
 
-    // Open.
     let mut i = 0;
-    let raw_verify = rate(budget, 1, || {
+    r.raw_verify = rate(budget, 1, || {
         i = (i + 1) % n;
         let (m, s) = &f.signed[i];
         assert!(f.author.verify(black_box(m), s).is_ok());
     });
     let mut i = 0;
-    let raw_verify_strict = rate(budget, 1, || {
+    r.raw_verify_strict = rate(budget, 1, || {
         i = (i + 1) % n;
         let (m, s) = &f.signed[i];
         assert!(f.author.verify_strict(black_box(m), s).is_ok());
     });
     let mut j = 0;
-    let raw_verify_batch = rate(budget, BATCH, || {
+    r.raw_verify_batch = rate(budget, BATCH, || {
         j = (j + 1) % batches.len();
-        assert!(verify_batch(&f, j * BATCH..(j + 1) * BATCH));
+        assert!(verify_batch(f, j * BATCH..(j + 1) * BATCH));
     });
     let mut i = 0;
-    let decode = rate(budget, 1, || {
+    r.decode = rate(budget, 1, || {
         i = (i + 1) % n;
         assert!(Envelope::decode(black_box(&f.envs[i].bytes)).is_ok());
     });
     let mut j = 0;
-    let decode_batch = rate(budget, BATCH, || {
+    r.decode_batch = rate(budget, BATCH, || {
         j = (j + 1) % batches.len();
         assert!(Envelope::decode_batch(&batches[j]).iter().all(Result::is_ok));
     });
     let mut i = 0;
-    let open = rate(budget, 1, || {
+    r.open = rate(budget, 1, || {
         i = (i + 1) % n;
         assert!(f.envs[i].open(secret).is_ok());
     });
-    let decoded: Vec<Change> = f
-        .changes
-        .iter()
-        .map(|c| Change::from_bytes(c.clone()).expect("valid change"))
-        .collect();
-    let apply = rate_timed(budget, || {
+    r.apply = rate_timed(budget, || {
         let mut doc = AutoCommit::new();
-        let input = decoded.clone();
         let start = Instant::now();
-        for chunk in input.chunks(BATCH) {
+        for chunk in decoded.chunks(BATCH) {
             doc.apply_changes(chunk.to_vec()).expect("changes apply");
         }
         (n, start.elapsed())
     });
-    let open_path = rate_timed(budget, || {
+    r.apply_batch = rate_timed(budget, || {
+        let mut doc = AutoCommit::new();
+        let start = Instant::now();
+        for chunk in decoded.chunks(BATCH) {
+            doc.apply_changes_batch(chunk.to_vec()).expect("changes apply");
+        }
+        (n, start.elapsed())
+    });
+    r.open_path = rate_timed(budget, || {
         let mut doc = AutoCommit::new();
         let start = Instant::now();
         for b in &batches {
@@ -619,22 +670,57 @@ fn summary() {
         (n, elapsed)
     });
 
-    // Store.
-    let value = f.envs[1].bytes.clone();
-    let mut redb_rates = [0.0; 2];
-    for (out, durability) in redb_rates.iter_mut().zip([Durability::Immediate, Durability::None]) {
+    let value = &f.envs[1].bytes;
+    for (out, durability) in [
+        (&mut r.redb_durable, Durability::Immediate),
+        (&mut r.redb_none, Durability::None),
+    ] {
         let (_dir, db) = raw_db();
         let mut key = 0;
         *out = rate(budget, 1, || {
             key += 1;
-            raw_commit(&db, durability, key, &value);
+            raw_commit(&db, durability, key, value);
         });
     }
-    let [redb_durable, redb_none] = redb_rates;
-    let ingest_1 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 1)));
-    let ingest_2 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 2)));
+    r.ingest_1 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 1)));
+    r.ingest_2 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 2)));
+    r.ingest_pipelined = rate_timed(budget, || (n, ingest_pass_pipelined(&batches, secret)));
+    r
+}
+
+fn summary() {
+    let test = test_mode();
+    // Figures are measured in interleaved rounds and the best of each kept:
+    // load from other processes then hits the raw and the Outpost figures
+    // alike instead of whichever ran at the wrong moment.
+    let (rounds, budget) = if test { (1, 20) } else { (3, 350) };
+    let budget = Duration::from_millis(budget);
+    let f = Fixture::new(if test { 2 * BATCH } else { 16 * BATCH });
+    let raw = Raw::new(&f);
+    let decoded: Vec<Change> = f
+        .changes
+        .iter()
+        .map(|c| Change::from_bytes(c.clone()).expect("valid change"))
+        .collect();
+    let rounds: Vec<Round> = (0..rounds).map(|_| measure(&f, &raw, &decoded, budget)).collect();
+    let best = |g: fn(&Round) -> f64| rounds.iter().map(g).fold(0.0, f64::max);
+    let (raw_sign, raw_aead, seal) = (best(|r| r.raw_sign), best(|r| r.raw_aead), best(|r| r.seal));
+    let (raw_verify, raw_verify_strict, raw_verify_batch) = (
+        best(|r| r.raw_verify),
+        best(|r| r.raw_verify_strict),
+        best(|r| r.raw_verify_batch),
+    );
+    let (decode, decode_batch, open) = (best(|r| r.decode), best(|r| r.decode_batch), best(|r| r.open));
+    let (apply, apply_batch, open_path) = (best(|r| r.apply), best(|r| r.apply_batch), best(|r| r.open_path));
+    let (redb_durable, redb_none) = (best(|r| r.redb_durable), best(|r| r.redb_none));
+    let (ingest_1, ingest_2, ingest_pipelined) =
+        (best(|r| r.ingest_1), best(|r| r.ingest_2), best(|r| r.ingest_pipelined));
+    let seal_floor = 1.0 / (1.0 / raw_sign + 1.0 / raw_aead);
+    let aead_mb = raw_aead * raw.plaintext.len() as f64 / 1e6;
+    let n = f.envs.len();
 
     let target_ratio = ingest_1 / raw_verify;
+    let per_round: Vec<f64> = rounds.iter().map(|r| r.ingest_1 / r.raw_verify).collect();
     let met = target_ratio >= 0.70;
     let report = serde_json::json!({
         "scenario": "envelopes of ~200-byte automerge changes: seal; decode + verify + open + apply; durable grouped ingest",
@@ -642,11 +728,13 @@ fn summary() {
         "payload_bytes_mean": f.payload_len(),
         "envelope_bytes_mean": f.envelope_len(),
         "batch": BATCH,
+        "rounds": rounds.len(),
+        "figures": "best of the rounds, per second, one thread unless stated",
         "cores": std::thread::available_parallelism().map(usize::from).unwrap_or(1),
         "seal": {
             "raw_ed25519_sign_per_s": raw_sign,
             "raw_xchacha20poly1305_encrypt_per_s": raw_aead,
-            "raw_xchacha20poly1305_encrypt_mb_per_s": raw_aead * raw.plaintext.len() as f64 / 1e6,
+            "raw_xchacha20poly1305_encrypt_mb_per_s": aead_mb,
             "raw_floor_per_s": seal_floor,
             "envelope_seal_per_s": seal,
             "ratio_to_floor": seal / seal_floor,
@@ -658,7 +746,8 @@ fn summary() {
             "envelope_decode_per_s": decode,
             "envelope_decode_batch_256_per_s": decode_batch,
             "envelope_open_per_s": open,
-            "automerge_apply_per_s": apply,
+            "automerge_apply_changes_per_s": apply,
+            "automerge_apply_changes_batch_per_s": apply_batch,
             "decode_batch_open_apply_per_s": open_path,
             "decode_ratio_to_raw_verify": decode / raw_verify,
             "decode_batch_ratio_to_raw_verify_batch": decode_batch / raw_verify_batch,
@@ -668,36 +757,43 @@ fn summary() {
             "raw_redb_commit_1_row_none_per_s": redb_none,
             "ingest_durable_batch_256_1_producer_per_s": ingest_1,
             "ingest_durable_batch_256_2_producers_per_s": ingest_2,
+            "ingest_durable_batch_256_pipelined_per_s": ingest_pipelined,
+            "ingest_pipelined_note": "one thread decodes and opens; a second only waits for the committer's acknowledgement (at most two batches in flight)",
             "ingest_ratio_to_raw_durable_commit": ingest_1 / redb_durable,
         },
         "target": {
             "statement": "opening (verify + decrypt + store, durable, grouped) at no less than 70% of the raw single-signature verify rate",
             "measured": "ingest_durable_batch_256_1_producer_per_s / raw_ed25519_verify_per_s",
             "ratio": target_ratio,
+            "ratio_per_round": per_round,
             "required": 0.70,
             "met": met,
         },
     });
     println!(
-        "seal summary ({n} envelopes, payload {} B, envelope {} B):",
+        "seal summary ({n} envelopes, payload {} B, envelope {} B; best of {} rounds, one thread unless stated):",
         f.payload_len(),
-        f.envelope_len()
+        f.envelope_len(),
+        rounds.len()
     );
     println!(
-        "  seal    {seal:>9.0}/s | raw sign {raw_sign:.0}/s, raw XChaCha20-Poly1305 {raw_aead:.0}/s ({:.0} MB/s) → floor {seal_floor:.0}/s ({:.0}% of floor)",
-        raw_aead * raw.plaintext.len() as f64 / 1e6,
+        "  seal    {seal:>7.0}/s | raw sign {raw_sign:.0}/s, raw XChaCha20-Poly1305 {raw_aead:.0}/s ({aead_mb:.0} MB/s) → floor {seal_floor:.0}/s; {:.0}% of floor",
         100.0 * seal / seal_floor
     );
     println!(
-        "  decode  {decode:>9.0}/s single, {decode_batch:.0}/s batched | raw verify {raw_verify:.0}/s (strict {raw_verify_strict:.0}/s), raw verify_batch {raw_verify_batch:.0}/s"
-    );
-    println!("  open    {open:>9.0}/s; automerge apply {apply:.0}/s; decode_batch + open + apply {open_path:.0}/s");
-    println!(
-        "  ingest  {ingest_1:>9.0}/s durable, {BATCH} per commit, 1 producer ({ingest_2:.0}/s with 2) | raw redb 1 row/txn: durable {redb_durable:.0}/s, none {redb_none:.0}/s"
+        "  decode  {decode:>7.0}/s single, {decode_batch:.0}/s batched | raw verify {raw_verify:.0}/s (strict {raw_verify_strict:.0}/s), raw verify_batch {raw_verify_batch:.0}/s"
     );
     println!(
-        "  target: ingest at ≥70% of raw single verify: {:.0}% → {}",
+        "  open    {open:>7.0}/s | automerge apply_changes {apply:.0}/s (apply_changes_batch {apply_batch:.0}/s) | decode_batch + open + apply {open_path:.0}/s"
+    );
+    println!(
+        "  ingest  {ingest_1:>7.0}/s durable, {BATCH} per commit, 1 producer ({ingest_2:.0}/s with 2; {ingest_pipelined:.0}/s with acks awaited off-thread) | raw redb 1 row/txn: durable {redb_durable:.0}/s, none {redb_none:.0}/s"
+    );
+    let rounds_pct: Vec<String> = per_round.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect();
+    println!(
+        "  target: durable grouped ingest ≥ 70% of raw single verify: {:.0}% (rounds: {}) → {}",
         100.0 * target_ratio,
+        rounds_pct.join(", "),
         if met { "MET" } else { "NOT MET" }
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/outpost-bench");

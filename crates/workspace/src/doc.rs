@@ -7,7 +7,7 @@
 use automerge::{ActorId, AutoCommit, Change, ObjType, ROOT, ReadDoc, Value, transaction::Transactable};
 
 /// Largest body accepted from one edit, in bytes.
-pub const BODY_BYTES_MAX: usize = 8 * 1024 * 1024;
+pub const BODY_BYTES_MAX: usize = 2 * 1024 * 1024;
 
 /// A document could not be built or changed.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +20,7 @@ pub enum DocError {
     #[error("this is not a text document (no title/body)")]
     NotText,
     /// Too large.
-    #[error("the text is {0} bytes; the limit is 8 MiB")]
+    #[error("the text is {0} bytes; the limit is 2 MiB (attach larger content as a file)")]
     TooLarge(usize),
 }
 

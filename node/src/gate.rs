@@ -1,0 +1,81 @@
+//! Admission: who may connect. A peer's hello is the certificate bundle of
+//! its device; it is admitted if, against this node's authorisation state
+//! plus the bundle's ops, the bundle names a live device certificate (or a
+//! device's own role certificate, for relays and office nodes) whose key is
+//! the peer's libp2p identity.
+
+use libp2p::PeerId;
+use outpost_identity::keys::peer_id_of;
+use outpost_identity::request::Bundle;
+use outpost_identity::{AuthState, Body, PublicKey, RoleCert};
+use std::sync::RwLock;
+
+/// The node's gate, shared with the network loop.
+#[derive(Debug)]
+pub struct OrgGate {
+    state: RwLock<AuthState>,
+    hello: Vec<u8>,
+}
+
+/// The device key a bundle presents, if any.
+fn presented_key(state: &AuthState, bundle: &Bundle) -> Option<PublicKey> {
+    match &state.op(&bundle.subject?)?.op.body {
+        Body::Device(d) => Some(d.device),
+        Body::Grant(c) => Some(c.subject),
+        _ => None,
+    }
+}
+
+impl OrgGate {
+    /// A gate over `state`, presenting `hello` (our device bundle).
+    pub fn new(state: AuthState, hello: Vec<u8>) -> OrgGate {
+        OrgGate {
+            state: RwLock::new(state),
+            hello,
+        }
+    }
+
+    /// Replaces the state (after new ops arrived).
+    pub fn update(&self, state: AuthState) {
+        *self
+            .state
+            .write()
+            .expect("the gate lock is never poisoned: nothing panics while holding it") = state;
+    }
+
+    /// Who `peer` acts for, given its hello.
+    pub fn principal(&self, peer: &PeerId, hello: &[u8]) -> Result<RoleCert, String> {
+        let (bundle, ops) = Bundle::decode(hello).map_err(|e| format!("its certificate bundle is invalid: {e}"))?;
+        let base = self.state.read().expect("the gate lock is never poisoned").clone();
+        if bundle.root != base.root() {
+            return Err(format!("it belongs to another org ({})", bundle.org()));
+        }
+        let mut state = base;
+        state.insert_all(ops).map_err(|e| e.to_string())?;
+        let key = presented_key(&state, &bundle).ok_or("its bundle names no device certificate")?;
+        if peer_id_of(&key) != peer.to_base58() {
+            return Err("its certificate is for another device".into());
+        }
+        let now = crate::now();
+        match state.device_principal(&key, now) {
+            Some((_, cert)) => Ok(cert.clone()),
+            None => {
+                let status = bundle
+                    .subject
+                    .map(|s| state.status(&s, now).to_string())
+                    .unwrap_or_default();
+                Err(format!("its device certificate is not valid: {status}"))
+            }
+        }
+    }
+}
+
+impl outpost_net::Gate for OrgGate {
+    fn hello(&self) -> Vec<u8> {
+        self.hello.clone()
+    }
+
+    fn admit(&self, peer: &PeerId, hello: &[u8]) -> Result<(), String> {
+        self.principal(peer, hello).map(|_| ())
+    }
+}
