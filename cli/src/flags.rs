@@ -112,6 +112,15 @@ pub struct UpArgs {
     /// Name for the personal org made on first run.
     #[arg(long, default_value = "Personal")]
     pub org_name: String,
+    /// libp2p address to listen on (repeatable) [default: all interfaces, TCP and QUIC, any port].
+    #[arg(long, value_name = "MULTIADDR")]
+    pub listen: Vec<String>,
+    /// A peer to connect to, e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... (repeatable).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub peer: Vec<String>,
+    /// Where the local HTTP API and web page listen (loopback only; port 0 picks one).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7447")]
+    pub api: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 
 use crate::flags::{OrgCommand, UpArgs};
 use crate::io::{Ctx, write_output};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use outpost_identity::armor::{self, Label};
 use outpost_identity::keys::peer_id_of;
 use outpost_node::{Local, now};
@@ -129,20 +129,61 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     if !ctx.home.is_initialised() {
         init(ctx, None)?;
     }
-    let mut local = Local::open(ctx.home.clone())?;
-    if local.state().is_none() {
-        let me = member_name(&local)?;
-        local.create_org(&args.org_name, &me, &ctx.pass, now())?;
+    {
+        let mut local = Local::open(ctx.home.clone())?;
+        if local.state().is_none() {
+            let me = member_name(&local)?;
+            local.create_org(&args.org_name, &me, &ctx.pass, now())?;
+        }
+        local.ensure_device_cert(&ctx.pass, now())?;
     }
-    local.ensure_device_cert(&ctx.pass, now())?;
-    let mdns_off = args.no_mdns || std::env::var("OUTPOST_MDNS").is_ok_and(|v| v.eq_ignore_ascii_case("off"));
-    drop(local);
-    status(ctx)?;
-    if !ctx.json {
-        println!(
-            "node     identity and store ready; mDNS {}. Networking and the web page are not part of this build yet.",
-            if mdns_off { "off" } else { "on" }
-        );
-    }
-    Ok(())
+    let mdns = !(args.no_mdns || std::env::var("OUTPOST_MDNS").is_ok_and(|v| v.eq_ignore_ascii_case("off")));
+    let parse = |list: &[String]| -> Result<Vec<libp2p::Multiaddr>> {
+        list.iter()
+            .map(|a| {
+                a.parse()
+                    .with_context(|| format!("{a:?} is not a multiaddr such as /ip4/127.0.0.1/tcp/4001"))
+            })
+            .collect()
+    };
+    let config = outpost_node::daemon::DaemonConfig {
+        listen: parse(&args.listen)?,
+        peers: parse(&args.peer)?,
+        mdns,
+        api: args
+            .api
+            .parse()
+            .with_context(|| format!("--api {:?} is not an address such as 127.0.0.1:7447", args.api))?,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let pass = match ctx.pass.get() {
+        Some(p) => outpost_node::Passphrase::new(p),
+        None => outpost_node::Passphrase::default(),
+    };
+    let json = ctx.json;
+    let home = ctx.home.clone();
+    runtime.block_on(async move {
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        };
+        outpost_node::daemon::run(home, pass, config, shutdown, |shared| {
+            let listen: Vec<String> = shared.listen_addrs().iter().map(|a| a.to_string()).collect();
+            if json {
+                println!("{}", json!({"peer_id": shared.client.peer_id.to_string(), "listen": listen, "mdns": mdns}));
+            } else {
+                println!("node up: peer id {}", shared.client.peer_id);
+                for a in &listen {
+                    println!("  listening on {a}");
+                }
+                println!("  mDNS {}; API and token in api.json in the home directory; Ctrl-C stops", if mdns { "on" } else { "off" });
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        })
+        .await
+    })
 }

@@ -15,6 +15,7 @@ use std::sync::RwLock;
 pub struct OrgGate {
     state: RwLock<AuthState>,
     hello: Vec<u8>,
+    principals: std::sync::Mutex<std::collections::HashMap<PeerId, RoleCert>>,
 }
 
 /// The device key a bundle presents, if any.
@@ -32,6 +33,7 @@ impl OrgGate {
         OrgGate {
             state: RwLock::new(state),
             hello,
+            principals: Default::default(),
         }
     }
 
@@ -41,6 +43,20 @@ impl OrgGate {
             .state
             .write()
             .expect("the gate lock is never poisoned: nothing panics while holding it") = state;
+    }
+
+    /// The certificate an admitted peer acts under.
+    pub fn admitted(&self, peer: &PeerId) -> Option<RoleCert> {
+        self.principals
+            .lock()
+            .expect("the gate lock is never poisoned")
+            .get(peer)
+            .cloned()
+    }
+
+    /// The current authorisation state.
+    pub fn state(&self) -> AuthState {
+        self.state.read().expect("the gate lock is never poisoned").clone()
     }
 
     /// Who `peer` acts for, given its hello.
@@ -76,6 +92,16 @@ impl outpost_net::Gate for OrgGate {
     }
 
     fn admit(&self, peer: &PeerId, hello: &[u8]) -> Result<(), String> {
-        self.principal(peer, hello).map(|_| ())
+        let mut principals = self.principals.lock().expect("the gate lock is never poisoned");
+        match self.principal(peer, hello) {
+            Ok(cert) => {
+                principals.insert(*peer, cert);
+                Ok(())
+            }
+            Err(why) => {
+                principals.remove(peer);
+                Err(why)
+            }
+        }
     }
 }

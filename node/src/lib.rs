@@ -3,12 +3,15 @@
 //!
 //! The CLI (`outpost`) is a thin layer over this crate.
 
+pub mod api;
 pub mod at_rest;
 pub mod committer;
+pub mod daemon;
 pub mod docs;
 pub mod gate;
 pub mod home;
 pub mod local;
+pub mod sync;
 
 pub use home::{Home, Passphrase};
 pub use local::Local;

@@ -1,0 +1,265 @@
+//! The local HTTP API (JSON), served on loopback with a token.
+//!
+//! Every route needs `Authorization: Bearer <token>` (or `?token=` for a
+//! browser); the token is written to `<home>/api.json` (mode 0600) when the
+//! node starts. Errors are `{"error": {"code", "message"}}`.
+
+use crate::daemon::Shared;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An API error: HTTP status, a code for programs, a message for people.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": {"code": self.1, "message": self.2}}))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        let msg = format!("{e:#}");
+        if msg.contains("no document") {
+            ApiError(StatusCode::NOT_FOUND, "not_found", msg)
+        } else {
+            ApiError(StatusCode::BAD_REQUEST, "refused", msg)
+        }
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Constant-time comparison of the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let query = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_owned));
+    match bearer.or(query) {
+        Some(t) if same(t.as_bytes(), shared.token.as_bytes()) => next.run(req).await,
+        _ => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid token is required: see api.json in the node's home directory, or run `outpost open`".into(),
+        )
+        .into_response(),
+    }
+}
+
+/// The API routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/status", get(status))
+        .route("/api/peers", get(peers))
+        .route("/api/docs", get(list_docs).post(new_doc))
+        .route("/api/docs/{id}", get(show_doc).post(edit_doc))
+        .route("/api/docs/{id}/history", get(history))
+        .layer(middleware::from_fn_with_state(shared.clone(), auth))
+        .with_state(shared)
+}
+
+async fn peers(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let peers = shared
+        .client
+        .peers()
+        .await
+        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, "network", e))?;
+    let list: Vec<Value> = peers
+        .iter()
+        .map(|(p, addrs)| {
+            let who = shared.gate.admitted(p);
+            json!({
+                "peer_id": p.to_string(),
+                "addrs": addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "name": who.as_ref().map(|c| c.name.clone()),
+                "role": who.as_ref().map(|c| c.role.name()),
+            })
+        })
+        .collect();
+    Ok(Json(json!(list)))
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let peers = shared.client.peers().await.unwrap_or_default().len();
+    let listen: Vec<String> = shared.listen_addrs().iter().map(|a| a.to_string()).collect();
+    let peer_id = shared.client.peer_id.to_string();
+    let v = shared
+        .with_local(move |l, _| {
+            let now = crate::now();
+            let state = l.require_org()?;
+            let role = state.role_of(&l.member, now).map(|(_, c)| {
+                json!({"role": c.role.name(), "dept": c.dept.to_string(), "name": c.name, "until": c.not_after.0})
+            });
+            Ok(json!({
+                "peer_id": peer_id,
+                "listen": listen,
+                "peers": peers,
+                "org": {"id": state.org().to_string(), "name": l.org_name()},
+                "member": l.member.to_string(),
+                "role": role,
+                "envelopes": l.store.envelope_count()?,
+                "store": l.store.path(),
+            }))
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
+    let v = shared
+        .with_local(|l, pass| {
+            let member = l.home.member_keys(pass)?;
+            let ring = l.keyring(&member, pass)?;
+            let replica = l.replica()?;
+            let actor = l.device.0;
+            let mut rows = Vec::new();
+            for key in replica.docs().copied().collect::<Vec<_>>() {
+                let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
+                if view.changes == 0 {
+                    continue;
+                }
+                rows.push(json!({
+                    "id": key.1.to_hex(),
+                    "title": view.doc.as_ref().map(|d| d.title()),
+                    "scope": view.scope_name,
+                    "changes": view.changes,
+                    "updated": view.updated.0,
+                }));
+            }
+            Ok(json!(rows))
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let v = shared
+        .with_local(move |l, pass| {
+            let member = l.home.member_keys(pass)?;
+            let ring = l.keyring(&member, pass)?;
+            let replica = l.replica()?;
+            let key = l.find_doc(&replica, &id)?;
+            let actor = l.device.0;
+            let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
+            let mut heads: Vec<String> = replica.heads(&key).iter().map(|h| hex::encode(h.0)).collect();
+            heads.sort();
+            let doc = view
+                .doc
+                .ok_or_else(|| anyhow::anyhow!("you may not read this document"))?;
+            Ok(json!({
+                "id": key.1.to_hex(), "title": doc.title(), "body": doc.body(),
+                "scope": view.scope_name, "changes": view.changes, "heads": heads,
+            }))
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    let v = shared
+        .with_local(move |l, pass| {
+            let member = l.home.member_keys(pass)?;
+            let ring = l.keyring(&member, pass)?;
+            let replica = l.replica()?;
+            let key = l.find_doc(&replica, &id)?;
+            let entries = l.history(&replica, &ring, &key)?;
+            Ok(json!(entries
+                .iter()
+                .map(|e| json!({"change": hex::encode(e.id.0), "author": e.author, "time": e.time.0, "summary": e.summary}))
+                .collect::<Vec<_>>()))
+        })
+        .await?;
+    Ok(Json(v))
+}
+
+/// `POST /api/docs` body.
+#[derive(Debug, Deserialize)]
+pub struct NewDoc {
+    /// The title.
+    pub title: String,
+    /// Department path of the scope; default: the member's department.
+    pub scope: Option<String>,
+}
+
+async fn new_doc(State(shared): State<Arc<Shared>>, Json(req): Json<NewDoc>) -> ApiResult {
+    let v = shared
+        .with_local(move |l, pass| {
+            let now = crate::now();
+            let (_, mine) = l
+                .require_org()?
+                .role_of(&l.member, now)
+                .ok_or_else(|| anyhow::anyhow!("you hold no valid certificate"))?;
+            let dept = match &req.scope {
+                Some(p) => outpost_identity::DeptPath::parse(p)?,
+                None => mine.dept.clone(),
+            };
+            let scope = l.dept_scope(&dept, pass, now)?;
+            let key = l.create_doc(scope, &req.title, pass, now)?;
+            Ok(json!({"id": key.1.to_hex(), "title": req.title}))
+        })
+        .await?;
+    shared.flush().await?;
+    Ok(Json(v))
+}
+
+/// `POST /api/docs/{id}` body: one of the two.
+#[derive(Debug, Deserialize)]
+pub struct EditDoc {
+    /// Replace the body.
+    pub set_text: Option<String>,
+    /// Append to the body.
+    pub append: Option<String>,
+}
+
+async fn edit_doc(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(_q): Query<HashMap<String, String>>,
+    Json(req): Json<EditDoc>,
+) -> ApiResult {
+    let v = shared
+        .with_local(move |l, pass| {
+            let member = l.home.member_keys(pass)?;
+            let ring = l.keyring(&member, pass)?;
+            let replica = l.replica()?;
+            let key = l.find_doc(&replica, &id)?;
+            let actor = l.device.0;
+            let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
+            let mut doc = view
+                .doc
+                .ok_or_else(|| anyhow::anyhow!("you may not read this document"))?;
+            let change = match (req.set_text, req.append) {
+                (Some(t), _) => doc.set_body(&t)?,
+                (None, Some(t)) => doc.append(&t)?,
+                (None, None) => anyhow::bail!("give set_text or append"),
+            };
+            let Some(change) = change else {
+                return Ok(json!({"changed": false}));
+            };
+            let env = l.write_change(key, change, pass, crate::now())?;
+            Ok(json!({"changed": true, "change": hex::encode(env.0)}))
+        })
+        .await?;
+    shared.flush().await?;
+    Ok(Json(v))
+}

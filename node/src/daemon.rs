@@ -1,0 +1,368 @@
+//! `outpost up`: the node in the foreground — networking, anti-entropy,
+//! gossip, and the local HTTP API — until Ctrl-C or SIGTERM.
+//!
+//! Every change is stored durably before it is acknowledged or gossiped;
+//! shutting down only stops the loops, so nothing acknowledged is lost.
+
+use crate::gate::OrgGate;
+use crate::home::{Home, Passphrase};
+use crate::local::{Local, frame};
+use crate::sync::{ingest, view_for};
+use anyhow::{Context, Result};
+use libp2p::{Multiaddr, PeerId};
+use outpost_identity::request::Bundle;
+use outpost_net::{Client, Config as NetConfig, Event, Network};
+use outpost_sync::Time;
+use outpost_sync::message::SessionId;
+use outpost_sync::session::{Config as SyncConfig, Output, Session};
+use outpost_sync::view::{Item, MemView};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often each admitted peer is reconciled with, besides on connect.
+pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
+/// Most responder sessions kept at once.
+pub const RESPONDER_SESSIONS_MAX: usize = 256;
+
+/// What `outpost up` was asked to do.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// libp2p listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial.
+    pub peers: Vec<Multiaddr>,
+    /// LAN discovery.
+    pub mdns: bool,
+    /// Where the HTTP API listens (loopback only).
+    pub api: SocketAddr,
+}
+
+/// State shared by the loops and the API.
+pub struct Shared {
+    /// The member's view of the org; one writer at a time.
+    pub local: Mutex<Local>,
+    /// The key passphrase.
+    pub pass: Passphrase,
+    /// Admission.
+    pub gate: Arc<OrgGate>,
+    /// The network.
+    pub client: Client,
+    /// The API token.
+    pub token: String,
+    responders: Mutex<HashMap<SessionId, (Session, MemView, Instant)>>,
+    started: Instant,
+    listen: Mutex<Vec<Multiaddr>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Shared({})", self.client.peer_id)
+    }
+}
+
+impl Shared {
+    fn now(&self) -> Time {
+        Time(self.started.elapsed().as_millis() as u64)
+    }
+
+    /// Runs `f` on the local view in a blocking thread.
+    pub async fn with_local<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Local, &Passphrase) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut local = shared
+                .local
+                .lock()
+                .expect("the local lock is never poisoned: nothing panics holding it");
+            f(&mut local, &shared.pass)
+        })
+        .await
+        .context("a storage task failed")?
+    }
+
+    /// Pushes what the last local changes produced to peers, and refreshes
+    /// admission if the authorisation state changed.
+    pub async fn flush(self: &Arc<Self>) -> Result<()> {
+        let (frames, state) = self
+            .with_local(|l, _| Ok((l.take_outbox(), l.state().cloned())))
+            .await?;
+        let ops_changed = frames.iter().any(|f| f.first() == Some(&frame::OP));
+        for f in frames {
+            let _ = self.client.publish(f).await;
+        }
+        if ops_changed && let Some(state) = state {
+            self.gate.update(state);
+            let _ = self.client.recheck().await;
+        }
+        Ok(())
+    }
+
+    /// Our listen addresses, with our peer id.
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.listen.lock().expect("never poisoned").clone()
+    }
+
+    /// Stores delivered items and refreshes what depends on them.
+    async fn deliver(self: &Arc<Self>, items: Vec<Item>) {
+        if items.is_empty() {
+            return;
+        }
+        let result = self
+            .with_local(|l, pass| {
+                let counts = ingest(l, items)?;
+                if counts.0 > 0 {
+                    // New members may need keys this node holds.
+                    if let Err(e) = l.steward_keys(pass, crate::now()) {
+                        tracing::debug!("key stewardship skipped: {e:#}");
+                    }
+                }
+                Ok(counts)
+            })
+            .await;
+        match result {
+            Ok((ops, envs)) => tracing::debug!("stored {ops} op(s) and {envs} envelope(s) from peers"),
+            Err(e) => tracing::warn!("storing items from a peer failed: {e:#}"),
+        }
+        // Items from peers are not gossiped again; our own stewardship ops are.
+        let _ = self.flush().await;
+    }
+
+    /// One anti-entropy session with `peer`, as initiator.
+    pub async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<()> {
+        let principal = self.gate.admitted(&peer);
+        let mut view = self.with_local(move |l, _| view_for(l, principal.as_ref())).await?;
+        let mut salt = [0u8; 16];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut salt);
+        let (mut session, mut outputs) = Session::initiate(&view, SyncConfig::default(), salt, self.now());
+        loop {
+            let mut next = None;
+            let mut items = Vec::new();
+            for out in outputs {
+                match out {
+                    Output::Send(msg) => next = Some(msg),
+                    Output::Deliver(item) => items.push(item),
+                    Output::Done(stats) => tracing::debug!(%peer, "sync done: {stats:?}"),
+                    Output::Failed(why) => tracing::info!(%peer, "sync ended early: {why:?}"),
+                }
+            }
+            for item in &items {
+                let _ = view.insert(item.clone());
+            }
+            self.deliver(items).await;
+            let Some(msg) = next else { return Ok(()) };
+            match self.client.request(peer, msg.encode()).await {
+                Ok(resp) => outputs = session.handle_bytes(&view, &resp, self.now()),
+                Err(e) => {
+                    outputs = session.tick(&view, self.now());
+                    if outputs.is_empty() {
+                        anyhow::bail!("sync request to {peer} failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers one sync request as responder.
+    async fn answer(self: &Arc<Self>, peer: PeerId, data: Vec<u8>) -> Vec<u8> {
+        let Ok(msg) = outpost_sync::message::Message::decode(&data) else {
+            tracing::warn!(%peer, "dropping a malformed sync frame");
+            return Vec::new();
+        };
+        let id = msg.session();
+        let existing = self.responders.lock().expect("never poisoned").remove(&id);
+        let (mut session, mut view) = match existing {
+            Some((s, v, _)) => (s, v),
+            None => {
+                let principal = self.gate.admitted(&peer);
+                match self.with_local(move |l, _| view_for(l, principal.as_ref())).await {
+                    Ok(v) => (Session::accept(SyncConfig::default(), self.now()), v),
+                    Err(e) => {
+                        tracing::warn!("cannot answer a sync request: {e:#}");
+                        return Vec::new();
+                    }
+                }
+            }
+        };
+        let outputs = session.handle_message(&view, msg, self.now());
+        let mut reply = Vec::new();
+        let mut items = Vec::new();
+        for out in outputs {
+            match out {
+                Output::Send(m) => reply = m.encode(),
+                Output::Deliver(item) => items.push(item),
+                _ => {}
+            }
+        }
+        for item in &items {
+            let _ = view.insert(item.clone());
+        }
+        self.deliver(items).await;
+        if !session.is_finished() {
+            let mut responders = self.responders.lock().expect("never poisoned");
+            responders.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(300));
+            if responders.len() < RESPONDER_SESSIONS_MAX {
+                responders.insert(id, (session, view, Instant::now()));
+            }
+        }
+        reply
+    }
+}
+
+fn ip_is_loopback(addr: &SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Runs the node until `shutdown` resolves.
+pub async fn run(
+    home: Home,
+    pass: Passphrase,
+    config: DaemonConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+    ready: impl FnOnce(&Arc<Shared>),
+) -> Result<()> {
+    if !ip_is_loopback(&config.api) {
+        anyhow::bail!(
+            "refusing to serve the API on {}: it serves only on loopback (127.0.0.1 or ::1) in this version",
+            config.api
+        );
+    }
+    let mut local = Local::open(home.clone())?;
+    let now = crate::now();
+    local.ensure_device_cert(&pass, now)?;
+    let state = local.require_org()?.clone();
+    let device_cert = state
+        .device_principal(&local.device, now)
+        .and_then(|_| {
+            state
+                .ops()
+                .find(|o| matches!(&o.op.body, outpost_identity::Body::Device(d) if d.device == local.device))
+                .map(|o| o.id)
+        })
+        .context("this device has no valid certificate: install your certificate first (outpost cert install)")?;
+    let hello = local.bundle_of(device_cert)?.encode();
+    let _: Bundle = Bundle::decode(&hello)
+        .map(|(b, _)| b)
+        .context("our own bundle must decode")?;
+    let device = home.device_key(&pass)?;
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(*device.0.secret())
+        .context("the device key is not a valid ed25519 key")?;
+    let gate = Arc::new(OrgGate::new(state.clone(), hello));
+    let mut net_config = NetConfig::for_org(&state.org().to_string());
+    if !config.listen.is_empty() {
+        net_config.listen = config.listen.clone();
+    }
+    net_config.bootstrap = config.peers.clone();
+    net_config.mdns = config.mdns;
+    let (network, client, mut events) = Network::new(keypair, net_config, gate.clone())?;
+    let net_task = tokio::spawn(network.run());
+
+    let token = {
+        let mut t = [0u8; 32];
+        rand::Rng::fill_bytes(&mut rand::rng(), &mut t);
+        hex::encode(t)
+    };
+    let shared = Arc::new(Shared {
+        local: Mutex::new(local),
+        pass,
+        gate,
+        client: client.clone(),
+        token: token.clone(),
+        responders: Mutex::new(HashMap::new()),
+        started: Instant::now(),
+        listen: Mutex::new(Vec::new()),
+    });
+    let listener = tokio::net::TcpListener::bind(config.api)
+        .await
+        .with_context(|| format!("cannot listen for the API on {}", config.api))?;
+    let api_addr = listener.local_addr()?;
+    // Wait for the transports to report their addresses.
+    for _ in 0..50 {
+        let addrs = client.listen_addrs().await.unwrap_or_default();
+        if !addrs.is_empty() {
+            *shared.listen.lock().expect("never poisoned") = addrs;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let api_file = home.dir().join("api.json");
+    let info = serde_json::json!({
+        "url": format!("http://{api_addr}"),
+        "token": token,
+        "peer_id": client.peer_id.to_string(),
+        "listen": shared.listen_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "pid": std::process::id(),
+    });
+    crate::home::write_private(&api_file, format!("{info:#}\n").as_bytes())?;
+    let router = crate::api::router(shared.clone());
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api_task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = api_stopped.await;
+            })
+            .await;
+    });
+    ready(&shared);
+    tracing::info!("node up: API on http://{api_addr}, peer id {}", client.peer_id);
+
+    let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = anti_entropy.tick() => {
+                for (peer, _) in client.peers().await.unwrap_or_default() {
+                    let s = shared.clone();
+                    tokio::spawn(async move { if let Err(e) = s.sync_with(peer).await { tracing::debug!("{e:#}") } });
+                }
+            }
+            event = events.recv() => match event {
+                None => break,
+                Some(Event::Admitted(peer)) => {
+                    let s = shared.clone();
+                    tokio::spawn(async move { if let Err(e) = s.sync_with(peer).await { tracing::info!("{e:#}") } });
+                }
+                Some(Event::Gossip(peer, data)) => {
+                    let item = match data.split_first() {
+                        Some((&frame::OP, bytes)) => outpost_identity::SignedOp::decode(bytes).ok().map(|op| {
+                            Item::Op(outpost_sync::view::Op { id: op.id.0, deps: crate::sync::op_deps(&op), bytes: op.bytes })
+                        }),
+                        Some((&frame::ENVELOPE, bytes)) => outpost_seal::Envelope::decode(bytes).ok().map(|e| {
+                            Item::Envelope(outpost_sync::view::Envelope {
+                                id: e.id.0,
+                                doc: outpost_sync::DocKey::new(e.header.scope.0, e.header.doc.0),
+                                deps: e.header.deps.iter().map(|d| d.0).collect(),
+                                bytes: e.bytes,
+                            })
+                        }),
+                        _ => None,
+                    };
+                    match item {
+                        Some(item) => shared.deliver(vec![item]).await,
+                        None => tracing::warn!(%peer, "dropping a malformed gossip frame"),
+                    }
+                }
+                Some(Event::SyncRequest { peer, data, channel }) => {
+                    let s = shared.clone();
+                    tokio::spawn(async move {
+                        let reply = s.answer(peer, data).await;
+                        let _ = s.client.respond(channel, reply).await;
+                    });
+                }
+                Some(Event::Refused(peer, why)) => tracing::warn!(%peer, "peer refused: {why}"),
+                Some(Event::Gone(peer)) => tracing::info!(%peer, "peer gone"),
+            }
+        }
+    }
+    let _ = stop_api.send(());
+    let _ = api_task.await;
+    let _ = std::fs::remove_file(&api_file);
+    drop(client);
+    drop(shared);
+    net_task.abort();
+    Ok(())
+}
