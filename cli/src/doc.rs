@@ -9,6 +9,9 @@ use outpost_node::{Local, now};
 use serde_json::json;
 
 pub fn run(ctx: &Ctx, cmd: DocCommand) -> Result<()> {
+    if let Some(api) = outpost_node::api_client::ApiClient::running(ctx.home.dir()) {
+        return through_node(ctx, &api, cmd);
+    }
     let mut local = Local::open(ctx.home.clone())?;
     let now = now();
     match cmd {
@@ -232,5 +235,86 @@ fn list(ctx: &Ctx, local: &Local) -> Result<()> {
         .map(|(k, t, s, c, u)| json!({"id": k.1.to_hex(), "title": t, "scope": s, "changes": c, "updated": u.0}))
         .collect();
     ctx.print(text, json!(js));
+    Ok(())
+}
+
+/// The same commands through a running node's API.
+fn through_node(ctx: &Ctx, api: &outpost_node::api_client::ApiClient, cmd: DocCommand) -> Result<()> {
+    match cmd {
+        DocCommand::New {
+            title,
+            scope,
+            readers,
+            writers,
+        } => {
+            if !readers.is_empty() || !writers.is_empty() {
+                bail!(
+                    "--readers/--writers are not available while the node runs yet: stop it (Ctrl-C) and run the command again"
+                );
+            }
+            let v = api.post("/api/docs", &json!({"title": title, "scope": scope}))?;
+            ctx.print(
+                format!(
+                    "created document {} \"{title}\"\n",
+                    v["id"].as_str().unwrap_or_default()
+                ),
+                v,
+            );
+        }
+        DocCommand::Edit { id, set_text, append } => {
+            let v = api.post(
+                &format!("/api/docs/{id}"),
+                &json!({"set_text": set_text, "append": append}),
+            )?;
+            let text = if v["changed"] == json!(true) {
+                format!(
+                    "saved change {} to document {id}\n",
+                    &v["change"].as_str().unwrap_or_default()[..16.min(v["change"].as_str().unwrap_or_default().len())]
+                )
+            } else {
+                "no change: the text is already that\n".to_owned()
+            };
+            ctx.print(text, v);
+        }
+        DocCommand::Show { id } => {
+            let v = api.get(&format!("/api/docs/{id}"))?;
+            ctx.print(
+                format!(
+                    "# {}\n\n{}\n",
+                    v["title"].as_str().unwrap_or_default(),
+                    v["body"].as_str().unwrap_or_default()
+                ),
+                v,
+            );
+        }
+        DocCommand::History { id } => {
+            let v = api.get(&format!("/api/docs/{id}/history"))?;
+            let mut text = String::new();
+            for e in v.as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    "{}  {}  {:<20}  {}\n",
+                    &e["change"].as_str().unwrap_or_default()[..16],
+                    Timestamp(e["time"].as_u64().unwrap_or_default()).to_utc_string(),
+                    e["author"].as_str().unwrap_or_default(),
+                    e["summary"].as_str().unwrap_or_default()
+                ));
+            }
+            ctx.print(text, v);
+        }
+        DocCommand::List => {
+            let v = api.get("/api/docs")?;
+            let mut text = format!("{:<32}  {:<30}  {:<20}  {:>7}\n", "ID", "TITLE", "SCOPE", "CHANGES");
+            for d in v.as_array().into_iter().flatten() {
+                text.push_str(&format!(
+                    "{}  {:<30}  {:<20}  {:>7}\n",
+                    d["id"].as_str().unwrap_or_default(),
+                    d["title"].as_str().unwrap_or("(no access)"),
+                    d["scope"].as_str().unwrap_or_default(),
+                    d["changes"]
+                ));
+            }
+            ctx.print(text, v);
+        }
+    }
     Ok(())
 }

@@ -38,8 +38,10 @@ pub enum Command {
     },
     /// Start the node on this home (creates an identity and a personal org on first run).
     Up(UpArgs),
-    /// Show this node's identity, org and role.
+    /// Show this node's identity, org and role (and network, while it runs).
     Status,
+    /// List the peers a running node is connected to.
+    Peers,
     /// Create or export the org.
     #[command(subcommand)]
     Org(OrgCommand),

@@ -77,7 +77,58 @@ pub fn org(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
     Ok(())
 }
 
+pub fn peers(ctx: &Ctx) -> Result<()> {
+    let api = outpost_node::api_client::ApiClient::running(ctx.home.dir())
+        .context("no node is running on this home: start one with `outpost up`")?;
+    let v = api.get("/api/peers")?;
+    let mut text = String::new();
+    for p in v.as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "{}  {:<20}  {:<9}  {}\n",
+            p["peer_id"].as_str().unwrap_or_default(),
+            p["name"].as_str().unwrap_or("?"),
+            p["role"].as_str().unwrap_or("?"),
+            p["addrs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    text.push_str(&format!("{} peer(s)\n", v.as_array().map_or(0, Vec::len)));
+    ctx.print(text, v);
+    Ok(())
+}
+
 pub fn status(ctx: &Ctx) -> Result<()> {
+    if let Some(api) = outpost_node::api_client::ApiClient::running(ctx.home.dir()) {
+        let v = api.get("/api/status")?;
+        let text = format!(
+            "node     running, peer id {}\norg      {} ({})\nmember   {}\nrole     {}\npeers    {}\nlisten   {}\nchanges  {}\nstore    {}\n",
+            v["peer_id"].as_str().unwrap_or_default(),
+            v["org"]["name"].as_str().unwrap_or_default(),
+            v["org"]["id"].as_str().unwrap_or_default(),
+            v["member"].as_str().unwrap_or_default(),
+            v["role"]["role"]
+                .as_str()
+                .map(|r| format!("{r} of {}", v["role"]["dept"].as_str().unwrap_or_default()))
+                .unwrap_or_else(|| "none".into()),
+            v["peers"],
+            v["listen"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            v["envelopes"],
+            v["store"].as_str().unwrap_or_default(),
+        );
+        ctx.print(text, v);
+        return Ok(());
+    }
     let local = Local::open(ctx.home.clone())?;
     let now = now();
     let name = member_name(&local)?;

@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         Command::Init { name } => identity::init(&ctx, name),
         Command::Up(args) => identity::up(&ctx, &args),
         Command::Status => identity::status(&ctx),
+        Command::Peers => identity::peers(&ctx),
         Command::Org(cmd) => identity::org(&ctx, cmd),
         Command::Cert(cmd) => cert::run(&ctx, cmd),
         Command::Staff(cmd) => staff::run(&ctx, cmd),

@@ -4,6 +4,7 @@
 //! The CLI (`outpost`) is a thin layer over this crate.
 
 pub mod api;
+pub mod api_client;
 pub mod at_rest;
 pub mod committer;
 pub mod daemon;

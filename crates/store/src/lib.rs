@@ -24,7 +24,7 @@ use tables::{AUTH_OPS, DOC_ENVELOPES, ENVELOPES, INVITES, SECRETS, SETTINGS, SNA
 pub enum OpenError {
     /// Another process (usually a running node) holds the file.
     #[error(
-        "the store {0} is in use by another Outpost process (a running `outpost up`?): stop it, or run the command while it is up so it goes through the node"
+        "the store {0} is in use by another Outpost process (a running `outpost up`?); this command cannot go through a running node yet: stop the node (Ctrl-C) and run it again"
     )]
     InUse(PathBuf),
     /// The file is not a redb database, or is damaged.
