@@ -132,58 +132,37 @@ fn edit(
     id: &str,
     set_text: Option<String>,
     append: Option<String>,
-    now: Timestamp,
+    _now: Timestamp,
 ) -> Result<()> {
-    let member = ctx.home.member_keys(&ctx.pass)?;
-    let ring = local.keyring(&member, &ctx.pass)?;
-    let replica = local.replica()?;
-    let key = local.find_doc(&replica, id)?;
-    let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
-    let mut doc = view
-        .doc
-        .context("you cannot read this document, so you cannot edit it")?;
-    let change = match (set_text, append) {
-        (Some(text), _) => doc.set_body(&text)?,
-        (None, Some(text)) => doc.append(&text)?,
-        (None, None) => bail!("give --set-text TEXT or --append TEXT"),
-    };
-    let Some(change) = change else {
-        ctx.print(
+    match local.edit_doc(id, set_text.as_deref(), append.as_deref(), &ctx.pass)? {
+        Some((key, env)) => ctx.print(
+            format!("saved change {env} to document {}\n", key.1),
+            json!({"id": key.1.to_hex(), "changed": true, "change": hex::encode(env.0)}),
+        ),
+        None => ctx.print(
             "no change: the text is already that\n",
-            json!({"id": key.1.to_hex(), "changed": false}),
-        );
-        return Ok(());
-    };
-    let env = local.write_change(key, change, &ctx.pass, now)?;
-    ctx.print(
-        format!("saved change {env} to document {}\n", key.1),
-        json!({"id": key.1.to_hex(), "changed": true, "change": hex::encode(env.0)}),
-    );
+            json!({"id": id, "changed": false}),
+        ),
+    }
     Ok(())
 }
 
 fn show(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
-    let member = ctx.home.member_keys(&ctx.pass)?;
-    let ring = local.keyring(&member, &ctx.pass)?;
-    let replica = local.replica()?;
-    let key = local.find_doc(&replica, id)?;
-    let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
-    let doc = view
+    let open = local.open_doc(id, &ctx.pass)?;
+    let doc = open
+        .view
         .doc
         .context("you do not hold the key of this document's scope: you may not read it")?;
     ctx.print(
         format!("# {}\n\n{}\n", doc.title(), doc.body()),
-        json!({"id": key.1.to_hex(), "title": doc.title(), "body": doc.body(), "scope": view.scope_name, "changes": view.changes}),
+        json!({"id": open.key.1.to_hex(), "title": doc.title(), "body": doc.body(), "scope": open.view.scope_name, "changes": open.view.changes}),
     );
     Ok(())
 }
 
 fn history(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
-    let member = ctx.home.member_keys(&ctx.pass)?;
-    let ring = local.keyring(&member, &ctx.pass)?;
-    let replica = local.replica()?;
-    let key = local.find_doc(&replica, id)?;
-    let entries = local.history(&replica, &ring, &key)?;
+    let open = local.open_doc(id, &ctx.pass)?;
+    let entries = local.history(&open.replica, &open.ring, &open.key)?;
     let mut text = String::new();
     for e in &entries {
         text.push_str(&format!(
@@ -293,7 +272,7 @@ fn through_node(ctx: &Ctx, api: &outpost_node::api_client::ApiClient, cmd: DocCo
             for e in v.as_array().into_iter().flatten() {
                 text.push_str(&format!(
                     "{}  {}  {:<20}  {}\n",
-                    &e["change"].as_str().unwrap_or_default()[..16],
+                    e["change"].as_str().unwrap_or_default().get(..16).unwrap_or_default(),
                     Timestamp(e["time"].as_u64().unwrap_or_default()).to_utc_string(),
                     e["author"].as_str().unwrap_or_default(),
                     e["summary"].as_str().unwrap_or_default()

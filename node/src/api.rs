@@ -5,7 +5,7 @@
 //! node starts. Errors are `{"error": {"code", "message"}}`.
 
 use crate::daemon::Shared;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An API error: HTTP status, a code for programs, a message for people.
@@ -155,20 +154,16 @@ async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
 async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let v = shared
         .with_local(move |l, pass| {
-            let member = l.home.member_keys(pass)?;
-            let ring = l.keyring(&member, pass)?;
-            let replica = l.replica()?;
-            let key = l.find_doc(&replica, &id)?;
-            let actor = l.device.0;
-            let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
-            let mut heads: Vec<String> = replica.heads(&key).iter().map(|h| hex::encode(h.0)).collect();
+            let open = l.open_doc(&id, pass)?;
+            let mut heads: Vec<String> = open.replica.heads(&open.key).iter().map(|h| hex::encode(h.0)).collect();
             heads.sort();
-            let doc = view
+            let doc = open
+                .view
                 .doc
                 .ok_or_else(|| anyhow::anyhow!("you may not read this document"))?;
             Ok(json!({
-                "id": key.1.to_hex(), "title": doc.title(), "body": doc.body(),
-                "scope": view.scope_name, "changes": view.changes, "heads": heads,
+                "id": open.key.1.to_hex(), "title": doc.title(), "body": doc.body(),
+                "scope": open.view.scope_name, "changes": open.view.changes, "heads": heads,
             }))
         })
         .await?;
@@ -178,11 +173,8 @@ async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
 async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let v = shared
         .with_local(move |l, pass| {
-            let member = l.home.member_keys(pass)?;
-            let ring = l.keyring(&member, pass)?;
-            let replica = l.replica()?;
-            let key = l.find_doc(&replica, &id)?;
-            let entries = l.history(&replica, &ring, &key)?;
+            let open = l.open_doc(&id, pass)?;
+            let entries = l.history(&open.replica, &open.ring, &open.key)?;
             Ok(json!(entries
                 .iter()
                 .map(|e| json!({"change": hex::encode(e.id.0), "author": e.author, "time": e.time.0, "summary": e.summary}))
@@ -231,33 +223,15 @@ pub struct EditDoc {
     pub append: Option<String>,
 }
 
-async fn edit_doc(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    Query(_q): Query<HashMap<String, String>>,
-    Json(req): Json<EditDoc>,
-) -> ApiResult {
+async fn edit_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Json(req): Json<EditDoc>) -> ApiResult {
     let v = shared
         .with_local(move |l, pass| {
-            let member = l.home.member_keys(pass)?;
-            let ring = l.keyring(&member, pass)?;
-            let replica = l.replica()?;
-            let key = l.find_doc(&replica, &id)?;
-            let actor = l.device.0;
-            let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
-            let mut doc = view
-                .doc
-                .ok_or_else(|| anyhow::anyhow!("you may not read this document"))?;
-            let change = match (req.set_text, req.append) {
-                (Some(t), _) => doc.set_body(&t)?,
-                (None, Some(t)) => doc.append(&t)?,
-                (None, None) => anyhow::bail!("give set_text or append"),
-            };
-            let Some(change) = change else {
-                return Ok(json!({"changed": false}));
-            };
-            let env = l.write_change(key, change, pass, crate::now())?;
-            Ok(json!({"changed": true, "change": hex::encode(env.0)}))
+            Ok(
+                match l.edit_doc(&id, req.set_text.as_deref(), req.append.as_deref(), pass)? {
+                    Some((_, env)) => json!({"changed": true, "change": hex::encode(env.0)}),
+                    None => json!({"changed": false}),
+                },
+            )
         })
         .await?;
     shared.flush().await?;

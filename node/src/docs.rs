@@ -220,6 +220,7 @@ impl Local {
 
     /// Creates a document in `scope`.
     pub fn create_doc(&mut self, scope: OpId, title: &str, pass: &Passphrase, now: Timestamp) -> Result<DocKey> {
+        outpost_identity::op::check_text("title", title, true)?;
         let doc = DocId::generate(&mut rand::rng());
         let (_, change) = TextDoc::create(&doc.0, title)?;
         let key = (scope, doc);
@@ -280,6 +281,8 @@ impl Local {
             .and_then(|sealed| storage.open("snapshots-1", &key, &sealed))
             .and_then(|plain| postcard::from_bytes::<(Vec<[u8; 32]>, Vec<u8>)>(&plain).ok())
             .filter(|(h, _)| *h == heads)
+            // Only while this member still holds every key the document needs.
+            .filter(|_| valid.iter().all(|e| ring.get(&e.header.epoch).is_some()))
             .and_then(|(_, saved)| TextDoc::load(actor, &saved).ok());
         let doc_model = match cached {
             Some(d) => Some(d),
@@ -440,5 +443,65 @@ impl Local {
             }
         }
         Ok(posted)
+    }
+}
+
+/// A document opened for reading or editing: everything needed to view it
+/// and to write the next change.
+#[derive(Debug)]
+pub struct OpenDoc {
+    /// All envelopes, with verdicts.
+    pub replica: Replica,
+    /// This member's keys.
+    pub ring: Keyring,
+    /// Which document.
+    pub key: DocKey,
+    /// How it looks to this member.
+    pub view: DocView,
+}
+
+impl Local {
+    /// Opens the document whose id starts with `id`.
+    pub fn open_doc(&self, id: &str, pass: &Passphrase) -> Result<OpenDoc> {
+        let member = self.home.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        let key = self.find_doc(&replica, id)?;
+        let view = self.view_doc(&replica, &ring, &key, &self.device.0[..16], pass)?;
+        Ok(OpenDoc {
+            replica,
+            ring,
+            key,
+            view,
+        })
+    }
+
+    /// Applies an edit to the document `id` (`set` replaces the body,
+    /// otherwise `append` adds to it) and stores the change. Returns the
+    /// new change, or `None` if the text was already that.
+    pub fn edit_doc(
+        &mut self,
+        id: &str,
+        set: Option<&str>,
+        append: Option<&str>,
+        pass: &Passphrase,
+    ) -> Result<Option<(DocKey, EnvId)>> {
+        let open = self.open_doc(id, pass)?;
+        let mut doc = open
+            .view
+            .doc
+            .context("you may not read this document, so you cannot edit it")?;
+        let change = match (set, append) {
+            (Some(t), _) => doc.set_body(t)?,
+            (None, Some(t)) => doc.append(t)?,
+            (None, None) => bail!("give the new text or the text to append"),
+        };
+        match change {
+            Some(change) => Ok(Some((
+                open.key,
+                self.write_change(open.key, change, pass, crate::now())?,
+            ))),
+            None => Ok(None),
+        }
     }
 }

@@ -618,6 +618,8 @@ struct Round {
     store_put: f64,
     raw_grouped: f64,
     ingest_1: f64,
+    /// Raw verify measured just before and after `ingest_1` (mean).
+    raw_verify_adjacent: f64,
     ingest_2: f64,
     ingest_pipelined: f64,
 }
@@ -727,7 +729,17 @@ fn measure(f: &Fixture, raw: &Raw, decoded: &[Change], budget: Duration) -> Roun
     let items: Vec<Vec<Item>> = batches.iter().map(|b| open_batch(b, secret)).collect();
     r.store_put = rate_timed(budget, || (n, store_pass(&items)));
     r.raw_grouped = rate_timed(budget, || (n, raw_grouped_pass(&f.envs)));
+    let raw_verify_once = |budget| {
+        let mut i = 0;
+        rate(budget, 1, || {
+            i = (i + 1) % n;
+            let (m, s) = &f.signed[i];
+            assert!(f.author.verify(black_box(m), s).is_ok());
+        })
+    };
+    let before = raw_verify_once(budget / 2);
     r.ingest_1 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 1)));
+    r.raw_verify_adjacent = (before + raw_verify_once(budget / 2)) / 2.0;
     r.ingest_2 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 2)));
     r.ingest_pipelined = rate_timed(budget, || (n, ingest_pass_pipelined(&batches, secret)));
     r
@@ -766,7 +778,7 @@ fn summary() {
     let n = f.envs.len();
 
     let target_ratio = ingest_1 / raw_verify;
-    let per_round: Vec<f64> = rounds.iter().map(|r| r.ingest_1 / r.raw_verify).collect();
+    let per_round: Vec<f64> = rounds.iter().map(|r| r.ingest_1 / r.raw_verify_adjacent).collect();
     let met = target_ratio >= 0.70;
     let report = serde_json::json!({
         "scenario": "envelopes of ~200-byte automerge changes: seal; decode + verify + open + apply; durable grouped ingest",
@@ -816,6 +828,7 @@ fn summary() {
             "measured": "ingest_durable_batch_256_1_producer_per_s / raw_ed25519_verify_per_s",
             "ratio": target_ratio,
             "ratio_per_round": per_round,
+            "ratio_per_round_note": "each round: ingest over the mean of raw verify measured just before and just after it",
             "required": 0.70,
             "met": met,
             "strict_rule_ceiling": raw_verify_strict / raw_verify,

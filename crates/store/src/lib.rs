@@ -76,19 +76,38 @@ impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> Result<Store, OpenError> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.to_owned()),
-            other => OpenError::Corrupt {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+            return Err(OpenError::Corrupt {
                 path: path.to_owned(),
-                why: other.to_string(),
-            },
-        })?;
-        let store = Store {
-            db,
+                why: "the file is empty".into(),
+            });
+        }
+        let corrupt = |why: String| OpenError::Corrupt {
             path: path.to_owned(),
+            why,
         };
-        migrations::run(&store)?;
-        Ok(store)
+        // redb panics on some kinds of damage inside a file; report those as
+        // damage too rather than crash.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Store, OpenError> {
+            let db = Database::create(path).map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.to_owned()),
+                other => corrupt(other.to_string()),
+            })?;
+            let store = Store {
+                db,
+                path: path.to_owned(),
+            };
+            migrations::run(&store)?;
+            // Read every table once, so damage shows here and not later.
+            store.auth_ops()?;
+            store.envelopes()?;
+            store.secrets()?;
+            Ok(store)
+        }));
+        std::panic::set_hook(hook);
+        opened.unwrap_or_else(|_| Err(corrupt("its pages are damaged".into())))
     }
 
     /// The file this store lives in.
@@ -404,6 +423,34 @@ mod tests {
         }
         let err = Store::open(&path).unwrap_err();
         assert!(matches!(err, OpenError::TooNew { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn damage_anywhere_in_the_file_is_an_error_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            let rows: Vec<([u8; 48], [u8; 32], Vec<u8>)> =
+                (0..200u8).map(|i| ([i; 48], [i; 32], vec![i; 300])).collect();
+            store
+                .put_envelopes(rows.iter().map(|(d, id, b)| (d, id, b.as_slice())))
+                .unwrap();
+        }
+        let good = std::fs::read(&path).unwrap();
+        for offset in (0..good.len()).step_by(good.len() / 16 + 1) {
+            let mut bad = good.clone();
+            for b in bad.iter_mut().skip(offset).take(512) {
+                *b ^= 0x5a;
+            }
+            std::fs::write(&path, &bad).unwrap();
+            // Either it still opens (damage in free space) or it says so.
+            if let Err(e) = Store::open(&path) {
+                assert!(e.to_string().contains("s.redb"), "{e}");
+            }
+        }
+        std::fs::write(&path, b"").unwrap();
+        assert!(matches!(Store::open(&path), Err(OpenError::Corrupt { .. })));
     }
 
     #[test]
