@@ -443,10 +443,8 @@ impl Network {
                 propagation_source,
                 message,
                 ..
-            }) => {
-                if self.admitted.contains_key(&propagation_source) {
-                    let _ = self.events.send(Event::Gossip(propagation_source, message.data)).await;
-                }
+            }) if self.admitted.contains_key(&propagation_source) => {
+                let _ = self.events.send(Event::Gossip(propagation_source, message.data)).await;
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
