@@ -59,7 +59,7 @@ async fn auth(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         _ => ApiError(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "a valid token is required: see api.json in the node's home directory, or run `outpost open`".into(),
+            "a valid token is required: it is in api.json in the node's home directory".into(),
         )
         .into_response(),
     }

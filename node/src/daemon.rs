@@ -127,7 +127,9 @@ impl Shared {
             Ok((ops, envs)) => tracing::debug!("stored {ops} op(s) and {envs} envelope(s) from peers"),
             Err(e) => tracing::warn!("storing items from a peer failed: {e:#}"),
         }
-        // Items from peers are not gossiped again; our own stewardship ops are.
+        // Envelopes from peers are not gossiped again; ops new to this node
+        // (from peers or our own key stewardship) are, so they spread
+        // through nodes that are not in the same mesh.
         let _ = self.flush().await;
     }
 
@@ -234,14 +236,17 @@ pub async fn run(
     let now = crate::now();
     local.ensure_device_cert(&pass, now)?;
     let state = local.require_org()?.clone();
+    // A live certificate of this device: its device certificate, or its own
+    // role certificate for a node certified directly by the org.
     let device_cert = state
-        .device_principal(&local.device, now)
-        .and_then(|_| {
-            state
-                .ops()
-                .find(|o| matches!(&o.op.body, outpost_identity::Body::Device(d) if d.device == local.device))
-                .map(|o| o.id)
+        .ops()
+        .filter(|o| match &o.op.body {
+            outpost_identity::Body::Device(d) => d.device == local.device,
+            outpost_identity::Body::Grant(c) => c.subject == local.device,
+            _ => false,
         })
+        .map(|o| o.id)
+        .find(|id| state.status(id, now).is_live() && state.device_principal(&local.device, now).is_some())
         .context("this device has no valid certificate: install your certificate first (outpost cert install)")?;
     let hello = local.bundle_of(device_cert)?.encode();
     let _: Bundle = Bundle::decode(&hello)
@@ -315,6 +320,8 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             _ = anti_entropy.tick() => {
+                // Certificates also end by expiry, with no op to announce it.
+                let _ = client.recheck().await;
                 for (peer, _) in client.peers().await.unwrap_or_default() {
                     let s = shared.clone();
                     tokio::spawn(async move { if let Err(e) = s.sync_with(peer).await { tracing::debug!("{e:#}") } });

@@ -151,6 +151,33 @@ impl Local {
         } else {
             Principal::Dept(dept.clone())
         };
+        // Refuse before anything is stored: the validity rule would refuse
+        // the document's first change and leave an empty scope behind.
+        let (_, mine) = self
+            .require_org()?
+            .role_of(&self.member, now)
+            .context("you hold no valid certificate: you cannot write")?;
+        let probe = ScopeDef {
+            name: String::new(),
+            readers: Vec::new(),
+            writers: vec![principal.clone()],
+            nonce: 0,
+        };
+        if !probe.allows_write(mine) {
+            let whole = |d: &outpost_identity::DeptPath| {
+                if d.segments().is_empty() {
+                    "the whole org".to_owned()
+                } else {
+                    d.to_string()
+                }
+            };
+            bail!(
+                "you ({} in {}) may not write in {}: only its members may; create the document in your own department, or share one with them: --writers dept:{dept}",
+                mine.role,
+                whole(&mine.dept),
+                whole(dept),
+            );
+        }
         let state = self.require_org()?;
         let existing = state.scopes().find(|(id, s)| {
             s.readers == [principal.clone()] && s.writers == [principal.clone()] && state.writer_epoch(id).is_some()

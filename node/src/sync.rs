@@ -16,7 +16,8 @@ pub fn op_deps(op: &SignedOp) -> Vec<Id> {
 }
 
 /// Everything this node holds, as the sync core's view; only documents
-/// `peer` may hold are included (relays hold all ciphertext).
+/// `peer` may hold are included (relays hold all ciphertext; a peer with
+/// no known certificate gets only the authorisation ops).
 pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
     let mut view = MemView::new();
     let Some(state) = local.state() else { return Ok(view) };
@@ -32,7 +33,8 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
         let before = inserted.len();
         envs.retain(|e| {
             let doc = DocKey::new(e.header.scope.0, e.header.doc.0);
-            let allowed = peer.is_none_or(|cert| {
+            // Fail closed: a peer with no known certificate gets no envelopes.
+            let allowed = peer.is_some_and(|cert| {
                 cert.role == Role::Relay
                     || state
                         .scope(&e.header.scope)

@@ -20,8 +20,29 @@ impl PublicKey {
     }
 
     /// The key for signature checks; fails if the bytes are not a curve point.
+    ///
+    /// Decompressing a point costs about a fifth of a verification, and the
+    /// same few authors sign most of what a node checks, so decompressed keys
+    /// are kept in a small per-thread cache.
     pub fn verifying_key(&self) -> Result<VerifyingKey, ed25519_dalek::SignatureError> {
-        VerifyingKey::from_bytes(&self.0)
+        thread_local! {
+            static CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+                std::cell::RefCell::new(std::collections::HashMap::new());
+        }
+        /// Keys kept per thread before the cache starts over.
+        const CACHED_KEYS_MAX: usize = 4096;
+        if let Some(k) = CACHE.with(|c| c.borrow().get(&self.0).copied()) {
+            return Ok(k);
+        }
+        let key = VerifyingKey::from_bytes(&self.0)?;
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CACHED_KEYS_MAX {
+                c.clear();
+            }
+            c.insert(self.0, key);
+        });
+        Ok(key)
     }
 }
 
