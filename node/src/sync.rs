@@ -26,7 +26,7 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
         let _ = view.insert_op(op_deps(op), op.bytes.clone());
     }
     let stored = local.store.envelopes()?;
-    let mut envs: Vec<Envelope> = stored.iter().filter_map(|b| Envelope::decode(b).ok()).collect();
+    let mut envs: Vec<Envelope> = stored.iter().filter_map(|b| Envelope::decode_stored(b).ok()).collect();
     // Dependencies first: the view refuses an item whose dependencies it lacks.
     let mut inserted = BTreeSet::new();
     loop {

@@ -24,8 +24,13 @@
 //! than 70% of the raw single-signature verify rate.
 //!
 //! Besides criterion's report, a summary is printed and written to
-//! `target/outpost-bench/seal.json`. With `--test` the budgets shrink so the
-//! whole run takes a few seconds.
+//! `target/outpost-bench/seal.json`. In test mode (`cargo bench -- --test`,
+//! `cargo test --benches`) the budgets shrink so the whole run takes a few
+//! seconds, and the JSON goes to `seal.test.json` instead.
+//!
+//! The machine is often busy with builds: figures are measured in three
+//! interleaved rounds and the best of each kept, and the target's ratio is
+//! also given per round against raw verify measured just before and after.
 
 use automerge::{AutoCommit, Change, ObjType, ROOT, ReadDoc, transaction::Transactable};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload as AeadPayload};
@@ -56,8 +61,15 @@ const CHARS_PER_CHANGE: usize = 90;
 /// Raw redb table of the baseline: envelope id → envelope bytes.
 const RAW: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("raw");
 
+fn has_arg(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+/// Criterion's rule: `cargo bench` passes `--bench`; `cargo test --benches`
+/// passes nothing; `cargo bench -- --test` passes both. Only a plain
+/// `cargo bench` gets the full budgets.
 fn test_mode() -> bool {
-    std::env::args().any(|a| a == "--test")
+    has_arg("--test") || !has_arg("--bench")
 }
 
 fn role_cert(keys: &MemberKeys, role: Role, dept: &str) -> RoleCert {
@@ -739,7 +751,10 @@ fn measure(f: &Fixture, raw: &Raw, decoded: &[Change], budget: Duration) -> Roun
     };
     let before = raw_verify_once(budget / 2);
     r.ingest_1 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 1)));
-    r.raw_verify_adjacent = (before + raw_verify_once(budget / 2)) / 2.0;
+    let after = raw_verify_once(budget / 2);
+    r.raw_verify_adjacent = (before + after) / 2.0;
+    // The headline ratio divides by the best raw figure seen.
+    r.raw_verify = r.raw_verify.max(before).max(after);
     r.ingest_2 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 2)));
     r.ingest_pipelined = rate_timed(budget, || (n, ingest_pass_pipelined(&batches, secret)));
     r
@@ -781,6 +796,7 @@ fn summary() {
     let per_round: Vec<f64> = rounds.iter().map(|r| r.ingest_1 / r.raw_verify_adjacent).collect();
     let met = target_ratio >= 0.70;
     let report = serde_json::json!({
+        "mode": if test { "test (tiny budgets; not figures to quote)" } else { "bench" },
         "scenario": "envelopes of ~200-byte automerge changes: seal; decode + verify + open + apply; durable grouped ingest",
         "envelopes": n,
         "payload_bytes_mean": f.payload_len(),
@@ -866,7 +882,10 @@ fn summary() {
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/outpost-bench");
     if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join("seal.json"), format!("{report:#}\n"));
+        let _ = std::fs::write(
+            dir.join(if test { "seal.test.json" } else { "seal.json" }),
+            format!("{report:#}\n"),
+        );
     }
 }
 
@@ -882,5 +901,7 @@ criterion_group! {
 fn main() {
     group();
     Criterion::default().configure_from_args().final_summary();
-    summary();
+    if !has_arg("--list") {
+        summary();
+    }
 }
