@@ -10,7 +10,9 @@
 //! variables of the caller's environment removed, and with the clock pinned
 //! by `OUTPOST_NOW` to the sandbox's time ([`Sandbox::now`]), so that
 //! validity windows and expiry are deterministic. [`Command::at`] runs one
-//! command at another time.
+//! command at another time. A sandbox made by [`Sandbox::real_clock`] pins
+//! nothing: its nodes can run `outpost up` ([`Node::up`], see [`running`]),
+//! whose certificates must be valid at the real time.
 //!
 //! Randomised tests draw from an [`Rng`] seeded by [`seed`], which prints
 //! the seed and takes it from `OUTPOST_TEST_SEED` when set.
@@ -18,6 +20,10 @@
 //! The binary is built once per test process (`cargo build -p outpost`,
 //! same profile and target directory as the tests), unless `OUTPOST_BIN`
 //! names one to use.
+
+pub mod running;
+
+pub use running::{Response, RunningNode, wait_until};
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -69,7 +75,28 @@ pub fn outpost_bin() -> &'static Path {
         };
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let out = process::Command::new(cargo)
+        let mut build = process::Command::new(cargo);
+        // Cargo gives this test process the variables of the package under
+        // test (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, ...). Build scripts such
+        // as ring's rerun when those change, so passing them on would make
+        // this build and a plain `cargo build` rebuild half the tree in turn.
+        for (key, _) in std::env::vars_os() {
+            let Some(key) = key.to_str() else { continue };
+            let per_package = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CRATE_", "CARGO_BIN_"]
+                .iter()
+                .any(|p| key.starts_with(p))
+                || [
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&key);
+            if per_package {
+                build.env_remove(key);
+            }
+        }
+        let out = build
             .args([
                 "build",
                 "--quiet",
@@ -105,7 +132,8 @@ pub fn outpost_bin() -> &'static Path {
 #[derive(Debug)]
 pub struct Sandbox {
     dir: tempfile::TempDir,
-    now: u64,
+    /// The pinned time; `None` for the real clock.
+    now: Option<u64>,
 }
 
 impl Default for Sandbox {
@@ -119,7 +147,16 @@ impl Sandbox {
     pub fn new() -> Sandbox {
         Sandbox {
             dir: tempfile::tempdir().expect("a temporary directory can be made"),
-            now: EPOCH,
+            now: Some(EPOCH),
+        }
+    }
+
+    /// A fresh, empty sandbox whose commands see the real clock: for nodes
+    /// that run `outpost up`, whose certificates must be valid now.
+    pub fn real_clock() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temporary directory can be made"),
+            now: None,
         }
     }
 
@@ -128,9 +165,15 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// The time commands see by default.
+    /// The time commands see by default (for a [`Sandbox::real_clock`]:
+    /// the system clock, now).
     pub fn now(&self) -> u64 {
-        self.now
+        self.now.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("the clock is after 1970")
+                .as_secs()
+        })
     }
 
     /// A path inside the sandbox.
@@ -168,7 +211,8 @@ pub struct Node {
     name: String,
     home: PathBuf,
     cwd: PathBuf,
-    now: u64,
+    /// The pinned time; `None` for the real clock.
+    now: Option<u64>,
 }
 
 impl Node {
@@ -192,9 +236,10 @@ impl Node {
         for var in ["OUTPOST_HOME", "OUTPOST_PASSPHRASE", "OUTPOST_NOW", "OUTPOST_LOG"] {
             cmd.env_remove(var);
         }
-        cmd.env("OUTPOST_MDNS", "off")
-            .env("OUTPOST_NOW", self.now.to_string())
-            .current_dir(&self.cwd);
+        cmd.env("OUTPOST_MDNS", "off").current_dir(&self.cwd);
+        if let Some(now) = self.now {
+            cmd.env("OUTPOST_NOW", now.to_string());
+        }
         cmd.arg("--home").arg(&self.home).args(args);
         Command { cmd }
     }
