@@ -106,14 +106,15 @@ impl Shared {
         self.listen.lock().expect("never poisoned").clone()
     }
 
-    /// Stores delivered items and refreshes what depends on them.
-    async fn deliver(self: &Arc<Self>, items: Vec<Item>) {
+    /// Stores delivered items and refreshes what depends on them;
+    /// `learnt_by_sync` items new to this node are passed on by gossip.
+    async fn deliver(self: &Arc<Self>, items: Vec<Item>, learnt_by_sync: bool) {
         if items.is_empty() {
             return;
         }
         let result = self
-            .with_local(|l, pass| {
-                let counts = ingest(l, items)?;
+            .with_local(move |l, pass| {
+                let counts = ingest(l, items, learnt_by_sync)?;
                 if counts.0 > 0 {
                     // New members may need keys this node holds.
                     if let Err(e) = l.steward_keys(pass, crate::now()) {
@@ -127,9 +128,9 @@ impl Shared {
             Ok((ops, envs)) => tracing::debug!("stored {ops} op(s) and {envs} envelope(s) from peers"),
             Err(e) => tracing::warn!("storing items from a peer failed: {e:#}"),
         }
-        // Envelopes from peers are not gossiped again; ops new to this node
-        // (from peers or our own key stewardship) are, so they spread
-        // through nodes that are not in the same mesh.
+        // Envelopes that came by gossip are not gossiped again (the mesh
+        // carries them); envelopes learnt by sync and ops new to this node
+        // (from peers or our own key stewardship) are.
         let _ = self.flush().await;
     }
 
@@ -154,7 +155,7 @@ impl Shared {
             for item in &items {
                 let _ = view.insert(item.clone());
             }
-            self.deliver(items).await;
+            self.deliver(items, true).await;
             let Some(msg) = next else { return Ok(()) };
             match self.client.request(peer, msg.encode()).await {
                 Ok(resp) => outputs = session.handle_bytes(&view, &resp, self.now()),
@@ -202,7 +203,7 @@ impl Shared {
         for item in &items {
             let _ = view.insert(item.clone());
         }
-        self.deliver(items).await;
+        self.deliver(items, true).await;
         if !session.is_finished() {
             let mut responders = self.responders.lock().expect("never poisoned");
             responders.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(300));
@@ -349,7 +350,7 @@ pub async fn run(
                         _ => None,
                     };
                     match item {
-                        Some(item) => shared.deliver(vec![item]).await,
+                        Some(item) => shared.deliver(vec![item], false).await,
                         None => tracing::warn!(%peer, "dropping a malformed gossip frame"),
                     }
                 }

@@ -60,8 +60,10 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
 }
 
 /// Verifies and stores delivered items (ops first). Returns how many ops
-/// and envelopes were new.
-pub fn ingest(local: &mut Local, items: Vec<Item>) -> Result<(usize, usize)> {
+/// and envelopes were new. With `republish`, envelopes new to this node are
+/// queued for gossip, so that what one peer learnt by sync reaches the
+/// others at once rather than at their next anti-entropy round.
+pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<(usize, usize)> {
     let mut ops = Vec::new();
     let mut envs = Vec::new();
     for item in items {
@@ -100,8 +102,17 @@ pub fn ingest(local: &mut Local, items: Vec<Item>) -> Result<(usize, usize)> {
             )
         })
         .collect();
+    let fresh: Vec<&([u8; 48], [u8; 32], Vec<u8>)> = items
+        .iter()
+        .filter(|(_, id, _)| !local.store.has_envelope(id).unwrap_or(false))
+        .collect();
     let new_envs = local
         .store
-        .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
+        .put_envelopes(fresh.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
+    if republish {
+        for (_, _, bytes) in &fresh {
+            local.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, bytes));
+        }
+    }
     Ok((new_ops, new_envs))
 }
