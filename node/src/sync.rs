@@ -102,17 +102,15 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<(u
             )
         })
         .collect();
-    let fresh: Vec<&([u8; 48], [u8; 32], Vec<u8>)> = items
-        .iter()
-        .filter(|(_, id, _)| !local.store.has_envelope(id).unwrap_or(false))
-        .collect();
-    let new_envs = local
+    let new = local
         .store
-        .put_envelopes(fresh.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
+        .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
     if republish {
-        for (_, _, bytes) in &fresh {
+        let new: BTreeSet<[u8; 32]> = new.iter().copied().collect();
+        for (_, _, bytes) in items.iter().filter(|(_, id, _)| new.contains(id)) {
             local.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, bytes));
         }
     }
+    let new_envs = new.len();
     Ok((new_ops, new_envs))
 }

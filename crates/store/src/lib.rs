@@ -206,19 +206,19 @@ impl Store {
 
     /// Stores envelopes in one durable transaction (one fsync for the whole
     /// batch). Each item is (document key, envelope id, envelope bytes).
-    /// Returns how many were new.
+    /// Returns the ids that were new.
     pub fn put_envelopes<'a>(
         &self,
         items: impl IntoIterator<Item = (&'a [u8; 48], &'a [u8; 32], &'a [u8])>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        let mut added = 0;
+        let mut added = Vec::new();
         {
             let mut envelopes = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
             let mut index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
             for (doc, id, bytes) in items {
                 if envelopes.insert(id, bytes).map_err(|e| self.err(e))?.is_none() {
-                    added += 1;
+                    added.push(*id);
                     index.insert(doc, id).map_err(|e| self.err(e))?;
                 }
             }
@@ -364,15 +364,15 @@ mod tests {
         let batch: Vec<([u8; 48], [u8; 32], Vec<u8>)> = (0..10u8)
             .map(|i| (if i % 2 == 0 { d1 } else { d2 }, [i; 32], vec![i; 100]))
             .collect();
-        let n = store
+        let new = store
             .put_envelopes(batch.iter().map(|(d, id, b)| (d, id, b.as_slice())))
             .unwrap();
-        assert_eq!(n, 10);
+        assert_eq!(new, batch.iter().map(|(_, id, _)| *id).collect::<Vec<_>>());
         assert_eq!(
             store
                 .put_envelopes(batch.iter().map(|(d, id, b)| (d, id, b.as_slice())))
                 .unwrap(),
-            0
+            Vec::<[u8; 32]>::new()
         );
         assert_eq!(store.envelope_count().unwrap(), 10);
         assert_eq!(store.doc_envelopes(&d1).unwrap().len(), 5);
