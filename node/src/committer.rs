@@ -22,9 +22,13 @@ pub const COMMIT_ENVELOPES_MAX: usize = 16_384;
 /// One envelope to store: document key (scope ‖ doc), id, bytes.
 pub type Item = ([u8; 48], [u8; 32], Vec<u8>);
 
+/// What the committer tells a producer: the ids of its envelopes that were
+/// new to the store, or why nothing of the batch was stored.
+type Outcome = Result<Vec<[u8; 32]>, String>;
+
 struct Job {
     items: Vec<Item>,
-    done: SyncSender<Result<(), String>>,
+    done: SyncSender<Outcome>,
 }
 
 /// A handle to the committer thread. Cloning shares the thread.
@@ -47,6 +51,26 @@ impl Drop for CommitterThread {
     }
 }
 
+/// A batch handed to the committer: [`Receipt::wait`] returns once it is
+/// durable. Nothing of the batch may be acknowledged before that.
+#[derive(Debug)]
+#[must_use = "a batch is not durable until its receipt has been waited for"]
+pub struct Receipt {
+    wait: Receiver<Outcome>,
+}
+
+impl Receipt {
+    /// Blocks until the batch is on disk; returns the ids that were new to
+    /// the store (the others were already there).
+    pub fn wait(self) -> Result<Vec<[u8; 32]>> {
+        self.wait
+            .recv()
+            .context("the committer stopped before acknowledging")?
+            .map_err(|e| anyhow!(e))
+            .context("storing envelopes failed; nothing from this batch was acknowledged")
+    }
+}
+
 impl Committer {
     /// Starts the committer for `store`. The thread ends when every
     /// `Committer` handle has been dropped and the queue is drained.
@@ -59,16 +83,21 @@ impl Committer {
         (Committer { queue }, CommitterThread { thread: Some(thread) })
     }
 
-    /// Stores `items` durably; returns once they are on disk.
-    pub fn commit(&self, items: Vec<Item>) -> Result<()> {
+    /// Hands `items` to the committer and returns at once, so that the
+    /// producer can verify its next batch while this one is written; blocks
+    /// only while the queue is full (backpressure).
+    pub fn submit(&self, items: Vec<Item>) -> Result<Receipt> {
         let (done, wait) = sync_channel(1);
         self.queue
             .send(Job { items, done })
             .map_err(|_| anyhow!("the committer has stopped"))?;
-        wait.recv()
-            .context("the committer stopped before acknowledging")?
-            .map_err(|e| anyhow!(e))
-            .context("storing envelopes failed; nothing from this batch was acknowledged")
+        Ok(Receipt { wait })
+    }
+
+    /// Stores `items` durably; returns once they are on disk, with the ids
+    /// that were new to the store.
+    pub fn commit(&self, items: Vec<Item>) -> Result<Vec<[u8; 32]>> {
+        self.submit(items)?.wait()
     }
 }
 
@@ -91,10 +120,27 @@ fn run(store: &Store, rx: &Receiver<Job>) {
                     .flat_map(|j| j.items.iter())
                     .map(|(d, id, b)| (d, id, b.as_slice())),
             )
-            .map(|_| ())
             .map_err(|e| e.to_string());
-        for job in jobs {
-            let _ = job.done.send(result.clone());
+        match result {
+            Ok(new) => {
+                // Each producer learns which of its own envelopes were new;
+                // an envelope in two batches of one transaction counts once.
+                let mut new: std::collections::HashSet<[u8; 32]> = new.into_iter().collect();
+                for job in jobs {
+                    let mine = job
+                        .items
+                        .iter()
+                        .map(|(_, id, _)| *id)
+                        .filter(|id| new.remove(id))
+                        .collect();
+                    let _ = job.done.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                for job in jobs {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+            }
         }
     }
 }
@@ -126,5 +172,27 @@ mod tests {
         drop(committer);
         drop(thread);
         assert_eq!(store.envelope_count().unwrap(), 400);
+    }
+
+    #[test]
+    fn receipts_report_each_new_envelope_once_and_only_after_storing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("s.redb")).unwrap());
+        let (committer, thread) = Committer::start(store.clone());
+        let item = |n: u8| ([7u8; 48], [n; 32], vec![n; 20]);
+        let first = committer.submit(vec![item(1), item(2)]).unwrap();
+        let second = committer.submit(vec![item(2), item(3)]).unwrap();
+        let mut new = first.wait().unwrap();
+        new.extend(second.wait().unwrap());
+        new.sort();
+        assert_eq!(new, vec![[1; 32], [2; 32], [3; 32]], "envelope 2 counts once");
+        assert!(
+            store.has_envelope(&[3; 32]).unwrap(),
+            "stored before the receipt returned"
+        );
+        assert_eq!(committer.commit(vec![item(1)]).unwrap(), Vec::<[u8; 32]>::new());
+        drop(committer);
+        drop(thread);
+        assert_eq!(store.envelope_count().unwrap(), 3);
     }
 }

@@ -188,7 +188,52 @@ pub fn decode_signed<T: Serialize + DeserializeOwned>(
 #[error("the signature does not verify")]
 pub struct BadSignature;
 
+/// The canonical encodings of the eight points of small order (the torsion
+/// subgroup of Curve25519). A signature whose `R` is one of them is refused.
+const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
+    // the identity, (0, 1)
+    hex32("0100000000000000000000000000000000000000000000000000000000000000"),
+    // order 2, (0, -1)
+    hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    // order 4, (±sqrt(-1), 0)
+    hex32("0000000000000000000000000000000000000000000000000000000000000000"),
+    hex32("0000000000000000000000000000000000000000000000000000000000000080"),
+    // order 8
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+];
+
+/// 64 hex digits as 32 bytes, at compile time.
+const fn hex32(text: &str) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lowercase hex digit"),
+        }
+    }
+    let text = text.as_bytes();
+    assert!(text.len() == 64, "64 hex digits");
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(text[2 * i]) << 4 | digit(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 /// Verifies an ed25519 signature strictly (no malleable encodings).
+///
+/// The rule, one for every node and every path (single or batched):
+/// `s` canonical (below the group order); `R` the canonical encoding of
+/// `[s]B - [k]A` (cofactorless equation, compared byte for byte); neither
+/// `A` nor `R` of small order. It accepts exactly what ed25519-dalek's
+/// `verify_strict` accepts, but checks `R` against the eight small-order
+/// encodings instead of decompressing it, which saves about a tenth of a
+/// verification.
 pub fn verify(key: &PublicKey, message: &[u8], sig: &[u8]) -> Result<(), BadSignature> {
     let vk = key.verifying_key().map_err(|_| BadSignature)?;
     verify_with(&vk, message, sig)
@@ -198,8 +243,15 @@ pub fn verify(key: &PublicKey, message: &[u8], sig: &[u8]) -> Result<(), BadSign
 /// many signatures by the same key (decompressing costs about a tenth of a
 /// verification). The rule is the same.
 pub fn verify_with(key: &ed25519_dalek::VerifyingKey, message: &[u8], sig: &[u8]) -> Result<(), BadSignature> {
+    use ed25519_dalek::Verifier;
     let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| BadSignature)?;
-    key.verify_strict(message, &sig).map_err(|_| BadSignature)
+    // A canonical encoding of a small-order R is refused here; any other
+    // encoding of one can never equal the canonical encoding `verify`
+    // recomputes, so it is refused there.
+    if key.is_weak() || SMALL_ORDER_ENCODINGS.contains(sig.r_bytes()) {
+        return Err(BadSignature);
+    }
+    key.verify(message, &sig).map_err(|_| BadSignature)
 }
 
 #[cfg(test)]
@@ -267,6 +319,96 @@ mod tests {
         #[test]
         fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = decode_signed::<Body>(Kind::Request, &data, |b| b.who);
+        }
+    }
+
+    /// Hand-made signatures for the corner cases of the verification rule.
+    mod rule {
+        use super::super::{SMALL_ORDER_ENCODINGS, verify_with};
+        use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+        use curve25519_dalek::{EdwardsPoint, Scalar};
+        use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+        use proptest::prelude::*;
+        use sha2::{Digest, Sha512};
+
+        fn scalar(seed: &[u8]) -> Scalar {
+            Scalar::from_bytes_mod_order_wide(&Sha512::digest(seed).into())
+        }
+
+        /// k = H(R ‖ A ‖ M), as ed25519 defines it.
+        fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
+            let mut h = Sha512::new();
+            h.update(r);
+            h.update(a);
+            h.update(message);
+            Scalar::from_bytes_mod_order_wide(&h.finalize().into())
+        }
+
+        /// Signs `message` for public point `a_point` = [a]B + torsion with
+        /// nonce point `r_point` = [r]B + torsion: s = r + k·a.
+        fn forge(
+            a: Scalar,
+            a_point: EdwardsPoint,
+            r: Scalar,
+            r_point: EdwardsPoint,
+            message: &[u8],
+        ) -> (VerifyingKey, Signature) {
+            let (a_bytes, r_bytes) = (a_point.compress().to_bytes(), r_point.compress().to_bytes());
+            let s = r + challenge(&r_bytes, &a_bytes, message) * a;
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(&r_bytes);
+            sig[32..].copy_from_slice(s.as_bytes());
+            (VerifyingKey::from_bytes(&a_bytes).unwrap(), Signature::from_bytes(&sig))
+        }
+
+        /// Our rule and ed25519-dalek's `verify_strict` decide alike.
+        fn same_verdict(key: &VerifyingKey, message: &[u8], sig: &Signature) -> bool {
+            let ours = verify_with(key, message, &sig.to_bytes()).is_ok();
+            ours == key.verify_strict(message, sig).is_ok()
+        }
+
+        #[test]
+        fn the_small_order_list_is_the_torsion_subgroup() {
+            let mut expected: Vec<[u8; 32]> = EIGHT_TORSION.iter().map(|p| p.compress().to_bytes()).collect();
+            let mut listed = SMALL_ORDER_ENCODINGS.to_vec();
+            expected.sort();
+            listed.sort();
+            assert_eq!(listed, expected);
+        }
+
+        #[test]
+        fn an_identity_nonce_passes_plain_verification_but_not_ours() {
+            let a = scalar(b"key");
+            let (key, sig) = forge(a, a * B, Scalar::ZERO, EdwardsPoint::default(), b"m");
+            assert!(key.verify(b"m", &sig).is_ok(), "the forgery is a plain-valid signature");
+            assert!(verify_with(&key, b"m", &sig.to_bytes()).is_err());
+            assert!(same_verdict(&key, b"m", &sig));
+        }
+
+        #[test]
+        fn a_small_order_key_is_refused() {
+            for t in EIGHT_TORSION {
+                let (key, sig) = forge(Scalar::ZERO, t, scalar(b"r"), scalar(b"r") * B, b"m");
+                assert!(verify_with(&key, b"m", &sig.to_bytes()).is_err());
+                assert!(same_verdict(&key, b"m", &sig));
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn agrees_with_verify_strict_on_mixed_order_points(
+                seed in any::<u64>(), ta in 0usize..8, tr in 0usize..8, flip in any::<Option<(u8, u8)>>(),
+            ) {
+                let (a, r) = (scalar(&seed.to_le_bytes()), scalar(&(!seed).to_le_bytes()));
+                let message = seed.to_be_bytes();
+                let (key, sig) = forge(a, a * B + EIGHT_TORSION[ta], r, r * B + EIGHT_TORSION[tr], &message);
+                let mut bytes = sig.to_bytes();
+                if let Some((i, bit)) = flip {
+                    bytes[usize::from(i) % 64] ^= 1 << (bit % 8);
+                }
+                let sig = Signature::from_bytes(&bytes);
+                prop_assert!(same_verdict(&key, &message, &sig));
+            }
         }
     }
 }

@@ -18,7 +18,10 @@
 //! - **ingest**: `decode_batch` + `open` + store through the node's
 //!   `Committer` (one fsync per 256 envelopes) into a redb file, next to
 //!   redb's raw commit rate, durable and `Durability::None`, one row per
-//!   transaction.
+//!   transaction. The producer verifies the next batch while the committer
+//!   thread writes the previous one (`Committer::submit`), as the node does;
+//!   the process CPU time it uses gives the per-core figure. Also measured:
+//!   a producer that waits for each commit, and two producers.
 //!
 //! The target: durable grouped ingest by one producer thread at no less
 //! than 70% of the raw single-signature verify rate.
@@ -456,27 +459,26 @@ fn ingest_pass(batches: &[Vec<&[u8]>], secret: &EpochSecret, producers: usize) -
     elapsed
 }
 
-/// Durable ingest with one thread decoding and opening while a second one
-/// only waits for the committer's acknowledgements, so that verification of
-/// the next batch overlaps the fsync of the previous one (at most two
-/// batches in flight). Returns the time from the first batch to the last
-/// fsync.
-fn ingest_pass_pipelined(batches: &[Vec<&[u8]>], secret: &EpochSecret) -> Duration {
+/// Durable ingest by one producer thread the way the node ingests: it hands
+/// each verified batch to the committer with [`Committer::submit`] and
+/// verifies the next one while the committer thread writes it, waiting for
+/// a batch's receipt before submitting the one after (at most two batches
+/// in flight). Returns the time from the first batch to the last fsync.
+fn ingest_pass_overlapped(batches: &[Vec<&[u8]>], secret: &EpochSecret) -> Duration {
     let store = FreshStore::new();
     let start = Instant::now();
-    std::thread::scope(|s| {
-        let committer = store.committer();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(1);
-        s.spawn(move || {
-            for items in rx {
-                committer.commit(items).expect("stored");
-            }
-        });
-        for b in batches {
-            tx.send(open_batch(b, secret))
-                .expect("the waiter runs until the sender is dropped");
+    let committer = store.committer();
+    let mut in_flight: Option<outpost_node::committer::Receipt> = None;
+    for b in batches {
+        let items = open_batch(b, secret);
+        if let Some(receipt) = in_flight.take() {
+            receipt.wait().expect("stored");
         }
-    });
+        in_flight = Some(committer.submit(items).expect("the committer runs"));
+    }
+    if let Some(receipt) = in_flight {
+        receipt.wait().expect("stored");
+    }
     let elapsed = start.elapsed();
     let n: usize = batches.iter().map(Vec::len).sum();
     assert_eq!(store.finish(), n as u64, "every envelope stored");
@@ -629,11 +631,27 @@ struct Round {
     open_batch: f64,
     store_put: f64,
     raw_grouped: f64,
+    /// One producer, overlapped with the committer (the node's way).
     ingest_1: f64,
+    /// Envelopes per second of process CPU time (all threads) during `ingest_1`.
+    ingest_1_per_cpu_s: f64,
     /// Raw verify measured just before and after `ingest_1` (mean).
     raw_verify_adjacent: f64,
+    /// One producer waiting for each commit before verifying the next batch.
+    ingest_serial: f64,
     ingest_2: f64,
-    ingest_pipelined: f64,
+}
+
+/// CPU time used by this process so far (all threads), from
+/// `/proc/self/stat`; `None` where that file does not exist.
+fn process_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces): utime and
+    // stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 fn measure(f: &Fixture, raw: &Raw, decoded: &[Change], budget: Duration) -> Round {
@@ -750,13 +768,21 @@ fn measure(f: &Fixture, raw: &Raw, decoded: &[Change], budget: Duration) -> Roun
         })
     };
     let before = raw_verify_once(budget / 2);
-    r.ingest_1 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 1)));
+    let (cpu_before, passes) = (process_cpu_time(), std::cell::Cell::new(0usize));
+    r.ingest_1 = rate_timed(budget, || {
+        passes.set(passes.get() + n);
+        (n, ingest_pass_overlapped(&batches, secret))
+    });
+    if let (Some(a), Some(b)) = (cpu_before, process_cpu_time()) {
+        // Includes the fresh stores' setup, so it errs on the low side.
+        r.ingest_1_per_cpu_s = passes.get() as f64 / (b - a).as_secs_f64().max(1e-3);
+    }
     let after = raw_verify_once(budget / 2);
     r.raw_verify_adjacent = (before + after) / 2.0;
     // The headline ratio divides by the best raw figure seen.
     r.raw_verify = r.raw_verify.max(before).max(after);
+    r.ingest_serial = rate_timed(budget, || (n, ingest_pass(&batches, secret, 1)));
     r.ingest_2 = rate_timed(budget, || (n, ingest_pass(&batches, secret, 2)));
-    r.ingest_pipelined = rate_timed(budget, || (n, ingest_pass_pipelined(&batches, secret)));
     r
 }
 
@@ -786,8 +812,8 @@ fn summary() {
     let (apply, apply_batch, open_path) = (best(|r| r.apply), best(|r| r.apply_batch), best(|r| r.open_path));
     let (redb_durable, redb_none) = (best(|r| r.redb_durable), best(|r| r.redb_none));
     let (open_batch, store_put, raw_grouped) = (best(|r| r.open_batch), best(|r| r.store_put), best(|r| r.raw_grouped));
-    let (ingest_1, ingest_2, ingest_pipelined) =
-        (best(|r| r.ingest_1), best(|r| r.ingest_2), best(|r| r.ingest_pipelined));
+    let (ingest_1, ingest_serial, ingest_2) = (best(|r| r.ingest_1), best(|r| r.ingest_serial), best(|r| r.ingest_2));
+    let ingest_1_per_cpu_s = best(|r| r.ingest_1_per_cpu_s);
     let seal_floor = 1.0 / (1.0 / raw_sign + 1.0 / raw_aead);
     let aead_mb = raw_aead * raw.plaintext.len() as f64 / 1e6;
     let n = f.envs.len();
@@ -834,9 +860,12 @@ fn summary() {
             "store_put_envelopes_256_durable_per_s": store_put,
             "stage_decode_batch_open_per_s": open_batch,
             "ingest_durable_batch_256_1_producer_per_s": ingest_1,
+            "ingest_1_producer_note": "one thread decodes, verifies and opens; it submits each batch to the committer thread and verifies the next while the batch is written (Committer::submit; at most two batches in flight)",
+            "ingest_durable_batch_256_1_producer_per_cpu_s": ingest_1_per_cpu_s,
+            "ingest_per_cpu_s_note": "envelopes per second of process CPU time (producer + committer threads), from /proc/self/stat: the per-core figure",
+            "ingest_durable_batch_256_serial_per_s": ingest_serial,
+            "ingest_serial_note": "one thread that waits for each commit before verifying the next batch",
             "ingest_durable_batch_256_2_producers_per_s": ingest_2,
-            "ingest_durable_batch_256_pipelined_per_s": ingest_pipelined,
-            "ingest_pipelined_note": "one thread decodes and opens; a second only waits for the committer's acknowledgement (at most two batches in flight)",
             "ingest_ratio_to_raw_durable_commit": ingest_1 / redb_durable,
         },
         "target": {
@@ -847,8 +876,9 @@ fn summary() {
             "ratio_per_round_note": "each round: ingest over the mean of raw verify measured just before and just after it",
             "required": 0.70,
             "met": met,
-            "strict_rule_ceiling": raw_verify_strict / raw_verify,
-            "strict_rule_ceiling_note": "envelopes are verified strictly (verify_strict), one by one: raw strict verify / raw verify bounds the ratio",
+            "ratio_per_cpu_core": ingest_1_per_cpu_s / raw_verify,
+            "ratio_per_cpu_core_note": "ingest per CPU-second over raw verify (one core)",
+            "met_per_cpu_core": ingest_1_per_cpu_s / raw_verify >= 0.70,
         },
     });
     println!(
@@ -871,13 +901,14 @@ fn summary() {
         "  stages  decode_batch + open {open_batch:.0}/s; Store::put_envelopes, 256 per durable txn {store_put:.0}/s | raw redb 256 rows per durable txn {raw_grouped:.0}/s"
     );
     println!(
-        "  ingest  {ingest_1:>7.0}/s durable, {BATCH} per commit, 1 producer ({ingest_2:.0}/s with 2; {ingest_pipelined:.0}/s with acks awaited off-thread) | raw redb 1 row/txn: durable {redb_durable:.0}/s, none {redb_none:.0}/s"
+        "  ingest  {ingest_1:>7.0}/s durable, {BATCH} per commit, 1 producer overlapped with the committer ({ingest_1_per_cpu_s:.0} per CPU-second; {ingest_serial:.0}/s waiting for each commit; {ingest_2:.0}/s with 2 producers) | raw redb 1 row/txn: durable {redb_durable:.0}/s, none {redb_none:.0}/s"
     );
     let rounds_pct: Vec<String> = per_round.iter().map(|r| format!("{:.0}%", 100.0 * r)).collect();
     println!(
-        "  target: durable grouped ingest ≥ 70% of raw single verify: {:.0}% (rounds: {}) → {}",
+        "  target: durable grouped ingest ≥ 70% of raw single verify: {:.0}% (rounds: {}; per CPU-core {:.0}%) → {}",
         100.0 * target_ratio,
         rounds_pct.join(", "),
+        100.0 * ingest_1_per_cpu_s / raw_verify,
         if met { "MET" } else { "NOT MET" }
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/outpost-bench");
