@@ -1,10 +1,17 @@
 //! An in-memory replica: the authorisation state, the envelopes, and the
 //! verdicts of the validity rule on all of them.
 //!
-//! Verdicts are recomputed from scratch by [`Replica::refresh`]: envelopes
-//! are judged in a deterministic topological order (dependencies first,
-//! ties by id), so the result is a function of the sets of ops and
-//! envelopes held — the convergence invariant — whatever the arrival order.
+//! Verdicts are computed by [`Replica::refresh`]: envelopes are judged in a
+//! deterministic topological order (dependencies first, ties by id), so the
+//! result is a function of the sets of ops and envelopes held — the
+//! convergence invariant — whatever the arrival order.
+//!
+//! After new ops every verdict is recomputed. After new envelopes only, just
+//! the new envelopes and the pending ones are judged: a decided verdict
+//! (valid or invalid) depends on the authorisation state and on envelopes
+//! reachable through dependencies, which never change once present, so
+//! envelopes arriving later cannot alter it. The property tests check that
+//! the incremental result equals a recomputation from scratch.
 
 use crate::envelope::{DocId, EnvId, Envelope, Header};
 use crate::validity::{self, Known, Memo, Missing, Verdict};
@@ -22,6 +29,11 @@ pub struct Replica {
     envelopes: BTreeMap<EnvId, Envelope>,
     by_doc: BTreeMap<DocKey, BTreeSet<EnvId>>,
     verdicts: BTreeMap<EnvId, Verdict>,
+    /// Envelopes whose verdict is pending (a subset of `verdicts`' keys).
+    pending: BTreeSet<EnvId>,
+    /// Envelopes inserted since the last refresh.
+    fresh: BTreeSet<EnvId>,
+    /// Ops arrived since the last refresh: every verdict must be recomputed.
     dirty: bool,
 }
 
@@ -72,6 +84,8 @@ impl Replica {
             envelopes: BTreeMap::new(),
             by_doc: BTreeMap::new(),
             verdicts: BTreeMap::new(),
+            pending: BTreeSet::new(),
+            fresh: BTreeSet::new(),
             dirty: false,
         }
     }
@@ -98,8 +112,8 @@ impl Replica {
             .entry((env.header.scope, env.header.doc))
             .or_default()
             .insert(env.id);
+        self.fresh.insert(env.id);
         self.envelopes.insert(env.id, env);
-        self.dirty = true;
         true
     }
 
@@ -118,25 +132,37 @@ impl Replica {
         self.by_doc.keys()
     }
 
-    /// Recomputes every verdict if anything changed since the last time.
+    /// Brings the verdicts up to date: all of them after new ops; after new
+    /// envelopes only, the new and the pending ones.
     pub fn refresh(&mut self) {
-        if !self.dirty {
-            return;
+        if self.dirty {
+            self.verdicts.clear();
+            self.pending.clear();
+            self.fresh.clear();
+            self.dirty = false;
+            let all = self.envelopes.keys().copied().collect();
+            self.judge(all);
+        } else if !self.fresh.is_empty() {
+            let mut todo = std::mem::take(&mut self.fresh);
+            todo.append(&mut self.pending);
+            for id in &todo {
+                self.verdicts.remove(id);
+            }
+            self.judge(todo);
         }
-        let mut verdicts: BTreeMap<EnvId, Verdict> = BTreeMap::new();
+    }
+
+    /// Judges `todo` (whose verdicts are unset) in topological order; every
+    /// envelope outside it already has its verdict.
+    fn judge(&mut self, todo: BTreeSet<EnvId>) {
         let mut memo = Memo::default();
-        // Kahn's algorithm over known dependencies, smallest id first.
+        // Kahn's algorithm over the dependencies inside `todo`, smallest id first.
         let mut waiting: BTreeMap<EnvId, usize> = BTreeMap::new();
         let mut dependants: BTreeMap<EnvId, Vec<EnvId>> = BTreeMap::new();
         let mut ready: BTreeSet<EnvId> = BTreeSet::new();
-        for (id, env) in &self.envelopes {
-            let known: BTreeSet<EnvId> = env
-                .header
-                .deps
-                .iter()
-                .filter(|d| self.envelopes.contains_key(d))
-                .copied()
-                .collect();
+        for id in &todo {
+            let env = &self.envelopes[id];
+            let known: BTreeSet<EnvId> = env.header.deps.iter().filter(|d| todo.contains(d)).copied().collect();
             for d in &known {
                 dependants.entry(*d).or_default().push(*id);
             }
@@ -150,10 +176,13 @@ impl Replica {
             let env = &self.envelopes[&id];
             let view = View {
                 envelopes: &self.envelopes,
-                verdicts: &verdicts,
+                verdicts: &self.verdicts,
             };
             let verdict = validity::judge(&id, &env.header, &self.auth, &view, &mut memo);
-            verdicts.insert(id, verdict);
+            if matches!(verdict, Verdict::Pending(_)) {
+                self.pending.insert(id);
+            }
+            self.verdicts.insert(id, verdict);
             for next in dependants.get(&id).into_iter().flatten() {
                 let n = waiting.get_mut(next).expect("a dependant waits");
                 *n -= 1;
@@ -165,10 +194,10 @@ impl Replica {
         }
         // Only a dependency cycle (impossible with hashes) is left over.
         for id in waiting.keys() {
-            verdicts.insert(*id, Verdict::Pending(vec![Missing::Envelope(*id)]));
+            self.pending.insert(*id);
+            self.verdicts
+                .insert(*id, Verdict::Pending(vec![Missing::Envelope(*id)]));
         }
-        self.verdicts = verdicts;
-        self.dirty = false;
     }
 
     /// The verdict on an envelope, as of the last [`Replica::refresh`].

@@ -320,10 +320,21 @@ fn deliver(h: &History, seed: u64) -> Replica {
         }
         if rng.random_bool(0.3) {
             r.refresh();
+            assert_eq!(r.verdicts(), from_scratch(&r).verdicts(), "incremental verdicts differ");
         }
     }
     r.refresh();
     r
+}
+
+/// The same ops and envelopes judged all at once by a new replica.
+fn from_scratch(r: &Replica) -> Replica {
+    let mut full = Replica::with_state(r.auth().clone());
+    for env in r.envelopes() {
+        full.insert_envelope(env.clone());
+    }
+    full.refresh();
+    full
 }
 
 /// The document as the admin (a reader of every epoch) materialises it.
