@@ -1,11 +1,16 @@
 //! Outpost's collaboration model on automerge.
 //!
-//! Pure code: each type wraps an automerge document and turns user actions
-//! into automerge changes (bytes), which the node seals into envelopes. The
-//! document is always rebuilt from the valid changes, so this crate never
-//! decides who may do what — the validity rule does.
+//! Pure code: documents wrap an automerge document and turn user actions
+//! into automerge changes (bytes); chat turns them into message-log ops
+//! ([`chat::LogOp`]), one per envelope. The node seals both into envelopes.
+//! Views are always rebuilt from the valid changes or entries, so who may
+//! write at all is the validity rule's decision; what this crate decides
+//! (who may edit or recall a chat message, for instance) it decides as a
+//! pure function of the entries, the same way on every node.
 #![deny(missing_docs)]
 
+pub mod chat;
 pub mod doc;
+pub mod search;
 
 pub use doc::TextDoc;
