@@ -200,6 +200,20 @@ impl Replica {
         }
     }
 
+    /// The verdict `env` would get if it were inserted now, without
+    /// inserting it: a writer checks its own change this way before storing
+    /// it. Judged against the verdicts of the last [`Replica::refresh`].
+    pub fn trial(&self, env: &Envelope) -> Verdict {
+        if let Some(v) = self.verdicts.get(&env.id) {
+            return v.clone();
+        }
+        let view = View {
+            envelopes: &self.envelopes,
+            verdicts: &self.verdicts,
+        };
+        validity::judge(&env.id, &env.header, &self.auth, &view, &mut Memo::default())
+    }
+
     /// The verdict on an envelope, as of the last [`Replica::refresh`].
     pub fn verdict(&self, id: &EnvId) -> Option<&Verdict> {
         self.verdicts.get(id)

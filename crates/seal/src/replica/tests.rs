@@ -455,3 +455,22 @@ fn missing_dependencies_keep_an_envelope_pending_until_they_arrive() {
     r.refresh();
     assert!(!matches!(r.verdict(&last.id), Some(Verdict::Pending(_))));
 }
+
+#[test]
+fn a_trial_gives_the_verdict_an_insertion_would() {
+    let mut checked = 0;
+    for seed in 0..40u64 {
+        let h = history(seed);
+        let mut r = Replica::new(h.root);
+        r.insert_ops(h.ops.iter().cloned()).unwrap();
+        for env in &h.envs {
+            r.refresh();
+            let trial = r.trial(env);
+            r.insert_envelope(env.clone());
+            r.refresh();
+            assert_eq!(Some(&trial), r.verdict(&env.id));
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
