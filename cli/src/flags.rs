@@ -117,9 +117,18 @@ pub struct UpArgs {
     /// libp2p address to listen on (repeatable) [default: all interfaces, TCP and QUIC, any port].
     #[arg(long, value_name = "MULTIADDR")]
     pub listen: Vec<String>,
-    /// A peer to connect to, e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... (repeatable).
+    /// A peer to keep connected, e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW... (repeatable; redialled with backoff
+    /// whenever not connected; adds to `peers` in <home>/network.toml).
     #[arg(long, value_name = "MULTIADDR")]
     pub peer: Vec<String>,
+    /// A relay to listen through, e.g. /ip4/203.0.113.5/tcp/4001/p2p/12D3KooW...: others then reach this node at
+    /// <relay>/p2p-circuit/p2p/<its peer id> (repeatable; adds to `relays` in <home>/network.toml).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub relay: Vec<String>,
+    /// Relay connections for other members of the org, and only for them [or `relay_server = true` in
+    /// <home>/network.toml].
+    #[arg(long)]
+    pub relay_server: bool,
     /// Where the local HTTP API and web page listen (loopback only; port 0 picks one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7447")]
     pub api: String,

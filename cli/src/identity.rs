@@ -197,15 +197,27 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
             })
             .collect()
     };
+    let file = outpost_node::network_file::load(ctx.home.dir())?;
+    let mut peers = file.peers;
+    for p in &args.peer {
+        peers.push(outpost_node::network_file::parse_peer("--peer", p)?);
+    }
+    let mut relays = file.relays;
+    for r in &args.relay {
+        relays.push(outpost_node::network_file::parse_relay("--relay", r)?);
+    }
     let config = outpost_node::daemon::DaemonConfig {
         listen: parse(&args.listen)?,
-        peers: parse(&args.peer)?,
+        peers,
+        relays,
+        relay_server: args.relay_server || file.relay_server,
         mdns,
         api: args
             .api
             .parse()
             .with_context(|| format!("--api {:?} is not an address such as 127.0.0.1:7447", args.api))?,
     };
+    let relay_server = config.relay_server;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let pass = match ctx.pass.get() {
         Some(p) => outpost_node::Passphrase::new(p),
@@ -224,11 +236,14 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
         outpost_node::daemon::run(home, pass, config, shutdown, |shared| {
             let listen: Vec<String> = shared.listen_addrs().iter().map(|a| a.to_string()).collect();
             if json {
-                println!("{}", json!({"peer_id": shared.client.peer_id.to_string(), "listen": listen, "mdns": mdns}));
+                println!("{}", json!({"peer_id": shared.client.peer_id.to_string(), "listen": listen, "mdns": mdns, "relay_server": relay_server}));
             } else {
                 println!("node up: peer id {}", shared.client.peer_id);
                 for a in &listen {
                     println!("  listening on {a}");
+                }
+                if relay_server {
+                    println!("  relaying for the org's members");
                 }
                 println!("  mDNS {}; API and token in api.json in the home directory; Ctrl-C stops", if mdns { "on" } else { "off" });
             }

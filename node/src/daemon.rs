@@ -25,14 +25,23 @@ use std::time::{Duration, Instant};
 pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
 /// Most responder sessions kept at once.
 pub const RESPONDER_SESSIONS_MAX: usize = 256;
+/// How long start-up waits for every listen address to be reported before
+/// it writes `api.json` (later changes rewrite it).
+pub const LISTEN_WAIT_MAX: Duration = Duration::from_secs(2);
 
 /// What `outpost up` was asked to do.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
     /// libp2p listen addresses.
     pub listen: Vec<Multiaddr>,
-    /// Peers to dial.
+    /// Peers to keep connected: dialled at start and redialled with
+    /// backoff whenever they are not connected.
     pub peers: Vec<Multiaddr>,
+    /// Relays to listen through (each `…/p2p/<relay id>`), so that others
+    /// reach this node at `<relay>/p2p-circuit/p2p/<our id>`.
+    pub relays: Vec<Multiaddr>,
+    /// Relay connections between other admitted peers of the org.
+    pub relay_server: bool,
     /// LAN discovery.
     pub mdns: bool,
     /// Where the HTTP API listens (loopback only).
@@ -101,7 +110,8 @@ impl Shared {
         Ok(())
     }
 
-    /// Our listen addresses, with our peer id.
+    /// Our listen addresses, with our peer id: the live set, updated as
+    /// listeners (a relay reservation, QUIC) come and go.
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.listen.lock().expect("never poisoned").clone()
     }
@@ -262,7 +272,10 @@ pub async fn run(
         net_config.listen = config.listen.clone();
     }
     net_config.bootstrap = config.peers.clone();
+    net_config.relays = config.relays.clone();
+    net_config.relay_server = config.relay_server;
     net_config.mdns = config.mdns;
+    let listeners = net_config.listen.len();
     let (network, client, mut events) = Network::new(keypair, net_config, gate.clone())?;
     let net_task = tokio::spawn(network.run());
 
@@ -285,24 +298,31 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen for the API on {}", config.api))?;
     let api_addr = listener.local_addr()?;
-    // Wait for the transports to report their addresses.
-    for _ in 0..50 {
+    // Wait (briefly) for every transport to report an address; later
+    // changes arrive as events and rewrite api.json.
+    let started = Instant::now();
+    loop {
         let addrs = client.listen_addrs().await.unwrap_or_default();
-        if !addrs.is_empty() {
-            *shared.listen.lock().expect("never poisoned") = addrs;
+        let enough = addrs.len() >= listeners;
+        *shared.listen.lock().expect("never poisoned") = addrs;
+        if enough || started.elapsed() > LISTEN_WAIT_MAX {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let api_file = home.dir().join("api.json");
-    let info = serde_json::json!({
-        "url": format!("http://{api_addr}"),
-        "token": token,
-        "peer_id": client.peer_id.to_string(),
-        "listen": shared.listen_addrs().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "pid": std::process::id(),
-    });
-    crate::home::write_private(&api_file, format!("{info:#}\n").as_bytes())?;
+    let api_url = format!("http://{api_addr}");
+    let write_api_file = |listen: &[Multiaddr]| {
+        let info = serde_json::json!({
+            "url": api_url,
+            "token": token,
+            "peer_id": client.peer_id.to_string(),
+            "listen": listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "pid": std::process::id(),
+        });
+        crate::home::write_private(&api_file, format!("{info:#}\n").as_bytes())
+    };
+    write_api_file(&shared.listen_addrs())?;
     let router = crate::api::router(shared.clone());
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api_task = tokio::spawn(async move {
@@ -362,6 +382,17 @@ pub async fn run(
                     });
                 }
                 Some(Event::Refused(peer, why)) => tracing::warn!(%peer, "peer refused: {why}"),
+                Some(Event::ListenAddrs(addrs)) => {
+                    let changed = {
+                        let mut listen = shared.listen.lock().expect("never poisoned");
+                        let changed = *listen != addrs;
+                        *listen = addrs.clone();
+                        changed
+                    };
+                    if changed && let Err(e) = write_api_file(&addrs) {
+                        tracing::warn!("cannot update api.json with the new listen addresses: {e:#}");
+                    }
+                }
                 Some(Event::Gone(peer)) => tracing::info!(%peer, "peer gone"),
             }
         }

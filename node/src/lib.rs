@@ -12,6 +12,7 @@ pub mod docs;
 pub mod gate;
 pub mod home;
 pub mod local;
+pub mod network_file;
 pub mod sync;
 
 pub use home::{Home, Passphrase};

@@ -23,7 +23,7 @@
 
 pub mod running;
 
-pub use running::{Response, RunningNode, wait_until};
+pub use running::{Response, RunningNode, UpOptions, wait_until};
 
 use std::ffi::OsStr;
 use std::fmt;

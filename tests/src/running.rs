@@ -215,21 +215,53 @@ pub struct RunningNode {
     stderr: Lines,
 }
 
+/// How [`Node::up_with`] starts a node, beyond its peers.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// The libp2p listen address [default: `/ip4/127.0.0.1/tcp/0`]: give
+    /// the old port to restart a node where its peers expect it.
+    pub listen: Option<String>,
+    /// More arguments for `outpost up`, e.g. `["--relay-server"]`.
+    pub args: Vec<String>,
+}
+
+impl UpOptions {
+    /// Options with these extra arguments.
+    pub fn args(args: &[&str]) -> UpOptions {
+        UpOptions {
+            listen: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    /// Options listening on 127.0.0.1 at TCP `port`.
+    pub fn port(port: u16) -> UpOptions {
+        UpOptions {
+            listen: Some(format!("/ip4/127.0.0.1/tcp/{port}")),
+            args: Vec::new(),
+        }
+    }
+}
+
 impl Node {
     /// Starts `outpost up` on this home, listening on 127.0.0.1 and dialing
     /// `peers` (multiaddrs), and waits until it serves its API.
     pub fn up(&self, peers: &[&str]) -> RunningNode {
-        let mut cmd = self.cmd([
-            "up",
-            "--no-mdns",
-            "--listen",
-            "/ip4/127.0.0.1/tcp/0",
-            "--api",
-            "127.0.0.1:0",
-        ]);
+        self.up_with(peers, &UpOptions::default())
+    }
+
+    /// [`Node::up`] with a chosen listen address or more arguments.
+    pub fn up_with(&self, peers: &[&str], options: &UpOptions) -> RunningNode {
+        let listen = options.listen.as_deref().unwrap_or("/ip4/127.0.0.1/tcp/0");
+        assert!(
+            listen.starts_with("/ip4/127.0.0.1/"),
+            "tests listen on 127.0.0.1 only, not {listen}"
+        );
+        let mut cmd = self.cmd(["up", "--no-mdns", "--listen", listen, "--api", "127.0.0.1:0"]);
         for peer in peers {
             cmd.args(["--peer", peer]);
         }
+        cmd.args(&options.args);
         cmd.env(
             "OUTPOST_LOG",
             std::env::var("OUTPOST_LOG").unwrap_or_else(|_| "info".into()),
@@ -343,6 +375,16 @@ impl RunningNode {
             ["", "ip4", _, "tcp", port, ..] => port.parse().expect("a TCP port is a number"),
             _ => panic!("{} is not a TCP multiaddr", self.addr()),
         }
+    }
+
+    /// Its libp2p listen addresses as `GET /api/status` reports them now
+    /// (the set changes, e.g. when a relay reservation is made).
+    pub fn listen_now(&self) -> Result<Vec<String>, String> {
+        let status = self.try_get("/api/status")?;
+        status["listen"]
+            .as_array()
+            .and_then(|list| list.iter().map(|a| a.as_str().map(str::to_owned)).collect())
+            .ok_or_else(|| format!("{}: no listen list in {status}", self.name))
     }
 
     /// The process id.

@@ -5,8 +5,25 @@
 //! [`network::Command`]s over a bounded channel, and receives
 //! [`network::Event`]s on another.
 //!
-//! Transports: TCP and QUIC, Noise, Yamux; identify and ping; mDNS when
-//! enabled (never in tests: `OUTPOST_MDNS=off`); peers given by address.
+//! Transports: TCP and QUIC, Noise, Yamux, and circuits through a relay;
+//! identify and ping; mDNS when enabled (never in tests:
+//! `OUTPOST_MDNS=off`).
+//!
+//! Finding and keeping peers, with no public service of any kind:
+//! - peers given by address are dialled at start and again, with backoff,
+//!   whenever they are not connected ([`redial`]);
+//! - Kademlia on a protocol private to the org, `/outpost/<org id>/kad/1.0.0`,
+//!   in server mode; only admitted peers enter the routing table (with the
+//!   addresses they announce by identify), and lookups for our own id (when
+//!   the table grows) and for random ids (every
+//!   [`Config::discovery_interval`]) find more peers of the org, which are
+//!   dialled (admission still decides);
+//! - circuit relay v2: every node is a relay client and tries direct
+//!   connections by hole punching (DCUtR); a node with
+//!   [`Config::relay_server`] relays for admitted peers only; a node given
+//!   [`Config::relays`] keeps a reservation on each and so is reachable at
+//!   `<relay>/p2p-circuit/p2p/<its id>`.
+//!
 //! Protocols of Outpost's own:
 //! - `/outpost/hello/1`: admission. Right after a connection is secured,
 //!   each side sends its certificate bundle; a peer whose bundle does not
@@ -21,5 +38,6 @@
 
 pub mod codec;
 pub mod network;
+pub mod redial;
 
 pub use network::{Client, Command, Config, Event, Gate, Network};

@@ -1,12 +1,20 @@
 //! The event loop that owns the swarm, its client handle, and admission.
 
 use crate::codec::FrameCodec;
+use crate::redial::{Backoff, Redial, relay_of};
 use futures::StreamExt;
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, Swarm, gossipsub, identify, identity, mdns, noise, ping, tcp, yamux};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent, behaviour::toggle::Toggle};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, dcutr, gossipsub, identify, identity, kad, mdns, noise, ping, relay, tcp,
+    yamux,
+};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -14,6 +22,24 @@ use tokio::sync::{mpsc, oneshot};
 pub const COMMAND_QUEUE_MAX: usize = 256;
 /// How many events may wait for the node.
 pub const EVENT_QUEUE_MAX: usize = 1024;
+/// Most addresses of one peer taken from its identify message into the
+/// routing table.
+pub const IDENTIFY_ADDRS_MAX: usize = 16;
+/// Most peers dialled from the answer of one discovery lookup.
+pub const DISCOVERY_DIALS_MAX: usize = 32;
+/// A dial to a configured peer (or a relay reservation) with no outcome
+/// after this long counts as failed.
+pub const REDIAL_TRY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a relayed connection may last before the relay server closes
+/// it (the peers then reconnect).
+pub const RELAY_CIRCUIT_DURATION_MAX: Duration = Duration::from_secs(60 * 60);
+/// How many bytes a relayed connection may carry, both ways together,
+/// before the relay server closes it.
+pub const RELAY_CIRCUIT_BYTES_MAX: u64 = 1 << 30;
+/// Most reservations a relay server holds at once.
+pub const RELAY_RESERVATIONS_MAX: usize = 512;
+/// Most relayed connections a relay server carries at once.
+pub const RELAY_CIRCUITS_MAX: usize = 256;
 
 /// Decides who may join: the node implements this over its authorisation
 /// state.
@@ -29,10 +55,28 @@ pub trait Gate: Send + Sync + 'static {
 pub struct Config {
     /// Addresses to listen on.
     pub listen: Vec<Multiaddr>,
-    /// Peers to dial at start (full addresses, ideally with `/p2p/<id>`).
+    /// Peers to keep connected (full addresses, ideally with `/p2p/<id>`;
+    /// a relayed one reads `<relay>/p2p-circuit/p2p/<id>`): dialled at
+    /// start, and again with backoff ([`Config::redial`]) whenever they are
+    /// not connected. They also seed the Kademlia routing table once
+    /// admitted.
     pub bootstrap: Vec<Multiaddr>,
+    /// Relays to listen through (`/ip4/…/tcp/…/p2p/<relay id>`): this node
+    /// keeps a reservation on each, so others reach it at
+    /// `<relay>/p2p-circuit/p2p/<our id>`.
+    pub relays: Vec<Multiaddr>,
+    /// Serve as a relay for the org's admitted peers.
+    pub relay_server: bool,
     /// Discover peers on the LAN with mDNS.
     pub mdns: bool,
+    /// The Kademlia protocol name, private to the org (never the public
+    /// IPFS DHT's).
+    pub kad_protocol: String,
+    /// How often to look for more peers of the org in the routing table of
+    /// the peers we know (a random walk).
+    pub discovery_interval: Duration,
+    /// Waits between tries to reach a configured peer or relay.
+    pub redial: Backoff,
     /// Largest request/response frame or gossip message, in bytes.
     pub frame_bytes_max: usize,
     /// How long a peer has to prove itself after connecting.
@@ -50,7 +94,12 @@ impl Config {
                 "/ip4/0.0.0.0/udp/0/quic-v1".parse().expect("a valid literal address"),
             ],
             bootstrap: Vec::new(),
+            relays: Vec::new(),
+            relay_server: false,
             mdns: true,
+            kad_protocol: format!("/outpost/{org}/kad/1.0.0"),
+            discovery_interval: Duration::from_secs(30),
+            redial: Backoff::default(),
             frame_bytes_max: 8 * 1024 * 1024,
             admission_timeout: Duration::from_secs(10),
             topic: format!("outpost/{org}/changes/1"),
@@ -101,6 +150,9 @@ pub enum Event {
     Refused(PeerId, String),
     /// Bytes pushed by an admitted peer.
     Gossip(PeerId, Vec<u8>),
+    /// Our listen addresses changed; here is the whole new set (with
+    /// `/p2p/<our id>`).
+    ListenAddrs(Vec<Multiaddr>),
     /// A sync request from an admitted peer; answer with [`Command::Respond`].
     SyncRequest {
         /// from whom
@@ -120,6 +172,62 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     hello: request_response::Behaviour<FrameCodec>,
     sync: request_response::Behaviour<FrameCodec>,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    relay_client: relay::client::Behaviour,
+    relay: Toggle<relay::Behaviour>,
+    dcutr: dcutr::Behaviour,
+}
+
+/// `addr` ending with `/p2p/<peer>` (a relayed listen address already
+/// does).
+fn with_peer_id(addr: &Multiaddr, peer: PeerId) -> Multiaddr {
+    match addr.iter().last() {
+        Some(Protocol::P2p(p)) if p == peer => addr.clone(),
+        _ => addr.clone().with(Protocol::P2p(peer)),
+    }
+}
+
+/// An error and its sources, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    text
+}
+
+/// The peers a relay server serves: those admitted, shared with the relay
+/// behaviour's filters.
+type Members = Arc<Mutex<HashSet<PeerId>>>;
+
+/// A relay filter that passes admitted peers only, so that the relay serves
+/// the org and nobody else.
+fn members_only(members: Members) -> Box<dyn relay::RateLimiter> {
+    Box::new(move |peer: PeerId, _: &Multiaddr, _: std::time::Instant| {
+        members
+            .lock()
+            .expect("never poisoned: nothing panics holding it")
+            .contains(&peer)
+    })
+}
+
+fn relay_config(members: &Members) -> relay::Config {
+    let per_peer = NonZeroU32::new(30).expect("30 > 0");
+    relay::Config {
+        // The filter comes first: a refused request must not use up the
+        // peer's allowance.
+        reservation_rate_limiters: vec![members_only(members.clone())],
+        circuit_src_rate_limiters: vec![members_only(members.clone())],
+        max_reservations: RELAY_RESERVATIONS_MAX,
+        max_circuits: RELAY_CIRCUITS_MAX,
+        max_circuit_duration: RELAY_CIRCUIT_DURATION_MAX,
+        max_circuit_bytes: RELAY_CIRCUIT_BYTES_MAX,
+        ..relay::Config::default()
+    }
+    .reservation_rate_per_peer(per_peer, Duration::from_secs(10))
+    .circuit_src_per_peer(per_peer, Duration::from_secs(10))
 }
 
 /// A handle to the event loop.
@@ -195,6 +303,24 @@ pub struct Network {
     pending: HashMap<PeerId, Instant>,
     addrs: HashMap<PeerId, HashSet<Multiaddr>>,
     requests: HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, String>>>,
+    /// Admitted peers, as seen by the relay server's filters.
+    members: Members,
+    /// Listen addresses of connected peers, from identify: they enter the
+    /// routing table once the peer is admitted.
+    identified: HashMap<PeerId, Vec<Multiaddr>>,
+    /// Configured peers to keep connected, and our dials to them.
+    redial: Redial,
+    dials: HashMap<ConnectionId, usize>,
+    /// Relays to listen through, and our listeners on them.
+    relays: Redial,
+    relay_listeners: HashMap<ListenerId, usize>,
+    /// A discovery lookup is wanted (the routing table grew).
+    lookup_soon: bool,
+    /// We relay for others.
+    relay_server: bool,
+    discovery_interval: Duration,
+    /// The listen addresses last reported to the node.
+    reported: Vec<Multiaddr>,
 }
 
 impl std::fmt::Debug for Network {
@@ -209,8 +335,9 @@ impl std::fmt::Debug for Network {
 pub struct StartError(String);
 
 impl Network {
-    /// Builds the swarm with `keypair` (the device key), starts listening
-    /// and dials the bootstrap peers.
+    /// Builds the swarm with `keypair` (the device key) and starts
+    /// listening; [`Network::run`] then dials the bootstrap peers and
+    /// relays.
     pub fn new(
         keypair: identity::Keypair,
         config: Config,
@@ -219,6 +346,15 @@ impl Network {
         let err = |e: &dyn std::fmt::Display| StartError(e.to_string());
         let frame = config.frame_bytes_max;
         let mdns_on = config.mdns;
+        let relay_server = config.relay_server;
+        let kad_protocol = StreamProtocol::try_from_owned(config.kad_protocol.clone()).map_err(|e| {
+            StartError(format!(
+                "the Kademlia protocol name {:?} is not valid ({e}): it must start with '/'",
+                config.kad_protocol
+            ))
+        })?;
+        let members: Members = Arc::default();
+        let relay_members = members.clone();
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
             .with_tcp(
@@ -228,36 +364,60 @@ impl Network {
             )
             .map_err(|e| err(&e))?
             .with_quic()
-            .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
-                let peer_id = key.public().to_peer_id();
-                let gossip_config = gossipsub::ConfigBuilder::default()
-                    .max_transmit_size(frame)
-                    .heartbeat_interval(Duration::from_millis(500))
-                    .validation_mode(gossipsub::ValidationMode::Strict)
-                    .build()?;
-                let gossipsub =
-                    gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
-                let mdns = if mdns_on {
-                    Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?)
-                } else {
-                    None
-                };
-                let rr = |name: &'static str| {
-                    request_response::Behaviour::with_codec(
-                        FrameCodec { frame_bytes_max: frame },
-                        [(StreamProtocol::new(name), ProtocolSupport::Full)],
-                        request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
-                    )
-                };
-                Ok(Behaviour {
-                    identify: identify::Behaviour::new(identify::Config::new("/outpost/1".into(), key.public())),
-                    ping: ping::Behaviour::default(),
-                    mdns: Toggle::from(mdns),
-                    gossipsub,
-                    hello: rr("/outpost/hello/1"),
-                    sync: rr("/outpost/sync/1"),
-                })
-            })
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| err(&e))?
+            .with_behaviour(
+                |key, relay_client| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                    let peer_id = key.public().to_peer_id();
+                    let gossip_config = gossipsub::ConfigBuilder::default()
+                        .max_transmit_size(frame)
+                        .heartbeat_interval(Duration::from_millis(500))
+                        .validation_mode(gossipsub::ValidationMode::Strict)
+                        .build()?;
+                    let gossipsub =
+                        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), gossip_config)?;
+                    let mdns = if mdns_on {
+                        Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?)
+                    } else {
+                        None
+                    };
+                    let rr = |name: &'static str| {
+                        request_response::Behaviour::with_codec(
+                            FrameCodec { frame_bytes_max: frame },
+                            [(StreamProtocol::new(name), ProtocolSupport::Full)],
+                            request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+                        )
+                    };
+                    let mut kad_config = kad::Config::new(kad_protocol);
+                    // Only admitted peers enter the routing table (see
+                    // `add_to_routing`), records from peers are never stored
+                    // (Outpost keeps none in the DHT), and lookups run on our
+                    // own timer.
+                    kad_config
+                        .set_kbucket_inserts(kad::BucketInserts::Manual)
+                        .set_record_filtering(kad::StoreInserts::FilterBoth)
+                        .set_periodic_bootstrap_interval(None)
+                        .set_query_timeout(Duration::from_secs(30));
+                    let mut kad =
+                        kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+                    // Answer lookups whether or not we know an external address:
+                    // there is no AutoNAT to confirm one.
+                    kad.set_mode(Some(kad::Mode::Server));
+                    let relay = relay_server.then(|| relay::Behaviour::new(peer_id, relay_config(&relay_members)));
+                    Ok(Behaviour {
+                        identify: identify::Behaviour::new(identify::Config::new("/outpost/1".into(), key.public())),
+                        ping: ping::Behaviour::default(),
+                        mdns: Toggle::from(mdns),
+                        gossipsub,
+                        hello: rr("/outpost/hello/1"),
+                        sync: rr("/outpost/sync/1"),
+                        kad,
+                        relay_client,
+                        relay: Toggle::from(relay),
+                        dcutr: dcutr::Behaviour::new(peer_id),
+                    })
+                },
+            )
             .map_err(|e| err(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
             .build();
@@ -268,10 +428,24 @@ impl Network {
                 .listen_on(addr.clone())
                 .map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
         }
-        for addr in &config.bootstrap {
-            if let Err(e) = swarm.dial(addr.clone()) {
-                tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
-            }
+        let now = Instant::now();
+        // The relays of relayed peer addresses, and the relays we listen
+        // through, are kept connected too: a circuit is asked of a relay
+        // only once it has admitted us (it serves members only).
+        let relays_of_peers = config.bootstrap.iter().filter_map(relay_of).map(|(relay, _)| relay);
+        let targets = config
+            .bootstrap
+            .iter()
+            .cloned()
+            .chain(relays_of_peers)
+            .chain(config.relays.iter().cloned());
+        let redial = Redial::new(targets, config.redial, REDIAL_TRY_TIMEOUT, now);
+        let relays = Redial::new(config.relays.iter().cloned(), config.redial, REDIAL_TRY_TIMEOUT, now);
+        if let Some(relay) = relays.targets().iter().find(|t| t.peer.is_none()) {
+            return Err(StartError(format!(
+                "the relay address {} does not end with /p2p/<relay peer id>: add the relay's peer id (shown by `outpost status` on the relay)",
+                relay.addr
+            )));
         }
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE_MAX);
         let (events, events_rx) = mpsc::channel(EVENT_QUEUE_MAX);
@@ -287,6 +461,16 @@ impl Network {
             pending: HashMap::new(),
             addrs: HashMap::new(),
             requests: HashMap::new(),
+            members,
+            identified: HashMap::new(),
+            redial,
+            dials: HashMap::new(),
+            relays,
+            relay_listeners: HashMap::new(),
+            lookup_soon: false,
+            relay_server,
+            discovery_interval: config.discovery_interval,
+            reported: Vec::new(),
         };
         Ok((
             net,
@@ -301,6 +485,10 @@ impl Network {
     /// Runs until every [`Client`] is dropped.
     pub async fn run(mut self) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut discovery = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.discovery_interval,
+            self.discovery_interval,
+        );
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm(event).await,
@@ -308,8 +496,111 @@ impl Network {
                     Some(cmd) => self.on_command(cmd),
                     None => return,
                 },
-                _ = tick.tick() => self.expire_pending(),
+                _ = tick.tick() => {
+                    self.expire_pending();
+                    self.redial_due();
+                    self.relisten_due();
+                    if std::mem::take(&mut self.lookup_soon) {
+                        // Our own id: the peers closest to us, and on the way
+                        // every peer of a small org.
+                        let me = *self.swarm.local_peer_id();
+                        self.swarm.behaviour_mut().kad.get_closest_peers(me);
+                    }
+                }
+                _ = discovery.tick() => {
+                    // A random walk: the peers closest to a random id.
+                    self.swarm.behaviour_mut().kad.get_closest_peers(PeerId::random());
+                }
             }
+        }
+    }
+
+    /// Dials the configured peers that are due.
+    fn redial_due(&mut self) {
+        let now = Instant::now();
+        let swarm = &self.swarm;
+        let due = self
+            .redial
+            .due(now, |_, t| t.peer.is_some_and(|p| swarm.is_connected(&p)));
+        for i in due {
+            let target = &self.redial.targets()[i];
+            let addr = target.addr.clone();
+            if let Some((_, relay)) = relay_of(&addr)
+                && !self.admitted.contains_key(&relay)
+            {
+                // The relay (a target of its own) must admit us first.
+                self.redial.postpone(i, now);
+                continue;
+            }
+            let opts = match target.peer {
+                Some(peer) => DialOpts::peer_id(peer)
+                    .addresses(vec![addr.clone()])
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build(),
+                None => DialOpts::unknown_peer_id().address(addr.clone()).build(),
+            };
+            let id = opts.connection_id();
+            match self.swarm.dial(opts) {
+                Ok(()) => {
+                    tracing::debug!("dialling configured peer {addr}");
+                    self.dials.insert(id, i);
+                }
+                Err(e) => {
+                    tracing::debug!("cannot dial configured peer {addr} now: {e}");
+                    self.redial.failed(i, now);
+                }
+            }
+        }
+    }
+
+    /// Listens again through the relays whose reservation is gone.
+    fn relisten_due(&mut self) {
+        let now = Instant::now();
+        let open: HashSet<usize> = self.relay_listeners.values().copied().collect();
+        let due = self.relays.due(now, |i, _| open.contains(&i));
+        for i in due {
+            let target = &self.relays.targets()[i];
+            if !target.peer.is_some_and(|relay| self.admitted.contains_key(&relay)) {
+                // The relay (a target of its own) must admit us first.
+                self.relays.postpone(i, now);
+                continue;
+            }
+            let circuit = target.addr.clone().with(Protocol::P2pCircuit);
+            match self.swarm.listen_on(circuit.clone()) {
+                Ok(id) => {
+                    tracing::debug!("asking for a reservation at {circuit}");
+                    self.relay_listeners.insert(id, i);
+                }
+                Err(e) => {
+                    tracing::warn!("cannot listen through the relay {circuit}: {e}");
+                    self.relays.failed(i, now);
+                }
+            }
+        }
+    }
+
+    /// Puts an admitted peer's addresses (from identify) in the routing
+    /// table, and asks for a lookup.
+    fn add_to_routing(&mut self, peer: PeerId) {
+        if !self.admitted.contains_key(&peer) {
+            return;
+        }
+        let Some(addrs) = self.identified.get(&peer) else {
+            return;
+        };
+        for addr in addrs.clone() {
+            self.swarm.behaviour_mut().kad.add_address(&peer, addr);
+        }
+        self.lookup_soon = true;
+    }
+
+    /// Reports our listen addresses to the node if they changed.
+    async fn report_listen_addrs(&mut self) {
+        let me = *self.swarm.local_peer_id();
+        let now: Vec<Multiaddr> = self.swarm.listeners().map(|a| with_peer_id(a, me)).collect();
+        if now != self.reported {
+            self.reported = now.clone();
+            let _ = self.events.send(Event::ListenAddrs(now)).await;
         }
     }
 
@@ -336,7 +627,10 @@ impl Network {
                 tracing::info!(%peer, "peer admitted");
                 self.pending.remove(&peer);
                 self.admitted.insert(peer, hello.to_vec());
+                self.members.lock().expect("never poisoned").insert(peer);
+                self.redial.succeeded(&peer);
                 self.swarm.behaviour_mut().gossipsub.remove_blacklisted_peer(&peer);
+                self.add_to_routing(peer);
                 let _ = self.events.try_send(Event::Admitted(peer));
                 true
             }
@@ -351,6 +645,9 @@ impl Network {
         tracing::warn!(%peer, "refusing peer: {why}");
         self.pending.remove(&peer);
         self.admitted.remove(&peer);
+        self.members.lock().expect("never poisoned").remove(&peer);
+        // Nobody is sent to a refused peer by our lookups.
+        self.swarm.behaviour_mut().kad.remove_peer(&peer);
         self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
         let _ = self.swarm.disconnect_peer_id(peer);
         let _ = self.events.try_send(Event::Refused(peer, why));
@@ -358,7 +655,15 @@ impl Network {
 
     async fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                connection_id,
+                ..
+            } => {
+                if let Some(i) = self.dials.remove(&connection_id) {
+                    self.redial.connected(i, Some(peer_id));
+                }
                 self.addrs
                     .entry(peer_id)
                     .or_default()
@@ -377,11 +682,57 @@ impl Network {
                 ..
             } => {
                 self.pending.remove(&peer_id);
+                self.addrs.remove(&peer_id);
+                self.identified.remove(&peer_id);
+                self.members.lock().expect("never poisoned").remove(&peer_id);
                 if self.admitted.remove(&peer_id).is_some() {
                     let _ = self.events.send(Event::Gone(peer_id)).await;
                 }
             }
-            SwarmEvent::NewListenAddr { address, .. } => tracing::info!("listening on {address}"),
+            SwarmEvent::OutgoingConnectionError {
+                connection_id, error, ..
+            } => {
+                if let Some(i) = self.dials.remove(&connection_id) {
+                    let addr = &self.redial.targets()[i].addr;
+                    tracing::info!("cannot reach configured peer {addr}, will retry: {}", chain(&error));
+                    self.redial.failed(i, Instant::now());
+                }
+            }
+            SwarmEvent::NewListenAddr { address, listener_id } => {
+                tracing::info!("listening on {address}");
+                if self.relay_server && !address.iter().any(|p| p == Protocol::P2pCircuit) {
+                    // A relay serves only once it has an external address,
+                    // and gives its clients those addresses to announce.
+                    // With no AutoNAT (no public service), a relay's
+                    // listen addresses are taken as its external ones: give
+                    // it fixed, reachable `--listen` addresses.
+                    self.swarm.add_external_address(address.clone());
+                }
+                if let Some(&i) = self.relay_listeners.get(&listener_id) {
+                    self.relays.succeeded_at(i);
+                }
+                self.report_listen_addrs().await;
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                tracing::info!("no longer listening on {address}");
+                if self.relay_server {
+                    self.swarm.remove_external_address(&address);
+                }
+                self.report_listen_addrs().await;
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id, reason, ..
+            } => {
+                if let Some(i) = self.relay_listeners.remove(&listener_id) {
+                    let relay = &self.relays.targets()[i].addr;
+                    match reason {
+                        Ok(()) => tracing::info!("the reservation at relay {relay} ended; asking again"),
+                        Err(e) => tracing::info!("no reservation at relay {relay}, will retry: {}", chain(&e)),
+                    }
+                    self.relays.failed(i, Instant::now());
+                }
+                self.report_listen_addrs().await;
+            }
             SwarmEvent::Behaviour(event) => self.on_behaviour(event).await,
             _ => {}
         }
@@ -446,6 +797,52 @@ impl Network {
             }) if self.admitted.contains_key(&propagation_source) => {
                 let _ = self.events.send(Event::Gossip(propagation_source, message.data)).await;
             }
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let mut addrs = info.listen_addrs;
+                addrs.truncate(IDENTIFY_ADDRS_MAX);
+                self.identified.insert(peer_id, addrs);
+                self.add_to_routing(peer_id);
+            }
+            BehaviourEvent::Kad(kad::Event::OutboundQueryProgressed {
+                result: kad::QueryResult::GetClosestPeers(result),
+                ..
+            }) => {
+                let peers = match result {
+                    Ok(ok) => ok.peers,
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+                };
+                self.dial_discovered(peers);
+            }
+            BehaviourEvent::RelayClient(relay::client::Event::ReservationReqAccepted {
+                relay_peer_id,
+                renewal: false,
+                ..
+            }) => tracing::info!(relay = %relay_peer_id, "relay reservation accepted"),
+            BehaviourEvent::Relay(event) => match event {
+                relay::Event::ReservationReqAccepted {
+                    src_peer_id,
+                    renewed: false,
+                } => tracing::info!(peer = %src_peer_id, "relay server: reservation accepted"),
+                relay::Event::ReservationReqDenied { src_peer_id, status } => {
+                    tracing::info!(peer = %src_peer_id, "relay server: reservation denied ({status:?})")
+                }
+                relay::Event::CircuitReqAccepted {
+                    src_peer_id,
+                    dst_peer_id,
+                } => tracing::info!(from = %src_peer_id, to = %dst_peer_id, "relay server: relaying"),
+                relay::Event::CircuitReqDenied {
+                    src_peer_id,
+                    dst_peer_id,
+                    status,
+                } => {
+                    tracing::info!(from = %src_peer_id, to = %dst_peer_id, "relay server: circuit denied ({status:?})")
+                }
+                other => tracing::debug!("relay server: {other:?}"),
+            },
+            BehaviourEvent::Dcutr(dcutr::Event { remote_peer_id, result }) => match result {
+                Ok(_) => tracing::info!(peer = %remote_peer_id, "direct connection made through hole punching"),
+                Err(e) => tracing::debug!(peer = %remote_peer_id, "no direct connection by hole punching: {e}"),
+            },
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, addr) in found {
                     if !self.swarm.is_connected(&peer) {
@@ -455,6 +852,26 @@ impl Network {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Dials peers a lookup found (admission decides whether they stay).
+    fn dial_discovered(&mut self, peers: Vec<kad::PeerInfo>) {
+        let me = *self.swarm.local_peer_id();
+        let new = peers
+            .into_iter()
+            .filter(|p| p.peer_id != me && !p.addrs.is_empty() && !self.swarm.is_connected(&p.peer_id))
+            .take(DISCOVERY_DIALS_MAX)
+            .collect::<Vec<_>>();
+        for p in new {
+            tracing::info!(peer = %p.peer_id, "discovered through the routing table");
+            let opts = DialOpts::peer_id(p.peer_id)
+                .addresses(p.addrs)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(peer = %p.peer_id, "cannot dial a discovered peer: {e}");
+            }
         }
     }
 
@@ -501,11 +918,7 @@ impl Network {
             }
             Command::ListenAddrs(reply) => {
                 let me = *self.swarm.local_peer_id();
-                let addrs = self
-                    .swarm
-                    .listeners()
-                    .map(|a| a.clone().with(libp2p::multiaddr::Protocol::P2p(me)))
-                    .collect();
+                let addrs = self.swarm.listeners().map(|a| with_peer_id(a, me)).collect();
                 let _ = reply.send(addrs);
             }
             Command::Recheck => {
