@@ -8,6 +8,8 @@
 //! - [`validity`]: the validity rule — one pure function from an envelope
 //!   and what a node knows to `Valid`, `Pending(missing)` or
 //!   `Invalid(reason)`; relays apply it to headers without any key.
+//! - [`blob`]: files as encrypted, chunked, content-addressed blobs that
+//!   any node can check chunk by chunk without the key.
 //! - [`replica`]: an in-memory replica (envelopes + authorisation state +
 //!   keys) that applies the rule to everything it holds and yields each
 //!   document's valid payloads in a deterministic order. Nodes persist the
@@ -16,6 +18,7 @@
 //! Nothing here does I/O or reads a clock.
 #![deny(missing_docs)]
 
+pub mod blob;
 pub mod envelope;
 pub mod epoch;
 pub mod replica;
