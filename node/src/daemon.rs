@@ -14,7 +14,7 @@ use outpost_identity::request::Bundle;
 use outpost_net::{Client, Config as NetConfig, Event, Network};
 use outpost_sync::Time;
 use outpost_sync::message::SessionId;
-use outpost_sync::session::{Config as SyncConfig, Output, Session};
+use outpost_sync::session::{Config as SyncConfig, Output, Session, Stats};
 use outpost_sync::view::{Item, MemView};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +28,29 @@ pub const RESPONDER_SESSIONS_MAX: usize = 256;
 /// How long start-up waits for every listen address to be reported before
 /// it writes `api.json` (later changes rewrite it).
 pub const LISTEN_WAIT_MAX: Duration = Duration::from_secs(2);
+/// Most [`NodeEvent`]s kept for a slow subscriber; one that falls further
+/// behind loses the oldest (`broadcast::error::RecvError::Lagged`).
+pub const NODE_EVENTS_MAX: usize = 1024;
+
+/// What happened on this node, for observers in the same process (the
+/// benchmarks; later the web page's live stream). Subscribe with
+/// [`Shared::subscribe`]; sending never blocks the node.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// Envelopes received from peers (by gossip or sync) and now stored
+    /// durably here, hence visible to the API: their ids, in the order of
+    /// one storing transaction. Local writes are not reported.
+    Stored(Arc<[[u8; 32]]>),
+    /// A sync session this node initiated with `peer` ended, with its
+    /// counters (bytes and round trips of both directions).
+    Synced {
+        /// The peer.
+        peer: PeerId,
+        /// The session's counters.
+        stats: Stats,
+    },
+}
 
 /// What `outpost up` was asked to do.
 #[derive(Debug, Clone)]
@@ -61,6 +84,7 @@ pub struct Shared {
     /// The API token.
     pub token: String,
     responders: Mutex<HashMap<SessionId, (Session, MemView, Instant)>>,
+    events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
     listen: Mutex<Vec<Multiaddr>>,
 }
@@ -110,6 +134,11 @@ impl Shared {
         Ok(())
     }
 
+    /// Events from now on (see [`NodeEvent`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
     /// Our listen addresses, with our peer id: the live set, updated as
     /// listeners (a relay reservation, QUIC) come and go.
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
@@ -125,7 +154,7 @@ impl Shared {
         let result = self
             .with_local(move |l, pass| {
                 let counts = ingest(l, items, learnt_by_sync)?;
-                if counts.0 > 0 {
+                if counts.ops > 0 {
                     // New members may need keys this node holds.
                     if let Err(e) = l.steward_keys(pass, crate::now()) {
                         tracing::debug!("key stewardship skipped: {e:#}");
@@ -135,7 +164,17 @@ impl Shared {
             })
             .await;
         match result {
-            Ok((ops, envs)) => tracing::debug!("stored {ops} op(s) and {envs} envelope(s) from peers"),
+            Ok(counts) => {
+                tracing::debug!(
+                    "stored {} op(s) and {} envelope(s) from peers",
+                    counts.ops,
+                    counts.envelopes.len()
+                );
+                if !counts.envelopes.is_empty() {
+                    // No subscriber is not an error.
+                    let _ = self.events.send(NodeEvent::Stored(counts.envelopes.into()));
+                }
+            }
             Err(e) => tracing::warn!("storing items from a peer failed: {e:#}"),
         }
         // Envelopes that came by gossip are not gossiped again (the mesh
@@ -144,8 +183,9 @@ impl Shared {
         let _ = self.flush().await;
     }
 
-    /// One anti-entropy session with `peer`, as initiator.
-    pub async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<()> {
+    /// One anti-entropy session with `peer`, as initiator; returns its
+    /// counters once it ended (also sent as [`NodeEvent::Synced`]).
+    pub async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<Stats> {
         let principal = self.gate.admitted(&peer);
         let mut view = self.with_local(move |l, _| view_for(l, principal.as_ref())).await?;
         let mut salt = [0u8; 16];
@@ -166,7 +206,14 @@ impl Shared {
                 let _ = view.insert(item.clone());
             }
             self.deliver(items, true).await;
-            let Some(msg) = next else { return Ok(()) };
+            let Some(msg) = next else {
+                let stats = session.stats().clone();
+                let _ = self.events.send(NodeEvent::Synced {
+                    peer,
+                    stats: stats.clone(),
+                });
+                return Ok(stats);
+            };
             match self.client.request(peer, msg.encode()).await {
                 Ok(resp) => outputs = session.handle_bytes(&view, &resp, self.now()),
                 Err(e) => {
@@ -291,6 +338,7 @@ pub async fn run(
         client: client.clone(),
         token: token.clone(),
         responders: Mutex::new(HashMap::new()),
+        events: tokio::sync::broadcast::channel(NODE_EVENTS_MAX).0,
         started: Instant::now(),
         listen: Mutex::new(Vec::new()),
     });
@@ -335,7 +383,13 @@ pub async fn run(
     ready(&shared);
     tracing::info!("node up: API on http://{api_addr}, peer id {}", client.peer_id);
 
-    let mut anti_entropy = tokio::time::interval(ANTI_ENTROPY_INTERVAL);
+    // The first round is one interval away: peers admitted while the node
+    // was starting are synced with on admission already, and an immediate
+    // round would start a second full session with each of them.
+    let mut anti_entropy = tokio::time::interval_at(
+        tokio::time::Instant::now() + ANTI_ENTROPY_INTERVAL,
+        ANTI_ENTROPY_INTERVAL,
+    );
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

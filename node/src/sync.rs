@@ -3,11 +3,11 @@
 
 use crate::local::Local;
 use anyhow::Result;
-use outpost_identity::{Role, RoleCert, SignedOp};
+use outpost_identity::{OpId, Role, RoleCert, SignedOp};
 use outpost_seal::envelope::Envelope;
 use outpost_sync::view::{Item, MemView};
 use outpost_sync::{DocKey, Id};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// The dependencies of an op as the sync core sees them: sorted, unique.
 pub fn op_deps(op: &SignedOp) -> Vec<Id> {
@@ -18,6 +18,10 @@ pub fn op_deps(op: &SignedOp) -> Vec<Id> {
 /// Everything this node holds, as the sync core's view; only documents
 /// `peer` may hold are included (relays hold all ciphertext; a peer with
 /// no known certificate gets only the authorisation ops).
+///
+/// Built from the store for every session: linear in the envelopes held
+/// (decoding without verification, one scope check per scope, one
+/// dependency-ordering pass).
 pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
     let mut view = MemView::new();
     let Some(state) = local.state() else { return Ok(view) };
@@ -25,46 +29,126 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
         let op = state.op(id).expect("ordered ops are held");
         let _ = view.insert_op(op_deps(op), op.bytes.clone());
     }
+    // Fail closed: a peer with no known certificate gets no envelopes.
+    let Some(cert) = peer else { return Ok(view) };
+    let mut readable: HashMap<OpId, bool> = HashMap::new();
+    let mut may_read = |scope: &OpId| {
+        *readable.entry(*scope).or_insert_with(|| {
+            cert.role == Role::Relay || state.scope(scope).is_some_and(|s| s.allows_read(scope, cert))
+        })
+    };
     let stored = local.store.envelopes()?;
-    let mut envs: Vec<Envelope> = stored.iter().filter_map(|b| Envelope::decode_stored(b).ok()).collect();
+    let mut envs: Vec<Envelope> = stored
+        .iter()
+        .filter_map(|b| Envelope::decode_stored(b).ok())
+        .filter(|e| may_read(&e.header.scope))
+        .collect();
+    drop(stored);
     // Dependencies first: the view refuses an item whose dependencies it lacks.
-    let mut inserted = BTreeSet::new();
-    loop {
-        let before = inserted.len();
-        envs.retain(|e| {
-            let doc = DocKey::new(e.header.scope.0, e.header.doc.0);
-            // Fail closed: a peer with no known certificate gets no envelopes.
-            let allowed = peer.is_some_and(|cert| {
-                cert.role == Role::Relay
-                    || state
-                        .scope(&e.header.scope)
-                        .is_some_and(|s| s.allows_read(&e.header.scope, cert))
-            });
-            if !allowed {
-                return false;
-            }
-            if e.header.deps.iter().all(|d| inserted.contains(&d.0)) {
-                let deps = e.header.deps.iter().map(|d| d.0).collect();
-                if view.insert_envelope(doc, deps, e.bytes.clone()).is_ok() {
-                    inserted.insert(e.id.0);
-                }
-                return false;
-            }
-            true
-        });
-        if inserted.len() == before {
-            break;
-        }
+    for i in dependency_order(&envs) {
+        let e = &mut envs[i];
+        let doc = DocKey::new(e.header.scope.0, e.header.doc.0);
+        let deps = e.header.deps.iter().map(|d| d.0).collect();
+        let _ = view.insert_envelope(doc, deps, std::mem::take(&mut e.bytes));
     }
     Ok(view)
 }
 
-/// Verifies and stores delivered items (ops first). Returns how many ops
-/// and envelopes were new. With `republish`, envelopes new to this node are
+/// The indexes of `envs` in an order where each comes after its
+/// dependencies. An envelope with a dependency that is not in `envs`
+/// (directly or further back) is left out, as the view could not take it.
+/// One depth-first pass: linear in envelopes and dependencies.
+pub fn dependency_order(envs: &[Envelope]) -> Vec<usize> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+        Dropped,
+    }
+    let index: HashMap<[u8; 32], usize> = envs.iter().enumerate().map(|(i, e)| (e.id.0, i)).collect();
+    let mut mark = vec![Mark::New; envs.len()];
+    let mut order = Vec::with_capacity(envs.len());
+    // (envelope, its next dependency to look at)
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in 0..envs.len() {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        mark[root] = Mark::Open;
+        stack.push((root, 0));
+        while let Some(&(i, next)) = stack.last() {
+            let deps = &envs[i].header.deps;
+            if next == deps.len() {
+                mark[i] = Mark::Done;
+                order.push(i);
+                stack.pop();
+                continue;
+            }
+            // A dependency is looked at again after its own pass, to see
+            // whether it was kept.
+            match index.get(&deps[next].0).map(|&j| (j, mark[j])) {
+                Some((_, Mark::Done)) => stack.last_mut().expect("not empty").1 += 1,
+                Some((j, Mark::New)) => {
+                    mark[j] = Mark::Open;
+                    stack.push((j, 0));
+                }
+                // Missing, dropped, or a cycle (impossible between honest
+                // content-addressed envelopes).
+                _ => {
+                    mark[i] = Mark::Dropped;
+                    stack.pop();
+                }
+            }
+        }
+    }
+    order
+}
+
+/// Deliveries of at least this many envelopes are verified on all cores.
+pub const PARALLEL_VERIFY_MIN: usize = 1024;
+
+/// Decodes and verifies envelopes, in order. Signatures are checked
+/// together (one key decompression per author and batch, batched
+/// verification where the seal crate offers it); a large delivery (a
+/// catch-up) is split across the cores, since the session waits for it.
+fn decode_all(bytes: &[&[u8]]) -> Vec<Result<Envelope, outpost_identity::signed::DecodeError>> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if bytes.len() < PARALLEL_VERIFY_MIN || threads < 2 {
+        return Envelope::decode_batch(bytes);
+    }
+    std::thread::scope(|s| {
+        let parts: Vec<_> = bytes
+            .chunks(bytes.len().div_ceil(threads))
+            .map(|part| s.spawn(move || Envelope::decode_batch(part)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("decoding an envelope does not panic"))
+            .collect()
+    })
+}
+
+/// Most envelopes one delivery re-publishes by gossip (see [`ingest`]).
+pub const REPUBLISH_ENVELOPES_MAX: usize = 256;
+
+/// What [`ingest`] stored.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// How many ops were new.
+    pub ops: usize,
+    /// The envelopes new to this node, by id.
+    pub envelopes: Vec<[u8; 32]>,
+}
+
+/// Verifies and stores delivered items (ops first). Returns what was new.
+/// With `republish`, envelopes new to this node are
 /// queued for gossip, so that what one peer learnt by sync reaches the
-/// others at once rather than at their next anti-entropy round.
-pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<(usize, usize)> {
+/// others at once rather than at their next anti-entropy round; unless one
+/// delivery brought more than [`REPUBLISH_ENVELOPES_MAX`] of them.
+pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<Ingested> {
     let mut ops = Vec::new();
+    let mut delivered = Vec::new();
     let mut envs = Vec::new();
     for item in items {
         match item {
@@ -73,18 +157,27 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<(u
                 Ok(_) => tracing::warn!("dropping an op whose declared dependencies do not match its content"),
                 Err(e) => tracing::warn!("dropping an invalid op from a peer: {e}"),
             },
-            Item::Envelope(env) => match Envelope::decode(&env.bytes) {
-                Ok(decoded)
-                    if DocKey::new(decoded.header.scope.0, decoded.header.doc.0) == env.doc
-                        && decoded.header.deps.iter().map(|d| d.0).collect::<Vec<_>>() == env.deps =>
-                {
-                    envs.push(decoded)
-                }
-                Ok(_) => tracing::warn!("dropping an envelope whose declared document or dependencies do not match"),
-                Err(e) => tracing::warn!("dropping an invalid envelope from a peer: {e}"),
-            },
+            // Already stored (the same envelope by gossip and by sync, or
+            // from two sessions at once): nothing to verify or write.
+            Item::Envelope(env) if local.store.has_envelope(&env.id)? => {}
+            Item::Envelope(env) => delivered.push(env),
         }
     }
+    let bytes: Vec<&[u8]> = delivered.iter().map(|e| e.bytes.as_slice()).collect();
+    for (env, decoded) in delivered.iter().zip(decode_all(&bytes)) {
+        match decoded {
+            Ok(decoded)
+                if DocKey::new(decoded.header.scope.0, decoded.header.doc.0) == env.doc
+                    && decoded.header.deps.iter().map(|d| d.0).collect::<Vec<_>>() == env.deps =>
+            {
+                envs.push(decoded)
+            }
+            Ok(_) => tracing::warn!("dropping an envelope whose declared document or dependencies do not match"),
+            Err(e) => tracing::warn!("dropping an invalid envelope from a peer: {e}"),
+        }
+    }
+    drop(bytes);
+    drop(delivered);
     let mut new_ops = 0;
     if !ops.is_empty() && local.state().is_some() {
         match local.add_ops(ops, None) {
@@ -102,15 +195,27 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<(u
             )
         })
         .collect();
+    if items.is_empty() {
+        // No write transaction (and no fsync) for nothing.
+        return Ok(Ingested {
+            ops: new_ops,
+            envelopes: Vec::new(),
+        });
+    }
     let new = local
         .store
         .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
-    if republish {
+    // A bulk transfer (catching up) is not re-published: one gossip message
+    // per envelope would flood every peer's event loop, and peers that lack
+    // that much get it from their own sync sessions.
+    if republish && new.len() <= REPUBLISH_ENVELOPES_MAX {
         let new: BTreeSet<[u8; 32]> = new.iter().copied().collect();
         for (_, _, bytes) in items.iter().filter(|(_, id, _)| new.contains(id)) {
             local.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, bytes));
         }
     }
-    let new_envs = new.len();
-    Ok((new_ops, new_envs))
+    Ok(Ingested {
+        ops: new_ops,
+        envelopes: new,
+    })
 }
