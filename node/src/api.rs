@@ -157,17 +157,21 @@ async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
             let open = l.open_doc(&id, pass)?;
             let mut heads: Vec<String> = open.replica.heads(&open.key).iter().map(|h| hex::encode(h.0)).collect();
             heads.sort();
-            let doc = open
-                .view
-                .doc
-                .ok_or_else(|| anyhow::anyhow!("you may not read this document"))?;
-            Ok(json!({
-                "id": open.key.1.to_hex(), "title": doc.title(), "body": doc.body(),
-                "scope": open.view.scope_name, "changes": open.view.changes, "heads": heads,
+            Ok(open.view.doc.map(|doc| {
+                json!({
+                    "id": open.key.1.to_hex(), "title": doc.title(), "body": doc.body(),
+                    "scope": open.view.scope_name, "changes": open.view.changes, "heads": heads,
+                })
             }))
         })
         .await?;
-    Ok(Json(v))
+    v.map(Json).ok_or_else(|| {
+        ApiError(
+            StatusCode::FORBIDDEN,
+            "no_access",
+            "this node holds the document's changes but cannot read them: it holds no key of the document's scope (a relay never does; a member gets one from a reader of the scope)".into(),
+        )
+    })
 }
 
 async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
@@ -214,18 +218,29 @@ async fn new_doc(State(shared): State<Arc<Shared>>, Json(req): Json<NewDoc>) -> 
     Ok(Json(v))
 }
 
-/// `POST /api/docs/{id}` body: one of the two.
+/// `POST /api/docs/{id}` body: one of the three.
 #[derive(Debug, Deserialize)]
 pub struct EditDoc {
     /// Replace the body.
     pub set_text: Option<String>,
     /// Append to the body.
     pub append: Option<String>,
+    /// Append each text as its own change, in order, all stored at once
+    /// (at most [`crate::docs::APPENDS_MAX`]); the answer lists the changes.
+    pub appends: Option<Vec<String>>,
 }
 
 async fn edit_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Json(req): Json<EditDoc>) -> ApiResult {
     let v = shared
         .with_local(move |l, pass| {
+            if let Some(texts) = &req.appends {
+                if req.set_text.is_some() || req.append.is_some() {
+                    anyhow::bail!("give appends alone, without set_text or append");
+                }
+                let (_, envs) = l.append_each(&id, texts, pass)?;
+                let changes: Vec<String> = envs.iter().map(|e| hex::encode(e.0)).collect();
+                return Ok(json!({"changed": !changes.is_empty(), "changes": changes}));
+            }
             Ok(
                 match l.edit_doc(&id, req.set_text.as_deref(), req.append.as_deref(), pass)? {
                     Some((_, env)) => json!({"changed": true, "change": hex::encode(env.0)}),

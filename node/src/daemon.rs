@@ -228,9 +228,12 @@ impl Shared {
 
     /// Answers one sync request as responder.
     async fn answer(self: &Arc<Self>, peer: PeerId, data: Vec<u8>) -> Vec<u8> {
-        let Ok(msg) = outpost_sync::message::Message::decode(&data) else {
-            tracing::warn!(%peer, "dropping a malformed sync frame");
-            return Vec::new();
+        let msg = match outpost_sync::message::Message::decode(&data) {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::warn!(%peer, "dropping a malformed sync frame of {} bytes: {e}", data.len());
+                return Vec::new();
+            }
         };
         let id = msg.session();
         let existing = self.responders.lock().expect("never poisoned").remove(&id);
@@ -294,25 +297,36 @@ pub async fn run(
     let now = crate::now();
     local.ensure_device_cert(&pass, now)?;
     let state = local.require_org()?.clone();
-    // A live certificate of this device: its device certificate, or its own
+    // A relay has no person behind it and may certify no device: it acts
+    // under its own role certificate, with that certificate's key (the
+    // home's member key) as its network identity. Every other node acts
+    // through its device key and device certificate.
+    let relay = state
+        .role_of(&local.member, now)
+        .is_some_and(|(_, c)| c.role == outpost_identity::Role::Relay);
+    let (identity, secret) = if relay {
+        (local.member, home.member_keys(&pass)?.signing.secret())
+    } else {
+        (local.device, home.device_key(&pass)?.0.secret())
+    };
+    // A live certificate of this node: its device certificate, or its own
     // role certificate for a node certified directly by the org.
     let device_cert = state
         .ops()
         .filter(|o| match &o.op.body {
-            outpost_identity::Body::Device(d) => d.device == local.device,
-            outpost_identity::Body::Grant(c) => c.subject == local.device,
+            outpost_identity::Body::Device(d) => d.device == identity,
+            outpost_identity::Body::Grant(c) => c.subject == identity,
             _ => false,
         })
         .map(|o| o.id)
-        .find(|id| state.status(id, now).is_live() && state.device_principal(&local.device, now).is_some())
+        .find(|id| state.status(id, now).is_live() && state.device_principal(&identity, now).is_some())
         .context("this device has no valid certificate: install your certificate first (outpost cert install)")?;
     let hello = local.bundle_of(device_cert)?.encode();
     let _: Bundle = Bundle::decode(&hello)
         .map(|(b, _)| b)
         .context("our own bundle must decode")?;
-    let device = home.device_key(&pass)?;
-    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(*device.0.secret())
-        .context("the device key is not a valid ed25519 key")?;
+    let keypair =
+        libp2p::identity::Keypair::ed25519_from_bytes(*secret).context("the node's key is not a valid ed25519 key")?;
     let gate = Arc::new(OrgGate::new(state.clone(), hello));
     let mut net_config = NetConfig::for_org(&state.org().to_string());
     if !config.listen.is_empty() {

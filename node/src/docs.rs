@@ -17,6 +17,9 @@ use outpost_seal::replica::DocKey;
 use outpost_seal::{Replica, Verdict};
 use outpost_workspace::TextDoc;
 
+/// Most changes [`Local::append_each`] makes in one batch.
+pub const APPENDS_MAX: usize = 1000;
+
 /// The store key of a document: scope id ‖ doc id.
 pub fn doc_key_bytes(doc: &DocKey) -> [u8; 48] {
     let mut k = [0u8; 48];
@@ -83,9 +86,21 @@ impl Local {
 
     /// All envelopes of this node with the authorisation state, verdicts
     /// computed.
+    ///
+    /// Building it decodes, verifies and judges every envelope held, which
+    /// takes most of a second at ten thousand; so the last one built is kept
+    /// and handed out again while the store holds as many envelopes (they
+    /// are never removed) and the state as many ops as when it was built.
     pub fn replica(&self) -> Result<Replica> {
-        let state = self.require_org()?.clone();
-        let mut replica = Replica::with_state(state);
+        let state = self.require_org()?;
+        let count = self.store.envelope_count()?;
+        if let Some(cached) = self.replica_cache.borrow().as_ref()
+            && cached.envelopes == count
+            && cached.ops == state.len()
+        {
+            return Ok(cached.replica.clone());
+        }
+        let mut replica = Replica::with_state(state.clone());
         let stored = self.store.envelopes()?;
         let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
         for env in Envelope::decode_batch(&refs) {
@@ -93,7 +108,19 @@ impl Local {
             replica.insert_envelope(env);
         }
         replica.refresh();
+        self.remember_replica(&replica, count);
         Ok(replica)
+    }
+
+    /// Keeps `replica`, which holds exactly the `envelopes` stored now, for
+    /// [`Local::replica`] to hand out again.
+    fn remember_replica(&self, replica: &Replica, envelopes: u64) {
+        let ops = self.state().map_or(0, outpost_identity::AuthState::len);
+        *self.replica_cache.borrow_mut() = Some(crate::local::CachedReplica {
+            envelopes,
+            ops,
+            replica: replica.clone(),
+        });
     }
 
     /// Members who may read `scope` now, with their exchange keys.
@@ -241,6 +268,7 @@ impl Local {
         }
         self.store
             .put_envelopes([(&doc_key_bytes(&doc), &env.id.0, env.bytes.as_slice())])?;
+        self.remember_replica(&replica, self.store.envelope_count()?);
         self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         Ok(env.id)
     }
@@ -501,6 +529,84 @@ impl Local {
             key,
             view,
         })
+    }
+
+    /// Appends each of `texts` to the document `id` as its own change, in
+    /// order, and stores them all in one transaction. The document, the
+    /// keys and the verdicts are computed once for the whole batch (not once
+    /// per change, as [`Local::edit_doc`] would), so a batch of
+    /// [`APPENDS_MAX`] costs about as much as one edit. Nothing is stored if
+    /// any change is refused. Returns the new changes.
+    pub fn append_each(&mut self, id: &str, texts: &[String], pass: &Passphrase) -> Result<(DocKey, Vec<EnvId>)> {
+        if texts.len() > APPENDS_MAX {
+            bail!(
+                "{} appends in one batch; at most {APPENDS_MAX}: split them",
+                texts.len()
+            );
+        }
+        let open = self.open_doc(id, pass)?;
+        let mut doc = open
+            .view
+            .doc
+            .context("you may not read this document, so you cannot edit it")?;
+        let member = self.home.member_keys(pass)?;
+        let mut replica = open.replica;
+        let key = open.key;
+        let now = crate::now();
+        let state = replica.auth();
+        let (cert, _) = state
+            .role_of(&member.public(), now)
+            .context("you hold no valid certificate: you cannot write")?;
+        let epoch = state.writer_epoch(&key.0).context("this scope has no key epoch yet")?;
+        let secret = open
+            .ring
+            .get(&epoch)
+            .context("you do not hold this scope's current key: you may not read or write it")?;
+        let auth_heads = state.heads();
+        let mut deps = replica.heads(&key);
+        let mut envs = Vec::with_capacity(texts.len());
+        for text in texts {
+            let Some(change) = doc.append(text)? else { continue };
+            let header = Header {
+                doc: key.1,
+                scope: key.0,
+                author: member.public(),
+                cert,
+                deps: std::mem::take(&mut deps),
+                auth_heads: auth_heads.clone(),
+                epoch,
+                time: now,
+                nonce: [0; 24],
+            };
+            let env = Envelope::seal(
+                header,
+                &Payload::Change(change),
+                secret,
+                &member.signing,
+                &mut rand::rng(),
+            );
+            deps = vec![env.id];
+            envs.push(env);
+        }
+        for env in &envs {
+            replica.insert_envelope(env.clone());
+        }
+        replica.refresh();
+        for env in &envs {
+            match replica.verdict(&env.id) {
+                Some(Verdict::Valid) => {}
+                Some(Verdict::Invalid(why)) => bail!("refused: {why}"),
+                other => bail!("this change cannot be checked yet ({other:?}); sync with your peers first"),
+            }
+        }
+        let doc_key = doc_key_bytes(&key);
+        self.store
+            .put_envelopes(envs.iter().map(|e| (&doc_key, &e.id.0, e.bytes.as_slice())))?;
+        self.remember_replica(&replica, self.store.envelope_count()?);
+        for env in &envs {
+            self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
+        }
+        Ok((key, envs.iter().map(|e| e.id).collect()))
     }
 
     /// Applies an edit to the document `id` (`set` replaces the body,

@@ -73,6 +73,13 @@ impl OrgGate {
             return Err("its certificate is for another device".into());
         }
         let now = crate::now();
+        // The certificate presented must itself be valid: a peer whose key
+        // is certified elsewhere is still refused for a forged or dead one.
+        let subject = bundle.subject.ok_or("its bundle names no device certificate")?;
+        let status = state.status(&subject, now);
+        if !status.is_live() {
+            return Err(format!("its certificate {subject} is not valid: {status}"));
+        }
         match state.device_principal(&key, now) {
             Some((_, cert)) => Ok(cert.clone()),
             None => {

@@ -33,6 +33,19 @@ pub struct Local {
     /// Ops and envelopes made or received here since the last
     /// [`Local::take_outbox`], as gossip frames for peers.
     outbox: Vec<Vec<u8>>,
+    /// The last replica built (see [`Local::replica`]).
+    pub(crate) replica_cache: std::cell::RefCell<Option<CachedReplica>>,
+}
+
+/// A replica and what it was built from.
+#[derive(Debug)]
+pub(crate) struct CachedReplica {
+    /// Envelopes in the store then.
+    pub envelopes: u64,
+    /// Ops in the authorisation state then.
+    pub ops: usize,
+    /// The replica.
+    pub replica: outpost_seal::Replica,
 }
 
 /// Gossip frame kinds: the first byte of a frame.
@@ -85,6 +98,7 @@ impl Local {
             state,
             storage: std::cell::OnceCell::new(),
             outbox: Vec::new(),
+            replica_cache: std::cell::RefCell::new(None),
         })
     }
 
@@ -253,6 +267,10 @@ impl Local {
         let Some((_, mine)) = state.role_of(&self.member, now) else {
             return Ok(None);
         };
+        // A relay certifies no device: it acts under its own certificate.
+        if mine.role == Role::Relay {
+            return Ok(None);
+        }
         if state.device_principal(&self.device, now).is_some() {
             return Ok(None);
         }

@@ -141,6 +141,24 @@ pub struct Ingested {
     pub envelopes: Vec<[u8; 32]>,
 }
 
+/// Why `env` can never be valid, if that can be told from the
+/// authorisation state alone: its author's certificate and its scope are
+/// known, and the scope does not let that certificate write (a view-only
+/// member's change). Certificates and scopes never change, so such a change
+/// is refused for good: it is neither stored nor passed on. Anything that
+/// depends on ops not yet known is left to the validity rule.
+fn never_valid(state: &outpost_identity::AuthState, env: &Envelope) -> Option<String> {
+    let cert = state.op(&env.header.cert)?.grant()?;
+    let scope = state.scope(&env.header.scope)?;
+    if cert.subject != env.header.author || scope.allows_write(cert) {
+        return None;
+    }
+    Some(format!(
+        "its author {} may read but not write in scope {:?} (view-only)",
+        cert.name, scope.name
+    ))
+}
+
 /// Verifies and stores delivered items (ops first). Returns what was new.
 /// With `republish`, envelopes new to this node are
 /// queued for gossip, so that what one peer learnt by sync reaches the
@@ -184,6 +202,19 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
             Ok(n) => new_ops = n,
             Err(e) => tracing::warn!("could not add ops from a peer: {e:#}"),
         }
+    }
+    if let Some(state) = local.state() {
+        envs.retain(|e| match never_valid(state, e) {
+            Some(why) => {
+                tracing::warn!(
+                    "refusing change {} to document {}: {why}",
+                    hex::encode(e.id.0),
+                    e.header.doc.to_hex()
+                );
+                false
+            }
+            None => true,
+        });
     }
     let items: Vec<([u8; 48], [u8; 32], Vec<u8>)> = envs
         .iter()

@@ -21,6 +21,8 @@
 //! same profile and target directory as the tests), unless `OUTPOST_BIN`
 //! names one to use.
 
+pub mod cluster;
+pub mod raw_peer;
 pub mod running;
 
 pub use running::{Response, RunningNode, UpOptions, wait_until};
@@ -224,6 +226,16 @@ impl Node {
     /// The home directory.
     pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// The same home, with every command (`outpost up` included) run with
+    /// the clock pinned at `unix_seconds`: a node that believes it is
+    /// another time, e.g. one whose certificate has expired by now.
+    pub fn at(&self, unix_seconds: u64) -> Node {
+        Node {
+            now: Some(unix_seconds),
+            ..self.clone()
+        }
     }
 
     /// `outpost --home HOME <args>`, ready to run.

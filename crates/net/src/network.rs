@@ -1,6 +1,6 @@
 //! The event loop that owns the swarm, its client handle, and admission.
 
-use crate::codec::FrameCodec;
+use crate::codec::{FrameCodec, Request as Frame};
 use crate::redial::{Backoff, Redial, relay_of};
 use futures::StreamExt;
 use libp2p::core::transport::ListenerId;
@@ -673,7 +673,10 @@ impl Network {
                     self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer_id);
                     self.pending.insert(peer_id, Instant::now());
                     let hello = self.gate.hello();
-                    self.swarm.behaviour_mut().hello.send_request(&peer_id, hello);
+                    self.swarm
+                        .behaviour_mut()
+                        .hello
+                        .send_request(&peer_id, Frame::Frame(hello));
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -742,10 +745,31 @@ impl Network {
         use request_response::{Event as Rr, Message};
         match event {
             BehaviourEvent::Hello(Rr::Message { peer, message, .. }) => match message {
-                Message::Request { request, channel, .. } => {
-                    if self.admit(peer, &request) {
+                // Dropping the channel closes the stream unanswered.
+                Message::Request {
+                    request: Frame::Bad(why),
+                    ..
+                } => tracing::warn!(%peer, "dropping a bad hello: {why}"),
+                // Their hello is checked and ours sent back, but they count
+                // as admitted only once they answer our own hello, which a
+                // node does only if it admits us: admission is mutual, so a
+                // node that refuses us never shows as our peer, even briefly.
+                Message::Request {
+                    request: Frame::Frame(request),
+                    channel,
+                    ..
+                } => {
+                    if self.admitted.contains_key(&peer) {
                         let hello = self.gate.hello();
                         let _ = self.swarm.behaviour_mut().hello.send_response(channel, hello);
+                    } else {
+                        match self.gate.admit(&peer, &request) {
+                            Ok(()) => {
+                                let hello = self.gate.hello();
+                                let _ = self.swarm.behaviour_mut().hello.send_response(channel, hello);
+                            }
+                            Err(why) => self.refuse(peer, why),
+                        }
                     }
                 }
                 Message::Response { response, .. } => {
@@ -753,10 +777,19 @@ impl Network {
                 }
             },
             BehaviourEvent::Hello(Rr::OutboundFailure { peer, error, .. }) => {
-                tracing::debug!(%peer, "hello failed: {error}");
+                // Often the peer refusing us: its log says why.
+                tracing::debug!(%peer, "our hello got no answer: {error}");
             }
             BehaviourEvent::Sync(Rr::Message { peer, message, .. }) => match message {
-                Message::Request { request, channel, .. } => {
+                Message::Request {
+                    request: Frame::Bad(why),
+                    ..
+                } => tracing::warn!(%peer, "dropping a bad sync request: {why}"),
+                Message::Request {
+                    request: Frame::Frame(request),
+                    channel,
+                    ..
+                } => {
                     if self.admitted.contains_key(&peer) {
                         let _ = self
                             .events
@@ -788,7 +821,7 @@ impl Network {
                 }
             }
             BehaviourEvent::Sync(Rr::InboundFailure { peer, error, .. }) => {
-                tracing::warn!(%peer, "bad sync request dropped: {error}");
+                tracing::debug!(%peer, "answering a sync request failed: {error}");
             }
             BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
@@ -894,7 +927,7 @@ impl Network {
                     let _ = reply.send(Err(format!("peer {peer} is not admitted")));
                     return;
                 }
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, data);
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, Frame::Frame(data));
                 self.requests.insert(id, reply);
             }
             Command::Respond { channel, data } => {
