@@ -141,7 +141,7 @@ fn show(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
 
 fn history(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
     let open = local.open_doc(id, &ctx.pass)?;
-    let entries = local.history(&open.replica, &open.ring, &open.key)?;
+    let entries = local.history(&*local.replica()?, &open.ring, &open.key)?;
     let mut text = String::new();
     for e in &entries {
         text.push_str(&format!(

@@ -127,7 +127,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
 async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
     let v = shared
         .with_local(|l, pass| {
-            let member = l.home.member_keys(pass)?;
+            let member = l.member_keys(pass)?;
             let ring = l.keyring(&member, pass)?;
             let replica = l.replica()?;
             let actor = l.device.0;
@@ -155,7 +155,7 @@ async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> 
     let v = shared
         .with_local(move |l, pass| {
             let open = l.open_doc(&id, pass)?;
-            let mut heads: Vec<String> = open.replica.heads(&open.key).iter().map(|h| hex::encode(h.0)).collect();
+            let mut heads: Vec<String> = open.heads.iter().map(|h| hex::encode(h.0)).collect();
             heads.sort();
             Ok(open.view.doc.map(|doc| {
                 json!({
@@ -178,7 +178,7 @@ async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> A
     let v = shared
         .with_local(move |l, pass| {
             let open = l.open_doc(&id, pass)?;
-            let entries = l.history(&open.replica, &open.ring, &open.key)?;
+            let entries = l.history(&*l.replica()?, &open.ring, &open.key)?;
             Ok(json!(entries
                 .iter()
                 .map(|e| json!({"change": hex::encode(e.id.0), "author": e.author, "time": e.time.0, "summary": e.summary}))

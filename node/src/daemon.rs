@@ -4,6 +4,7 @@
 //! Every change is stored durably before it is acknowledged or gossiped;
 //! shutting down only stops the loops, so nothing acknowledged is lost.
 
+use crate::committer::{Committer, CommitterThread};
 use crate::gate::OrgGate;
 use crate::home::{Home, Passphrase};
 use crate::local::{Local, frame};
@@ -87,6 +88,10 @@ pub struct Shared {
     events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
     listen: Mutex<Vec<Multiaddr>>,
+    /// Makes local writes durable, many at once (declared before its
+    /// thread, so that the thread can end when both are dropped).
+    committer: Committer,
+    _committer_thread: CommitterThread,
 }
 
 impl std::fmt::Debug for Shared {
@@ -119,7 +124,24 @@ impl Shared {
 
     /// Pushes what the last local changes produced to peers, and refreshes
     /// admission if the authorisation state changed.
+    ///
+    /// First it makes every local write so far durable: the API's writes
+    /// are committed without waiting for the disk (under the local lock),
+    /// and the writers then share one durable commit here, outside the
+    /// lock, before anything is acknowledged.
     pub async fn flush(self: &Arc<Self>) -> Result<()> {
+        let committer = self.committer.clone();
+        tokio::task::spawn_blocking(move || committer.commit(Vec::new()))
+            .await
+            .context("a storage task failed")?
+            .context("could not make the last changes durable; they are not saved")?;
+        self.publish().await
+    }
+
+    /// Pushes what the outbox holds to peers (without making anything
+    /// durable first: see [`Shared::flush`]), and refreshes admission if
+    /// the authorisation state changed.
+    async fn publish(self: &Arc<Self>) -> Result<()> {
         let (frames, state) = self
             .with_local(|l, _| Ok((l.take_outbox(), l.state().cloned())))
             .await?;
@@ -179,8 +201,9 @@ impl Shared {
         }
         // Envelopes that came by gossip are not gossiped again (the mesh
         // carries them); envelopes learnt by sync and ops new to this node
-        // (from peers or our own key stewardship) are.
-        let _ = self.flush().await;
+        // (from peers or our own key stewardship) are. What came from peers
+        // is durable already: nothing to sync.
+        let _ = self.publish().await;
     }
 
     /// One anti-entropy session with `peer`, as initiator; returns its
@@ -345,7 +368,11 @@ pub async fn run(
         rand::Rng::fill_bytes(&mut rand::rng(), &mut t);
         hex::encode(t)
     };
+    local.defer_durability = true;
+    let (committer, committer_thread) = Committer::start(local.store.clone());
     let shared = Arc::new(Shared {
+        committer,
+        _committer_thread: committer_thread,
         local: Mutex::new(local),
         pass,
         gate,
@@ -469,6 +496,14 @@ pub async fn run(
     let _ = api_task.await;
     let _ = std::fs::remove_file(&api_file);
     drop(client);
+    // Whatever was written and not yet acknowledged reaches the disk too.
+    let synced = match shared.local.lock() {
+        Ok(l) => l.store.sync(),
+        Err(_) => Ok(()),
+    };
+    if let Err(e) = synced {
+        tracing::warn!("could not make the last writes durable at shutdown: {e}");
+    }
     drop(shared);
     net_task.abort();
     Ok(())

@@ -88,39 +88,63 @@ impl Local {
     /// computed.
     ///
     /// Building it decodes, verifies and judges every envelope held, which
-    /// takes most of a second at ten thousand; so the last one built is kept
-    /// and handed out again while the store holds as many envelopes (they
-    /// are never removed) and the state as many ops as when it was built.
-    pub fn replica(&self) -> Result<Replica> {
+    /// takes most of a second at ten thousand; so it is built once and kept
+    /// current: writers hand what they stored to [`Local::note_stored`], new
+    /// ops only make the verdicts be recomputed (no signature is checked
+    /// again), and only if the store holds envelopes the replica was not
+    /// told about (another process wrote them) is it built again.
+    pub fn replica(&self) -> Result<std::cell::Ref<'_, Replica>> {
         let state = self.require_org()?;
         let count = self.store.envelope_count()?;
-        if let Some(cached) = self.replica_cache.borrow().as_ref()
-            && cached.envelopes == count
-            && cached.ops == state.len()
         {
-            return Ok(cached.replica.clone());
+            let mut cache = self.replica_cache.borrow_mut();
+            let current = match cache.as_mut() {
+                Some(c) if c.replica.len() as u64 == count => {
+                    if c.ops != state.len() {
+                        c.replica.set_auth(state.clone());
+                        c.ops = state.len();
+                    }
+                    c.replica.refresh();
+                    true
+                }
+                _ => false,
+            };
+            if !current {
+                let mut replica = Replica::with_state(state.clone());
+                let stored = self.store.envelopes()?;
+                let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+                for env in Envelope::decode_batch(&refs) {
+                    let env =
+                        env.with_context(|| format!("an envelope in {} is damaged", self.store.path().display()))?;
+                    replica.insert_envelope(env);
+                }
+                replica.refresh();
+                *cache = Some(crate::local::CachedReplica {
+                    ops: state.len(),
+                    replica,
+                });
+            }
         }
-        let mut replica = Replica::with_state(state.clone());
-        let stored = self.store.envelopes()?;
-        let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-        for env in Envelope::decode_batch(&refs) {
-            let env = env.with_context(|| format!("an envelope in {} is damaged", self.store.path().display()))?;
-            replica.insert_envelope(env);
-        }
-        replica.refresh();
-        self.remember_replica(&replica, count);
-        Ok(replica)
+        Ok(std::cell::Ref::map(self.replica_cache.borrow(), |c| {
+            &c.as_ref().expect("built just above").replica
+        }))
     }
 
-    /// Keeps `replica`, which holds exactly the `envelopes` stored now, for
-    /// [`Local::replica`] to hand out again.
-    fn remember_replica(&self, replica: &Replica, envelopes: u64) {
-        let ops = self.state().map_or(0, outpost_identity::AuthState::len);
-        *self.replica_cache.borrow_mut() = Some(crate::local::CachedReplica {
-            envelopes,
-            ops,
-            replica: replica.clone(),
-        });
+    /// Tells the replica about envelopes just stored (new to the store,
+    /// already verified); it judges them at its next use.
+    pub fn note_stored(&self, envs: impl IntoIterator<Item = Envelope>) -> Result<()> {
+        let count = self.store.envelope_count()?;
+        let mut cache = self.replica_cache.borrow_mut();
+        if let Some(c) = cache.as_mut() {
+            for env in envs {
+                c.replica.insert_envelope(env);
+            }
+            if c.replica.len() as u64 != count {
+                // Someone else wrote too: build again at the next use.
+                *cache = None;
+            }
+        }
+        Ok(())
     }
 
     /// Members who may read `scope` now, with their exchange keys.
@@ -139,7 +163,7 @@ impl Local {
 
     /// Creates a scope and its first key epoch; returns the scope id.
     pub fn create_scope(&mut self, def: ScopeDef, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
-        let member = self.home.member_keys(pass)?;
+        let member = self.member_keys(pass)?;
         let state = self.require_org()?;
         let scope_op = state.sign_body(&member.signing, Body::Scope(def), now)?;
         let scope = scope_op.id;
@@ -227,48 +251,52 @@ impl Local {
     }
 
     /// Seals `change` into `doc` as this member, checks it as any peer
-    /// would, and stores it durably. Fails (storing nothing) if the rule
-    /// refuses it.
+    /// would, and stores it: durably, or with [`Local::defer_durability`]
+    /// (the daemon) to be made durable by the caller before it is
+    /// acknowledged. Fails (storing nothing) if the rule refuses it.
     pub fn write_change(&mut self, doc: DocKey, change: Vec<u8>, pass: &Passphrase, now: Timestamp) -> Result<EnvId> {
-        let member = self.home.member_keys(pass)?;
+        let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
-        let mut replica = self.replica()?;
-        let state = replica.auth();
-        let (cert, _) = state
-            .role_of(&member.public(), now)
-            .context("you hold no valid certificate: you cannot write")?;
-        let epoch = state.writer_epoch(&doc.0).context("this scope has no key epoch yet")?;
-        let secret = ring
-            .get(&epoch)
-            .context("you do not hold this scope's current key: you may not read or write it")?;
-        let header = Header {
-            doc: doc.1,
-            scope: doc.0,
-            author: member.public(),
-            cert,
-            deps: replica.heads(&doc),
-            auth_heads: state.heads(),
-            epoch,
-            time: now,
-            nonce: [0; 24],
+        let env = {
+            let replica = self.replica()?;
+            let state = replica.auth();
+            let (cert, _) = state
+                .role_of(&member.public(), now)
+                .context("you hold no valid certificate: you cannot write")?;
+            let epoch = state.writer_epoch(&doc.0).context("this scope has no key epoch yet")?;
+            let secret = ring
+                .get(&epoch)
+                .context("you do not hold this scope's current key: you may not read or write it")?;
+            let header = Header {
+                doc: doc.1,
+                scope: doc.0,
+                author: member.public(),
+                cert,
+                deps: replica.heads(&doc),
+                auth_heads: state.heads(),
+                epoch,
+                time: now,
+                nonce: [0; 24],
+            };
+            let env = Envelope::seal(
+                header,
+                &Payload::Change(change),
+                secret,
+                &member.signing,
+                &mut rand::rng(),
+            );
+            match replica.trial(&env) {
+                Verdict::Valid => {}
+                Verdict::Invalid(why) => bail!("refused: {why}"),
+                other => bail!("this change cannot be checked yet ({other:?}); sync with your peers first"),
+            }
+            env
         };
-        let env = Envelope::seal(
-            header,
-            &Payload::Change(change),
-            secret,
-            &member.signing,
-            &mut rand::rng(),
-        );
-        replica.insert_envelope(env.clone());
-        replica.refresh();
-        match replica.verdict(&env.id) {
-            Some(Verdict::Valid) => {}
-            Some(Verdict::Invalid(why)) => bail!("refused: {why}"),
-            other => bail!("this change cannot be checked yet ({other:?}); sync with your peers first"),
-        }
-        self.store
-            .put_envelopes([(&doc_key_bytes(&doc), &env.id.0, env.bytes.as_slice())])?;
-        self.remember_replica(&replica, self.store.envelope_count()?);
+        self.store.put_envelopes_with(
+            [(&doc_key_bytes(&doc), &env.id.0, env.bytes.as_slice())],
+            !self.defer_durability,
+        )?;
+        self.note_stored([env.clone()])?;
         self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         Ok(env.id)
     }
@@ -417,12 +445,14 @@ impl Local {
         pass: &Passphrase,
         now: Timestamp,
     ) -> Result<(OpId, Vec<OpId>)> {
-        let replica = self.replica()?;
-        let seen: Vec<([u8; 16], Vec<[u8; 32]>)> = replica
-            .docs()
-            .map(|d| (d.1.0, replica.heads(d).iter().map(|e| e.0).collect::<Vec<_>>()))
-            .filter(|(_, heads)| !heads.is_empty())
-            .collect();
+        let seen: Vec<([u8; 16], Vec<[u8; 32]>)> = {
+            let replica = self.replica()?;
+            replica
+                .docs()
+                .map(|d| (d.1.0, replica.heads(d).iter().map(|e| e.0).collect::<Vec<_>>()))
+                .filter(|(_, heads)| !heads.is_empty())
+                .collect()
+        };
         let state = self.require_org()?;
         let op = state.sign_revocation(signer, target, reason, seen, now)?;
         let id = op.id;
@@ -438,7 +468,7 @@ impl Local {
         if fallen.is_empty() {
             return Ok((id, rekeyed));
         }
-        let member = self.home.member_keys(pass)?;
+        let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let state = self.require_org()?;
         let exposed: Vec<OpId> = state
@@ -464,7 +494,7 @@ impl Local {
     /// holds, wraps it to readers who should have it and do not (members
     /// certified after the rekey). Returns how many wraps were posted.
     pub fn steward_keys(&mut self, pass: &Passphrase, now: Timestamp) -> Result<usize> {
-        let member = self.home.member_keys(pass)?;
+        let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let state = self.require_org()?.clone();
         let mut posted = 0;
@@ -505,8 +535,8 @@ impl Local {
 /// and to write the next change.
 #[derive(Debug)]
 pub struct OpenDoc {
-    /// All envelopes, with verdicts.
-    pub replica: Replica,
+    /// The document's heads when opened.
+    pub heads: Vec<EnvId>,
     /// This member's keys.
     pub ring: Keyring,
     /// Which document.
@@ -518,13 +548,13 @@ pub struct OpenDoc {
 impl Local {
     /// Opens the document whose id starts with `id`.
     pub fn open_doc(&self, id: &str, pass: &Passphrase) -> Result<OpenDoc> {
-        let member = self.home.member_keys(pass)?;
+        let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let replica = self.replica()?;
         let key = self.find_doc(&replica, id)?;
         let view = self.view_doc(&replica, &ring, &key, &self.device.0[..16], pass)?;
         Ok(OpenDoc {
-            replica,
+            heads: replica.heads(&key),
             ring,
             key,
             view,
@@ -549,8 +579,8 @@ impl Local {
             .view
             .doc
             .context("you may not read this document, so you cannot edit it")?;
-        let member = self.home.member_keys(pass)?;
-        let mut replica = open.replica;
+        let member = self.member_keys(pass)?;
+        let replica = self.replica()?;
         let key = open.key;
         let now = crate::now();
         let state = replica.auth();
@@ -588,21 +618,34 @@ impl Local {
             deps = vec![env.id];
             envs.push(env);
         }
-        for env in &envs {
-            replica.insert_envelope(env.clone());
-        }
-        replica.refresh();
-        for env in &envs {
-            match replica.verdict(&env.id) {
-                Some(Verdict::Valid) => {}
-                Some(Verdict::Invalid(why)) => bail!("refused: {why}"),
-                other => bail!("this change cannot be checked yet ({other:?}); sync with your peers first"),
+        drop(replica);
+        // Each change depends on the one before: judge them inside the
+        // replica, and forget it if one is refused (nothing was stored).
+        {
+            let mut cache = self.replica_cache.borrow_mut();
+            let c = cache.as_mut().expect("built by Local::replica above");
+            for env in &envs {
+                c.replica.insert_envelope(env.clone());
+            }
+            c.replica.refresh();
+            let refused = envs.iter().find_map(|e| match c.replica.verdict(&e.id) {
+                Some(Verdict::Valid) => None,
+                other => Some(other.cloned()),
+            });
+            if let Some(verdict) = refused {
+                *cache = None;
+                match verdict {
+                    Some(Verdict::Invalid(why)) => bail!("refused: {why}"),
+                    other => bail!("this change cannot be checked yet ({other:?}); sync with your peers first"),
+                }
             }
         }
         let doc_key = doc_key_bytes(&key);
-        self.store
-            .put_envelopes(envs.iter().map(|e| (&doc_key, &e.id.0, e.bytes.as_slice())))?;
-        self.remember_replica(&replica, self.store.envelope_count()?);
+        self.store.put_envelopes_with(
+            envs.iter().map(|e| (&doc_key, &e.id.0, e.bytes.as_slice())),
+            !self.defer_durability,
+        )?;
+        self.note_stored([])?;
         for env in &envs {
             self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         }

@@ -30,9 +30,16 @@ pub struct Local {
     org_name: String,
     state: Option<AuthState>,
     storage: std::cell::OnceCell<crate::at_rest::StorageKey>,
+    /// The member's keys, once read (reading may cost an argon2 run).
+    member_keys: std::cell::OnceCell<outpost_identity::MemberKeys>,
     /// Ops and envelopes made or received here since the last
     /// [`Local::take_outbox`], as gossip frames for peers.
     outbox: Vec<Vec<u8>>,
+    /// Write this member's own envelopes without waiting for the disk; the
+    /// daemon then makes them durable, many writers at once, before it
+    /// acknowledges them (see `Shared::flush`). Off by default: the CLI
+    /// writes durably.
+    pub defer_durability: bool,
     /// The last replica built (see [`Local::replica`]).
     pub(crate) replica_cache: std::cell::RefCell<Option<CachedReplica>>,
 }
@@ -40,8 +47,6 @@ pub struct Local {
 /// A replica and what it was built from.
 #[derive(Debug)]
 pub(crate) struct CachedReplica {
-    /// Envelopes in the store then.
-    pub envelopes: u64,
     /// Ops in the authorisation state then.
     pub ops: usize,
     /// The replica.
@@ -97,9 +102,22 @@ impl Local {
             org_name,
             state,
             storage: std::cell::OnceCell::new(),
+            member_keys: std::cell::OnceCell::new(),
+            defer_durability: false,
             outbox: Vec::new(),
             replica_cache: std::cell::RefCell::new(None),
         })
+    }
+
+    /// The member's keys, read from the key file once per process.
+    pub fn member_keys(&self, pass: &Passphrase) -> Result<outpost_identity::MemberKeys> {
+        if let Some(k) = self.member_keys.get() {
+            return Ok(outpost_identity::MemberKeys::from_secret(&k.secret()));
+        }
+        let keys = self.home.member_keys(pass)?;
+        let copy = outpost_identity::MemberKeys::from_secret(&keys.secret());
+        let _ = self.member_keys.set(keys);
+        Ok(copy)
     }
 
     /// The node's storage key (read once per process).
@@ -275,7 +293,7 @@ impl Local {
             return Ok(None);
         }
         let until = now.plus(DEVICE_VALID_SECS).min(mine.not_after);
-        let member = self.home.member_keys(pass)?;
+        let member = self.member_keys(pass)?;
         let name = format!("device {}", outpost_identity::keys::peer_id_of(&self.device));
         let cert = DeviceCert {
             serial: rand::random(),

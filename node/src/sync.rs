@@ -236,6 +236,10 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
     let new = local
         .store
         .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
+    {
+        let fresh: BTreeSet<[u8; 32]> = new.iter().copied().collect();
+        local.note_stored(envs.into_iter().filter(|e| fresh.contains(&e.id.0)))?;
+    }
     // A bulk transfer (catching up) is not re-published: one gossip message
     // per envelope would flood every peer's event loop, and peers that lack
     // that much get it from their own sync sessions.

@@ -298,7 +298,7 @@ fn forge_edit(home: &std::path::Path, id: &str, text: &str) {
         .expect("the text is new");
     let member = local.home.member_keys(&pass).expect("the member key opens");
     let now = outpost_node::now();
-    let state = open.replica.auth();
+    let state = local.require_org().expect("the viewer is in the org");
     let (cert, _) = state.role_of(&member.public(), now).expect("the viewer is certified");
     let epoch = state.writer_epoch(&open.key.0).expect("the scope has a key");
     let header = Header {
@@ -306,7 +306,7 @@ fn forge_edit(home: &std::path::Path, id: &str, text: &str) {
         scope: open.key.0,
         author: member.public(),
         cert,
-        deps: open.replica.heads(&open.key),
+        deps: open.heads.clone(),
         auth_heads: state.heads(),
         epoch,
         time: now,

@@ -95,6 +95,14 @@ impl Replica {
         &self.auth
     }
 
+    /// Replaces the authorisation state (with one that grew: ops are never
+    /// removed); every verdict is recomputed at the next refresh, without
+    /// checking any signature again.
+    pub fn set_auth(&mut self, auth: AuthState) {
+        self.auth = auth;
+        self.dirty = true;
+    }
+
     /// Adds authorisation ops; returns how many were new.
     pub fn insert_ops(&mut self, ops: impl IntoIterator<Item = SignedOp>) -> Result<usize, WrongOrg> {
         let n = self.auth.insert_all(ops)?;
@@ -120,6 +128,16 @@ impl Replica {
     /// One envelope.
     pub fn envelope(&self, id: &EnvId) -> Option<&Envelope> {
         self.envelopes.get(id)
+    }
+
+    /// How many envelopes are held.
+    pub fn len(&self) -> usize {
+        self.envelopes.len()
+    }
+
+    /// True if no envelope is held.
+    pub fn is_empty(&self) -> bool {
+        self.envelopes.is_empty()
     }
 
     /// Every envelope held.

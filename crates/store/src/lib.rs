@@ -211,7 +211,23 @@ impl Store {
         &self,
         items: impl IntoIterator<Item = (&'a [u8; 48], &'a [u8; 32], &'a [u8])>,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.put_envelopes_with(items, true)
+    }
+
+    /// [`Store::put_envelopes`], durable or not. A write that is not durable
+    /// is visible at once but reaches the disk only with the next durable
+    /// commit ([`Store::sync`] or any durable write): a writer that must
+    /// acknowledge it calls [`Store::sync`] first, and many writers share
+    /// one sync.
+    pub fn put_envelopes_with<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a [u8; 48], &'a [u8; 32], &'a [u8])>,
+        durable: bool,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        if !durable {
+            tx.set_durability(redb::Durability::None).map_err(|e| self.err(e))?;
+        }
         let mut added = Vec::new();
         {
             let mut envelopes = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
@@ -225,6 +241,12 @@ impl Store {
         }
         tx.commit().map_err(|e| self.err(e))?;
         Ok(added)
+    }
+
+    /// Makes every earlier write durable: one durable (empty) commit.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Every stored envelope, by id.
