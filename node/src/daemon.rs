@@ -8,22 +8,29 @@ use crate::committer::{Committer, CommitterThread};
 use crate::gate::OrgGate;
 use crate::home::{Home, Passphrase};
 use crate::local::{Local, frame};
-use crate::sync::{ingest, view_for};
+use crate::sync::{held_scopes, ingest, lacks_deps, view_for};
 use anyhow::{Context, Result};
 use libp2p::{Multiaddr, PeerId};
 use outpost_identity::request::Bundle;
-use outpost_net::{Client, Config as NetConfig, Event, Network};
+use outpost_net::{Client, Config as NetConfig, Event, Network, Topic};
 use outpost_sync::Time;
 use outpost_sync::message::SessionId;
 use outpost_sync::session::{Config as SyncConfig, Output, Session, Stats};
 use outpost_sync::view::{Item, MemView};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often each admitted peer is reconciled with, besides on connect.
 pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
+/// Largest envelope pushed by gossip, in bytes: bigger ones (a pasted
+/// file, a long import) reach peers by anti-entropy, so that one large
+/// change does not hold up the small ones behind it on every link.
+pub const GOSSIP_ENVELOPE_BYTES_MAX: usize = 64 * 1024;
+/// Least time between two sync sessions with one peer started because its
+/// gossip revealed changes this node lacks.
+pub const PULL_INTERVAL_MIN: Duration = Duration::from_secs(3);
 /// Most responder sessions kept at once.
 pub const RESPONDER_SESSIONS_MAX: usize = 256;
 /// How long start-up waits for every listen address to be reported before
@@ -88,10 +95,55 @@ pub struct Shared {
     events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
     listen: Mutex<Vec<Multiaddr>>,
+    /// The scopes this node may hold now (`sync::held_scopes`): the
+    /// gossip topics it follows, and the envelopes it keeps from gossip.
+    held: Mutex<HashSet<[u8; 32]>>,
+    /// Sync sessions this node initiated, per peer.
+    pulls: Mutex<HashMap<PeerId, Pulls>>,
     /// Makes local writes durable, many at once (declared before its
     /// thread, so that the thread can end when both are dropped).
     committer: Committer,
     _committer_thread: CommitterThread,
+}
+
+/// Sync sessions this node initiated with one peer.
+#[derive(Debug, Default)]
+struct Pulls {
+    /// How many are running.
+    running: usize,
+    /// When the last one started because gossip revealed unknown changes.
+    last_revealed: Option<Instant>,
+}
+
+/// Counts a running session in [`Shared::pulls`] until dropped.
+struct Running {
+    shared: Arc<Shared>,
+    peer: PeerId,
+}
+
+impl Running {
+    fn start(shared: &Arc<Shared>, peer: PeerId) -> Running {
+        shared
+            .pulls
+            .lock()
+            .expect("never poisoned")
+            .entry(peer)
+            .or_default()
+            .running += 1;
+        Running {
+            shared: shared.clone(),
+            peer,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut pulls = self.shared.pulls.lock().expect("never poisoned");
+        if let Some(p) = pulls.get_mut(&self.peer) {
+            p.running = p.running.saturating_sub(1);
+        }
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -147,13 +199,159 @@ impl Shared {
             .await?;
         let ops_changed = frames.iter().any(|f| f.first() == Some(&frame::OP));
         for f in frames {
-            let _ = self.client.publish(f).await;
+            let topic = match f.split_first() {
+                Some((&frame::OP, _)) => Topic::Org,
+                Some((&frame::ENVELOPE, bytes)) => {
+                    if f.len() > GOSSIP_ENVELOPE_BYTES_MAX {
+                        tracing::info!(
+                            "not gossiping a change of {} bytes (over {GOSSIP_ENVELOPE_BYTES_MAX}): anti-entropy carries it",
+                            f.len()
+                        );
+                        continue;
+                    }
+                    // Our own store's bytes, verified when stored.
+                    match outpost_seal::Envelope::decode_stored(bytes) {
+                        Ok(e) => Topic::Scope(e.header.scope.0),
+                        Err(e) => {
+                            tracing::warn!("not gossiping an envelope that does not decode: {e}");
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    tracing::warn!("not gossiping a frame of unknown kind");
+                    continue;
+                }
+            };
+            let _ = self.client.publish(topic, f).await;
         }
         if ops_changed && let Some(state) = state {
             self.gate.update(state);
             let _ = self.client.recheck().await;
+            self.follow_held_scopes().await;
         }
         Ok(())
+    }
+
+    /// Follows the gossip topics of the scopes this node may hold now (its
+    /// own certificate against the authorisation state, the rule of
+    /// `view_for`); when that adds scopes, syncs with every peer, since
+    /// their changes may have been pushed before we followed them.
+    async fn follow_held_scopes(self: &Arc<Self>) {
+        let scopes = self
+            .with_local(|l, _| {
+                let Some(state) = l.state() else { return Ok(Vec::new()) };
+                Ok(match state.role_of(&l.member, crate::now()) {
+                    Some((_, cert)) => held_scopes(state, cert).into_iter().map(|s| s.0).collect(),
+                    None => Vec::new(),
+                })
+            })
+            .await;
+        let scopes: Vec<[u8; 32]> = match scopes {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot tell which scopes this node holds: {e:#}");
+                return;
+            }
+        };
+        let now: HashSet<[u8; 32]> = scopes.iter().copied().collect();
+        let added = {
+            let mut held = self.held.lock().expect("never poisoned");
+            let added = now.difference(&held).count();
+            *held = now;
+            added
+        };
+        let _ = self.client.follow(scopes).await;
+        if added > 0 {
+            for (peer, _) in self.client.peers().await.unwrap_or_default() {
+                self.pull(peer, "this node may now hold more scopes");
+            }
+        }
+    }
+
+    /// Starts a sync session with `peer` unless one is running or one was
+    /// started for this reason less than [`PULL_INTERVAL_MIN`] ago; the
+    /// periodic round catches what a skipped one would have.
+    fn pull(self: &Arc<Self>, peer: PeerId, why: &str) -> bool {
+        {
+            let mut pulls = self.pulls.lock().expect("never poisoned");
+            let p = pulls.entry(peer).or_default();
+            if p.running > 0 || p.last_revealed.is_some_and(|at| at.elapsed() < PULL_INTERVAL_MIN) {
+                return false;
+            }
+            p.last_revealed = Some(Instant::now());
+        }
+        tracing::info!(%peer, "syncing with peer: {why}");
+        let s = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = s.sync_with(peer).await {
+                tracing::debug!("{e:#}")
+            }
+        });
+        true
+    }
+
+    /// Checks and stores one gossip frame; if it depends on changes this
+    /// node lacks, pulls them from the peer that passed it on.
+    async fn on_gossip(self: &Arc<Self>, peer: PeerId, topic: Topic, data: Vec<u8>) {
+        if self.gate.admitted(&peer).is_none() {
+            tracing::warn!(%peer, "dropping gossip from a peer that is not admitted");
+            return;
+        }
+        let item = match (data.split_first(), topic) {
+            (Some((&frame::OP, bytes)), Topic::Org) => match outpost_identity::SignedOp::decode(bytes) {
+                Ok(op) => Item::Op(outpost_sync::view::Op {
+                    id: op.id.0,
+                    deps: crate::sync::op_deps(&op),
+                    bytes: op.bytes,
+                }),
+                Err(e) => return tracing::warn!(%peer, "dropping an invalid op from gossip: {e}"),
+            },
+            (Some((&frame::ENVELOPE, bytes)), Topic::Scope(_) | Topic::Overflow) => {
+                let e = match outpost_seal::Envelope::decode(bytes) {
+                    Ok(e) => e,
+                    Err(e) => return tracing::warn!(%peer, "dropping an invalid envelope from gossip: {e}"),
+                };
+                let scope = e.header.scope.0;
+                if topic != Topic::Overflow && topic != Topic::Scope(scope) {
+                    return tracing::warn!(
+                        %peer,
+                        "dropping an envelope of scope {} that came on the topic of another ({topic:?})",
+                        hex::encode(scope)
+                    );
+                }
+                if !self.held.lock().expect("never poisoned").contains(&scope) {
+                    // The overflow topic carries every scope; a scope topic
+                    // just left may still deliver a message.
+                    return tracing::debug!(%peer, "dropping an envelope of scope {} this node does not hold", hex::encode(scope));
+                }
+                Item::Envelope(outpost_sync::view::Envelope {
+                    id: e.id.0,
+                    doc: outpost_sync::DocKey::new(scope, e.header.doc.0),
+                    deps: e.header.deps.iter().map(|d| d.0).collect(),
+                    bytes: e.bytes,
+                })
+            }
+            (Some((&kind, _)), _) => {
+                return tracing::warn!(%peer, "dropping a gossip frame of kind {kind} on {topic:?}, where it does not belong");
+            }
+            (None, _) => return tracing::warn!(%peer, "dropping an empty gossip frame"),
+        };
+        let (op, deps) = match &item {
+            Item::Op(o) => (true, o.deps.clone()),
+            Item::Envelope(e) => (false, e.deps.clone()),
+        };
+        self.deliver(vec![item], false).await;
+        if deps.is_empty() {
+            return;
+        }
+        match self.with_local(move |l, _| lacks_deps(l, op, &deps)).await {
+            Ok(true) => {
+                self.pull(peer, "its gossip revealed changes this node lacks");
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot check a gossiped change's dependencies: {e:#}"),
+        }
     }
 
     /// Events from now on (see [`NodeEvent`]).
@@ -209,6 +407,7 @@ impl Shared {
     /// One anti-entropy session with `peer`, as initiator; returns its
     /// counters once it ended (also sent as [`NodeEvent::Synced`]).
     pub async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<Stats> {
+        let _running = Running::start(self, peer);
         let principal = self.gate.admitted(&peer);
         let mut view = self.with_local(move |l, _| view_for(l, principal.as_ref())).await?;
         let mut salt = [0u8; 16];
@@ -382,7 +581,10 @@ pub async fn run(
         events: tokio::sync::broadcast::channel(NODE_EVENTS_MAX).0,
         started: Instant::now(),
         listen: Mutex::new(Vec::new()),
+        held: Mutex::new(HashSet::new()),
+        pulls: Mutex::new(HashMap::new()),
     });
+    shared.follow_held_scopes().await;
     let listener = tokio::net::TcpListener::bind(config.api)
         .await
         .with_context(|| format!("cannot listen for the API on {}", config.api))?;
@@ -438,6 +640,7 @@ pub async fn run(
             _ = anti_entropy.tick() => {
                 // Certificates also end by expiry, with no op to announce it.
                 let _ = client.recheck().await;
+                shared.follow_held_scopes().await;
                 for (peer, _) in client.peers().await.unwrap_or_default() {
                     let s = shared.clone();
                     tokio::spawn(async move { if let Err(e) = s.sync_with(peer).await { tracing::debug!("{e:#}") } });
@@ -449,26 +652,7 @@ pub async fn run(
                     let s = shared.clone();
                     tokio::spawn(async move { if let Err(e) = s.sync_with(peer).await { tracing::info!("{e:#}") } });
                 }
-                Some(Event::Gossip(peer, data)) => {
-                    let item = match data.split_first() {
-                        Some((&frame::OP, bytes)) => outpost_identity::SignedOp::decode(bytes).ok().map(|op| {
-                            Item::Op(outpost_sync::view::Op { id: op.id.0, deps: crate::sync::op_deps(&op), bytes: op.bytes })
-                        }),
-                        Some((&frame::ENVELOPE, bytes)) => outpost_seal::Envelope::decode(bytes).ok().map(|e| {
-                            Item::Envelope(outpost_sync::view::Envelope {
-                                id: e.id.0,
-                                doc: outpost_sync::DocKey::new(e.header.scope.0, e.header.doc.0),
-                                deps: e.header.deps.iter().map(|d| d.0).collect(),
-                                bytes: e.bytes,
-                            })
-                        }),
-                        _ => None,
-                    };
-                    match item {
-                        Some(item) => shared.deliver(vec![item], false).await,
-                        None => tracing::warn!(%peer, "dropping a malformed gossip frame"),
-                    }
-                }
+                Some(Event::Gossip { peer, topic, data }) => shared.on_gossip(peer, topic, data).await,
                 Some(Event::SyncRequest { peer, data, channel }) => {
                     let s = shared.clone();
                     tokio::spawn(async move {
@@ -488,7 +672,13 @@ pub async fn run(
                         tracing::warn!("cannot update api.json with the new listen addresses: {e:#}");
                     }
                 }
-                Some(Event::Gone(peer)) => tracing::info!(%peer, "peer gone"),
+                Some(Event::Gone(peer)) => {
+                    tracing::info!(%peer, "peer gone");
+                    let mut pulls = shared.pulls.lock().expect("never poisoned");
+                    if pulls.get(&peer).is_some_and(|p| p.running == 0) {
+                        pulls.remove(&peer);
+                    }
+                }
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::local::Local;
 use anyhow::Result;
-use outpost_identity::{OpId, Role, RoleCert, SignedOp};
+use outpost_identity::{AuthState, OpId, Role, RoleCert, SignedOp};
 use outpost_seal::envelope::Envelope;
 use outpost_sync::view::{Item, MemView};
 use outpost_sync::{DocKey, Id};
@@ -13,6 +13,41 @@ use std::collections::{BTreeSet, HashMap};
 pub fn op_deps(op: &SignedOp) -> Vec<Id> {
     let deps: BTreeSet<Id> = op.op.deps().map(|d| d.0).collect();
     deps.into_iter().collect()
+}
+
+/// May the holder of `cert` hold the envelopes of `scope`? Relays carry
+/// the ciphertext of every scope; everyone else holds the scopes they may
+/// read. The one rule for what a peer is sent by sync ([`view_for`]), for
+/// the gossip topics a node follows ([`held_scopes`]) and for what it
+/// keeps from gossip.
+pub fn may_hold(state: &AuthState, scope: &OpId, cert: &RoleCert) -> bool {
+    cert.role == Role::Relay || state.scope(scope).is_some_and(|s| s.allows_read(scope, cert))
+}
+
+/// The scopes the holder of `cert` may hold ([`may_hold`]), in the order
+/// they were defined: the gossip topics a node follows, oldest first.
+pub fn held_scopes(state: &AuthState, cert: &RoleCert) -> Vec<OpId> {
+    state
+        .scopes()
+        .map(|(id, _)| id)
+        .filter(|id| may_hold(state, id, cert))
+        .collect()
+}
+
+/// Does this node lack some of `deps`, the dependencies of an item that
+/// came by gossip (ops when `op`, else envelopes)? Then gossip revealed
+/// heads it does not know, and a sync with the sender fetches the rest.
+pub fn lacks_deps(local: &Local, op: bool, deps: &[Id]) -> Result<bool> {
+    if op {
+        let Some(state) = local.state() else { return Ok(false) };
+        return Ok(deps.iter().any(|d| state.op(&OpId(*d)).is_none()));
+    }
+    for d in deps {
+        if !local.store.has_envelope(d)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Everything this node holds, as the sync core's view; only documents
@@ -32,11 +67,7 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
     // Fail closed: a peer with no known certificate gets no envelopes.
     let Some(cert) = peer else { return Ok(view) };
     let mut readable: HashMap<OpId, bool> = HashMap::new();
-    let mut may_read = |scope: &OpId| {
-        *readable.entry(*scope).or_insert_with(|| {
-            cert.role == Role::Relay || state.scope(scope).is_some_and(|s| s.allows_read(scope, cert))
-        })
-    };
+    let mut may_read = |scope: &OpId| *readable.entry(*scope).or_insert_with(|| may_hold(state, scope, cert));
     let stored = local.store.envelopes()?;
     let mut envs: Vec<Envelope> = stored
         .iter()

@@ -32,12 +32,15 @@
 //!   with it (it is kept out of gossip and its requests are dropped).
 //! - `/outpost/sync/1`: request/response frames of the anti-entropy sync,
 //!   opaque here.
-//! - gossipsub topic `outpost/<org id>/changes/1`: new envelopes and
-//!   authorisation ops pushed to online peers.
+//! - gossipsub topics: `outpost/<org id>/changes/1` for authorisation ops
+//!   (every admitted peer), `outpost/<org id>/scope/<scope id hex>/1` for
+//!   the envelopes of one scope (the peers that may hold it), and
+//!   `outpost/<org id>/overflow/1` carrying every envelope again for nodes
+//!   that hold more scopes than [`Config::scope_topics_max`] ([`Topic`]).
 #![deny(missing_docs)]
 
 pub mod codec;
 pub mod network;
 pub mod redial;
 
-pub use network::{Client, Command, Config, Event, Gate, Network};
+pub use network::{Client, Command, Config, Event, Gate, Network, Topic};

@@ -40,6 +40,24 @@ pub const RELAY_CIRCUIT_BYTES_MAX: u64 = 1 << 30;
 pub const RELAY_RESERVATIONS_MAX: usize = 512;
 /// Most relayed connections a relay server carries at once.
 pub const RELAY_CIRCUITS_MAX: usize = 256;
+/// Most scope topics a node subscribes to by default: gossipsub's default
+/// subscription filter refuses a peer subscribed to more than 100 topics,
+/// and the org topic and the overflow topic count too.
+pub const SCOPE_TOPICS_MAX: usize = 90;
+
+/// A gossip topic of the org (see [`Config::topic_prefix`] for the names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// `<prefix>/changes/1`: authorisation ops; every admitted peer
+    /// subscribes.
+    Org,
+    /// `<prefix>/scope/<scope id hex>/1`: the envelopes of one scope;
+    /// subscribed to by the nodes that may hold that scope.
+    Scope([u8; 32]),
+    /// `<prefix>/overflow/1`: every envelope again, for the nodes that hold
+    /// more scopes than they have topics for ([`Config::scope_topics_max`]).
+    Overflow,
+}
 
 /// Decides who may join: the node implements this over its authorisation
 /// state.
@@ -81,8 +99,29 @@ pub struct Config {
     pub frame_bytes_max: usize,
     /// How long a peer has to prove itself after connecting.
     pub admission_timeout: Duration,
-    /// The gossip topic (one per org).
-    pub topic: String,
+    /// The start of every gossip topic's name, `outpost/<org id>`: the
+    /// org topic is `<prefix>/changes/1`, a scope's
+    /// `<prefix>/scope/<scope id hex>/1`, the overflow topic
+    /// `<prefix>/overflow/1` (see [`Topic`]).
+    pub topic_prefix: String,
+    /// Most scope topics this node subscribes to; the scopes beyond are
+    /// followed through the overflow topic.
+    pub scope_topics_max: usize,
+}
+
+impl Config {
+    /// The name of `topic`.
+    pub fn topic_name(&self, topic: Topic) -> String {
+        let prefix = &self.topic_prefix;
+        match topic {
+            Topic::Org => format!("{prefix}/changes/1"),
+            Topic::Scope(id) => {
+                let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{prefix}/scope/{hex}/1")
+            }
+            Topic::Overflow => format!("{prefix}/overflow/1"),
+        }
+    }
 }
 
 impl Config {
@@ -102,7 +141,8 @@ impl Config {
             redial: Backoff::default(),
             frame_bytes_max: 8 * 1024 * 1024,
             admission_timeout: Duration::from_secs(10),
-            topic: format!("outpost/{org}/changes/1"),
+            topic_prefix: format!("outpost/{org}"),
+            scope_topics_max: SCOPE_TOPICS_MAX,
         }
     }
 }
@@ -112,8 +152,19 @@ impl Config {
 pub enum Command {
     /// Dial an address.
     Dial(Multiaddr),
-    /// Push bytes to every admitted peer on the org topic.
-    Publish(Vec<u8>),
+    /// Push bytes to the admitted peers subscribed to a topic. An envelope
+    /// of a scope goes to [`Topic::Scope`], and is then also published on
+    /// [`Topic::Overflow`] (which costs nothing when nobody follows it).
+    Publish {
+        /// where
+        topic: Topic,
+        /// the frame
+        data: Vec<u8>,
+    },
+    /// Follow the topics of these scopes (and no others), most wanted
+    /// first: the first [`Config::scope_topics_max`] get their own topic;
+    /// if there are more, the overflow topic is followed too.
+    Follow(Vec<[u8; 32]>),
     /// Send a sync request and wait for the response.
     Request {
         /// to whom
@@ -148,8 +199,16 @@ pub enum Event {
     Gone(PeerId),
     /// A peer was refused, with the reason.
     Refused(PeerId, String),
-    /// Bytes pushed by an admitted peer.
-    Gossip(PeerId, Vec<u8>),
+    /// Bytes pushed by an admitted peer on a topic we follow.
+    Gossip {
+        /// the admitted peer that passed it to us (not necessarily its
+        /// author)
+        peer: PeerId,
+        /// the topic it came on
+        topic: Topic,
+        /// the frame
+        data: Vec<u8>,
+    },
     /// Our listen addresses changed; here is the whole new set (with
     /// `/p2p/<our id>`).
     ListenAddrs(Vec<Multiaddr>),
@@ -251,9 +310,15 @@ impl Client {
         self.send(Command::Dial(addr)).await
     }
 
-    /// Pushes bytes to admitted peers.
-    pub async fn publish(&self, data: Vec<u8>) -> Result<(), String> {
-        self.send(Command::Publish(data)).await
+    /// Pushes bytes to the admitted peers following `topic`.
+    pub async fn publish(&self, topic: Topic, data: Vec<u8>) -> Result<(), String> {
+        self.send(Command::Publish { topic, data }).await
+    }
+
+    /// Follows the topics of these scopes, most wanted first (see
+    /// [`Command::Follow`]).
+    pub async fn follow(&self, scopes: Vec<[u8; 32]>) -> Result<(), String> {
+        self.send(Command::Follow(scopes)).await
     }
 
     /// Sends a sync request and waits for the response.
@@ -295,7 +360,10 @@ pub struct Network {
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
     gate: Arc<dyn Gate>,
-    topic: gossipsub::IdentTopic,
+    /// Names the topics.
+    topics: Config,
+    /// The topics we follow, by hash.
+    following: HashMap<gossipsub::TopicHash, Topic>,
     admission_timeout: Duration,
     /// Admitted peers and the hello that admitted them.
     admitted: HashMap<PeerId, Vec<u8>>,
@@ -421,8 +489,13 @@ impl Network {
             .map_err(|e| err(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
             .build();
-        let topic = gossipsub::IdentTopic::new(config.topic.clone());
-        swarm.behaviour_mut().gossipsub.subscribe(&topic).map_err(|e| err(&e))?;
+        let org_topic = gossipsub::IdentTopic::new(config.topic_name(Topic::Org));
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&org_topic)
+            .map_err(|e| err(&e))?;
+        let following = HashMap::from([(org_topic.hash(), Topic::Org)]);
         for addr in &config.listen {
             swarm
                 .listen_on(addr.clone())
@@ -455,7 +528,8 @@ impl Network {
             commands,
             events,
             gate,
-            topic,
+            topics: config.clone(),
+            following,
             admission_timeout: config.admission_timeout,
             admitted: HashMap::new(),
             pending: HashMap::new(),
@@ -827,9 +901,18 @@ impl Network {
                 propagation_source,
                 message,
                 ..
-            }) if self.admitted.contains_key(&propagation_source) => {
-                let _ = self.events.send(Event::Gossip(propagation_source, message.data)).await;
-            }
+            }) if self.admitted.contains_key(&propagation_source) => match self.following.get(&message.topic) {
+                Some(&topic) => {
+                    let event = Event::Gossip {
+                        peer: propagation_source,
+                        topic,
+                        data: message.data,
+                    };
+                    let _ = self.events.send(event).await;
+                }
+                // Left since it was sent.
+                None => tracing::debug!(peer = %propagation_source, "dropping gossip on a topic we do not follow"),
+            },
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 let mut addrs = info.listen_addrs;
                 addrs.truncate(IDENTIFY_ADDRS_MAX);
@@ -888,6 +971,66 @@ impl Network {
         }
     }
 
+    fn publish(&mut self, topic: Topic, data: Vec<u8>) {
+        let name = gossipsub::IdentTopic::new(self.topics.topic_name(topic));
+        match self.swarm.behaviour_mut().gossipsub.publish(name, data) {
+            Ok(_) => {}
+            // Nobody follows it now (often the overflow topic): the peers
+            // that should have it get it by anti-entropy.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!("gossip publish on {topic:?} failed, anti-entropy will deliver it: {e}"),
+        }
+    }
+
+    /// Follows the topics of `scopes` (most wanted first) and leaves the
+    /// others; the scopes beyond [`Config::scope_topics_max`] are followed
+    /// through the overflow topic.
+    fn follow(&mut self, scopes: &[[u8; 32]]) {
+        let max = self.topics.scope_topics_max;
+        let mut wanted: HashMap<gossipsub::TopicHash, Topic> = scopes
+            .iter()
+            .take(max)
+            .map(|&id| Topic::Scope(id))
+            .chain((scopes.len() > max).then_some(Topic::Overflow))
+            .chain([Topic::Org])
+            .map(|t| (gossipsub::IdentTopic::new(self.topics.topic_name(t)).hash(), t))
+            .collect();
+        let leave: Vec<Topic> = self
+            .following
+            .iter()
+            .filter(|(hash, _)| !wanted.contains_key(hash))
+            .map(|(_, t)| *t)
+            .collect();
+        for topic in &leave {
+            let name = gossipsub::IdentTopic::new(self.topics.topic_name(*topic));
+            self.swarm.behaviour_mut().gossipsub.unsubscribe(&name);
+            self.following.remove(&name.hash());
+        }
+        wanted.retain(|hash, _| !self.following.contains_key(hash));
+        let joined = wanted.len();
+        for (hash, topic) in wanted {
+            let name = gossipsub::IdentTopic::new(self.topics.topic_name(topic));
+            match self.swarm.behaviour_mut().gossipsub.subscribe(&name) {
+                Ok(_) => {
+                    self.following.insert(hash, topic);
+                }
+                Err(e) => tracing::warn!("cannot follow gossip topic {name}: {e}"),
+            }
+        }
+        if joined > 0 || !leave.is_empty() {
+            tracing::info!(
+                "gossip: following {} scope topic(s){} (joined {joined}, left {})",
+                scopes.len().min(max),
+                if scopes.len() > max {
+                    format!(" and the overflow topic for {} more scope(s)", scopes.len() - max)
+                } else {
+                    String::new()
+                },
+                leave.len()
+            );
+        }
+    }
+
     /// Dials peers a lookup found (admission decides whether they stay).
     fn dial_discovered(&mut self, peers: Vec<kad::PeerInfo>) {
         let me = *self.swarm.local_peer_id();
@@ -915,13 +1058,13 @@ impl Network {
                     tracing::warn!("cannot dial {addr}: {e}");
                 }
             }
-            Command::Publish(data) => {
-                let topic = self.topic.clone();
-                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, data) {
-                    // Anti-entropy delivers it later; count the failure.
-                    tracing::debug!("gossip publish failed: {e}");
+            Command::Publish { topic, data } => {
+                if matches!(topic, Topic::Scope(_)) {
+                    self.publish(Topic::Overflow, data.clone());
                 }
+                self.publish(topic, data);
             }
+            Command::Follow(scopes) => self.follow(&scopes),
             Command::Request { peer, data, reply } => {
                 if !self.admitted.contains_key(&peer) {
                     let _ = reply.send(Err(format!("peer {peer} is not admitted")));
