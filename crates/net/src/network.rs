@@ -1108,3 +1108,28 @@ impl Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_are_versioned_and_per_scope() {
+        let config = Config::for_org("f343389f2ec3bb497a312f9472d0176c");
+        assert_eq!(
+            config.topic_name(Topic::Org),
+            "outpost/f343389f2ec3bb497a312f9472d0176c/changes/1"
+        );
+        assert_eq!(
+            config.topic_name(Topic::Scope([0xab; 32])),
+            format!("outpost/f343389f2ec3bb497a312f9472d0176c/scope/{}/1", "ab".repeat(32))
+        );
+        assert_eq!(
+            config.topic_name(Topic::Overflow),
+            "outpost/f343389f2ec3bb497a312f9472d0176c/overflow/1"
+        );
+        // The org and overflow topics fit beside the scope topics under
+        // gossipsub's default limit of 100 per peer.
+        const { assert!(SCOPE_TOPICS_MAX + 2 <= 100) };
+    }
+}
