@@ -8,7 +8,8 @@ use outpost_identity::keys::peer_id_of;
 use outpost_node::{Local, now};
 use serde_json::json;
 
-fn default_name() -> String {
+/// The name used when none is given: the login name.
+pub fn default_name() -> String {
     std::env::var("USER")
         .ok()
         .filter(|u| !u.is_empty())
@@ -38,11 +39,7 @@ pub fn init(ctx: &Ctx, name: Option<String>) -> Result<()> {
 
 /// The member's display name as given at init.
 pub fn member_name(local: &Local) -> Result<String> {
-    Ok(local
-        .store
-        .setting("member-name")?
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-        .unwrap_or_else(default_name))
+    outpost_node::certs::member_name(local, &default_name())
 }
 
 pub fn org(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {

@@ -53,6 +53,17 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code;
         }
+        if cause.is::<outpost_node::certs::Invalid>() {
+            return INVALID;
+        }
+        // A running node's refusal, by its code (see node/src/api.rs).
+        if let Some(r) = cause.downcast_ref::<outpost_node::api_client::Refusal>() {
+            match r.code.as_str() {
+                "invalid" => return INVALID,
+                "key" => return KEY,
+                _ => {}
+            }
+        }
         if cause
             .downcast_ref::<outpost_identity::keyfile::KeyFileError>()
             .is_some()

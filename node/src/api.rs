@@ -2,18 +2,22 @@
 //!
 //! Every route needs `Authorization: Bearer <token>` (or `?token=` for a
 //! browser); the token is written to `<home>/api.json` (mode 0600) when the
-//! node starts. Errors are `{"error": {"code", "message"}}`.
+//! node starts. Errors are `{"error": {"code", "message"}}`; the code
+//! `invalid` means the input object is invalid (tampered, forged, expired,
+//! of another org, out of scope), `key` that a key could not be opened.
 
 use crate::daemon::Shared;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+mod certs;
 
 /// An API error: HTTP status, a code for programs, a message for people.
 #[derive(Debug)]
@@ -28,7 +32,12 @@ impl IntoResponse for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         let msg = format!("{e:#}");
-        if msg.contains("no document") {
+        // The CLI maps these codes back to its exit codes (3 and 4).
+        if e.chain().any(|c| c.is::<crate::certs::Invalid>()) {
+            ApiError(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
+        } else if e.chain().any(|c| c.is::<outpost_identity::keyfile::KeyFileError>()) {
+            ApiError(StatusCode::FORBIDDEN, "key", msg)
+        } else if msg.contains("no document") {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
             ApiError(StatusCode::BAD_REQUEST, "refused", msg)
@@ -73,6 +82,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/docs", get(list_docs).post(new_doc))
         .route("/api/docs/{id}", get(show_doc).post(edit_doc))
         .route("/api/docs/{id}/history", get(history))
+        .route("/api/certs/request", post(certs::request))
+        .route("/api/certs/issue", post(certs::issue))
+        .route("/api/certs/install", post(certs::install))
+        .route("/api/certs/verify", post(certs::verify))
+        .route("/api/certs/list", post(certs::list))
+        .route("/api/certs/revoke", post(certs::revoke))
         .layer(middleware::from_fn_with_state(shared.clone(), auth))
         .with_state(shared)
 }

@@ -1,7 +1,7 @@
 //! A small blocking client for the local API, used by the CLI to go
 //! through a running node (whose store is locked while it runs).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -10,6 +10,27 @@ use std::time::Duration;
 
 /// Largest API response read, in bytes.
 pub const RESPONSE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// The node answered with an error (`{"error": {"code", "message"}}`).
+/// It reads as the message alone, as the same command run without the
+/// node would have said it; `code` tells programs what kind it is.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The error code, like `invalid` or `refused`.
+    pub code: String,
+    /// What was wrong, for people.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// Where a running node's API is, from `<home>/api.json`.
 #[derive(Debug, Clone)]
@@ -62,8 +83,12 @@ impl ApiClient {
         let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let value: Value = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
         if !(200..300).contains(&status) {
-            let msg = value["error"]["message"].as_str().unwrap_or(body.trim()).to_owned();
-            bail!("{msg}");
+            return Err(Refusal {
+                status,
+                code: value["error"]["code"].as_str().unwrap_or_default().to_owned(),
+                message: value["error"]["message"].as_str().unwrap_or(body.trim()).to_owned(),
+            }
+            .into());
         }
         Ok(value)
     }
