@@ -123,6 +123,41 @@ pub fn status(ctx: &Ctx) -> Result<()> {
             v["envelopes"],
             v["store"].as_str().unwrap_or_default(),
         );
+        let mut text = text;
+        text.push_str(&format!(
+            "size     {:.1} MB
+",
+            v["store_bytes"].as_u64().unwrap_or(0) as f64 / 1e6
+        ));
+        let docs = v["docs"].as_array().cloned().unwrap_or_default();
+        text.push_str(&format!(
+            "docs     {}
+",
+            docs.len()
+        ));
+        for d in &docs {
+            text.push_str(&format!(
+                "  {}  {} valid, {} pending, {} invalid, {} head(s)\n",
+                d["id"].as_str().unwrap_or_default(),
+                d["valid"],
+                d["pending"],
+                d["invalid"],
+                d["heads"].as_array().map_or(0, Vec::len)
+            ));
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        for s in v["syncs"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "synced   with {} {} s ago: {} envelope(s) sent, {} received, {} round trip(s)\n",
+                s["peer_id"].as_str().unwrap_or_default(),
+                now_ms.saturating_sub(s["ended"].as_u64().unwrap_or(0)) / 1000,
+                s["envelopes_sent"],
+                s["envelopes_received"],
+                s["round_trips"]
+            ));
+        }
         ctx.print(text, v);
         return Ok(());
     }

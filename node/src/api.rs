@@ -117,6 +117,20 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let peers = shared.client.peers().await.unwrap_or_default().len();
     let listen: Vec<String> = shared.listen_addrs().iter().map(|a| a.to_string()).collect();
     let peer_id = shared.client.peer_id.to_string();
+    let syncs: Vec<Value> = shared
+        .last_syncs
+        .lock()
+        .expect("never poisoned")
+        .iter()
+        .map(|(peer, (ended, s))| {
+            json!({
+                "peer_id": peer.to_string(), "ended": ended, "round_trips": s.round_trips,
+                "bytes_sent": s.bytes_sent, "bytes_received": s.bytes_received,
+                "envelopes_sent": s.envelopes_sent, "envelopes_received": s.envelopes_delivered,
+                "ops_sent": s.ops_sent, "ops_received": s.ops_delivered,
+            })
+        })
+        .collect();
     let v = shared
         .with_local(move |l, _| {
             let now = crate::now();
@@ -124,7 +138,12 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
             let role = state.role_of(&l.member, now).map(|(_, c)| {
                 json!({"role": c.role.name(), "dept": c.dept.to_string(), "name": c.name, "until": c.not_after.0})
             });
+            let docs = doc_sync_states(&*l.replica()?);
+            let store_bytes = std::fs::metadata(l.store.path()).map(|m| m.len()).unwrap_or(0);
             Ok(json!({
+                "docs": docs,
+                "syncs": syncs,
+                "store_bytes": store_bytes,
                 "peer_id": peer_id,
                 "listen": listen,
                 "peers": peers,
@@ -137,6 +156,36 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         })
         .await?;
     Ok(Json(v))
+}
+
+/// Per document: how many of its changes are valid, pending (waiting for
+/// dependencies or ops not yet here) and invalid, its heads, and its last
+/// valid change's time. Needs no key: relays report it too.
+fn doc_sync_states(replica: &outpost_seal::Replica) -> Vec<Value> {
+    use outpost_seal::Verdict;
+    let mut rows: std::collections::BTreeMap<outpost_seal::replica::DocKey, (u64, u64, u64, u64)> =
+        std::collections::BTreeMap::new();
+    for env in replica.envelopes() {
+        let row = rows.entry((env.header.scope, env.header.doc)).or_default();
+        match replica.verdict(&env.id) {
+            Some(Verdict::Valid) => {
+                row.0 += 1;
+                row.3 = row.3.max(env.header.time.0);
+            }
+            Some(Verdict::Invalid(_)) => row.2 += 1,
+            _ => row.1 += 1,
+        }
+    }
+    rows.into_iter()
+        .map(|(key, (valid, pending, invalid, updated))| {
+            let mut heads: Vec<String> = replica.heads(&key).iter().map(|h| hex::encode(h.0)).collect();
+            heads.sort();
+            json!({
+                "id": key.1.to_hex(), "scope": key.0.to_hex(), "valid": valid, "pending": pending,
+                "invalid": invalid, "heads": heads, "updated": updated,
+            })
+        })
+        .collect()
 }
 
 async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {

@@ -100,6 +100,9 @@ pub struct Shared {
     held: Mutex<HashSet<[u8; 32]>>,
     /// Sync sessions this node initiated, per peer.
     pulls: Mutex<HashMap<PeerId, Pulls>>,
+    /// The last anti-entropy session this node started with each peer:
+    /// when it ended (ms since 1970) and its counters.
+    pub last_syncs: Mutex<HashMap<PeerId, (u64, Stats)>>,
     /// Makes local writes durable, many at once (declared before its
     /// thread, so that the thread can end when both are dropped).
     committer: Committer,
@@ -430,6 +433,13 @@ impl Shared {
             self.deliver(items, true).await;
             let Some(msg) = next else {
                 let stats = session.stats().clone();
+                let ended = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                self.last_syncs
+                    .lock()
+                    .expect("never poisoned")
+                    .insert(peer, (ended, stats.clone()));
                 let _ = self.events.send(NodeEvent::Synced {
                     peer,
                     stats: stats.clone(),
@@ -572,6 +582,7 @@ pub async fn run(
     let shared = Arc::new(Shared {
         committer,
         _committer_thread: committer_thread,
+        last_syncs: Mutex::new(HashMap::new()),
         local: Mutex::new(local),
         pass,
         gate,

@@ -246,6 +246,45 @@ fn edits_from_two_members_converge_on_three_nodes() {
         titles.sort();
         assert_eq!(titles, ["Minutes", "Plan"], "{}: {list}", node.name());
     }
+
+    // Status reports, on every node, the same per-document sync state (all
+    // five changes of the plan valid, the same heads), the store's size,
+    // and the sessions this node started.
+    let plan_state = |node: &RunningNode| -> Result<(u64, u64, Value), String> {
+        let status = node.try_get("/api/status")?;
+        let doc = status["docs"]
+            .as_array()
+            .and_then(|docs| docs.iter().find(|d| d["id"] == id.as_str()))
+            .ok_or_else(|| format!("{}: no plan in {status}", node.name()))?;
+        if status["store_bytes"].as_u64().unwrap_or(0) == 0 {
+            return Err(format!("{}: no store size in {status}", node.name()));
+        }
+        Ok((
+            doc["valid"].as_u64().unwrap_or(0),
+            doc["pending"].as_u64().unwrap_or(99) + doc["invalid"].as_u64().unwrap_or(99),
+            doc["heads"].clone(),
+        ))
+    };
+    let (valid, not_valid, heads) = plan_state(&a).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((valid, not_valid), (5, 0), "{heads}");
+    for node in [&b, &c] {
+        assert_eq!(
+            plan_state(node).unwrap_or_else(|e| panic!("{e}")),
+            (5, 0, heads.clone())
+        );
+    }
+    wait_until("b reports a finished session with a", TIMEOUT, &all, || {
+        let status = b.try_get("/api/status")?;
+        let synced = status["syncs"].as_array().is_some_and(|s| {
+            s.iter()
+                .any(|x| x["peer_id"] == a.peer_id() && x["round_trips"].as_u64() > Some(0))
+        });
+        if synced {
+            Ok(())
+        } else {
+            Err(format!("no session with a in {status}"))
+        }
+    });
 }
 
 #[test]
