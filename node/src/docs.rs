@@ -259,32 +259,7 @@ impl Local {
         let ring = self.keyring(&member, pass)?;
         let env = {
             let replica = self.replica()?;
-            let state = replica.auth();
-            let (cert, _) = state
-                .role_of(&member.public(), now)
-                .context("you hold no valid certificate: you cannot write")?;
-            let epoch = state.writer_epoch(&doc.0).context("this scope has no key epoch yet")?;
-            let secret = ring
-                .get(&epoch)
-                .context("you do not hold this scope's current key: you may not read or write it")?;
-            let header = Header {
-                doc: doc.1,
-                scope: doc.0,
-                author: member.public(),
-                cert,
-                deps: replica.heads(&doc),
-                auth_heads: state.heads(),
-                epoch,
-                time: now,
-                nonce: [0; 24],
-            };
-            let env = Envelope::seal(
-                header,
-                &Payload::Change(change),
-                secret,
-                &member.signing,
-                &mut rand::rng(),
-            );
+            let env = Writer::new(replica.auth(), &member, &ring, doc, now)?.seal(replica.heads(&doc), change);
             match replica.trial(&env) {
                 Verdict::Valid => {}
                 Verdict::Invalid(why) => bail!("refused: {why}"),
@@ -531,6 +506,68 @@ impl Local {
     }
 }
 
+/// What sealing this member's changes to one document needs: the current
+/// certificate, the scope's writer epoch and its secret, the control heads.
+struct Writer<'a> {
+    member: &'a MemberKeys,
+    cert: OpId,
+    doc: DocKey,
+    auth_heads: Vec<OpId>,
+    epoch: OpId,
+    secret: &'a EpochSecret,
+    now: Timestamp,
+}
+
+impl<'a> Writer<'a> {
+    /// Fails, saying why, if this member may not write `doc` now.
+    fn new(
+        state: &outpost_identity::AuthState,
+        member: &'a MemberKeys,
+        ring: &'a Keyring,
+        doc: DocKey,
+        now: Timestamp,
+    ) -> Result<Writer<'a>> {
+        let (cert, _) = state
+            .role_of(&member.public(), now)
+            .context("you hold no valid certificate: you cannot write")?;
+        let epoch = state.writer_epoch(&doc.0).context("this scope has no key epoch yet")?;
+        let secret = ring
+            .get(&epoch)
+            .context("you do not hold this scope's current key: you may not read or write it")?;
+        Ok(Writer {
+            member,
+            cert,
+            doc,
+            auth_heads: state.heads(),
+            epoch,
+            secret,
+            now,
+        })
+    }
+
+    /// Seals `change` on top of `deps`.
+    fn seal(&self, deps: Vec<EnvId>, change: Vec<u8>) -> Envelope {
+        let header = Header {
+            doc: self.doc.1,
+            scope: self.doc.0,
+            author: self.member.public(),
+            cert: self.cert,
+            deps,
+            auth_heads: self.auth_heads.clone(),
+            epoch: self.epoch,
+            time: self.now,
+            nonce: [0; 24],
+        };
+        Envelope::seal(
+            header,
+            &Payload::Change(change),
+            self.secret,
+            &self.member.signing,
+            &mut rand::rng(),
+        )
+    }
+}
+
 /// A document opened for reading or editing: everything needed to view it
 /// and to write the next change.
 #[derive(Debug)]
@@ -583,38 +620,12 @@ impl Local {
         let replica = self.replica()?;
         let key = open.key;
         let now = crate::now();
-        let state = replica.auth();
-        let (cert, _) = state
-            .role_of(&member.public(), now)
-            .context("you hold no valid certificate: you cannot write")?;
-        let epoch = state.writer_epoch(&key.0).context("this scope has no key epoch yet")?;
-        let secret = open
-            .ring
-            .get(&epoch)
-            .context("you do not hold this scope's current key: you may not read or write it")?;
-        let auth_heads = state.heads();
+        let writer = Writer::new(replica.auth(), &member, &open.ring, key, now)?;
         let mut deps = replica.heads(&key);
         let mut envs = Vec::with_capacity(texts.len());
         for text in texts {
             let Some(change) = doc.append(text)? else { continue };
-            let header = Header {
-                doc: key.1,
-                scope: key.0,
-                author: member.public(),
-                cert,
-                deps: std::mem::take(&mut deps),
-                auth_heads: auth_heads.clone(),
-                epoch,
-                time: now,
-                nonce: [0; 24],
-            };
-            let env = Envelope::seal(
-                header,
-                &Payload::Change(change),
-                secret,
-                &member.signing,
-                &mut rand::rng(),
-            );
+            let env = writer.seal(std::mem::take(&mut deps), change);
             deps = vec![env.id];
             envs.push(env);
         }

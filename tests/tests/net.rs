@@ -7,54 +7,17 @@
 //! The sandboxes run on the real clock: `outpost up` checks certificates at
 //! the time it runs.
 
-use outpost_tests::{Node, Rng, RunningNode, Sandbox, seed, wait_until, words};
+use outpost_tests::cluster::{TIMEOUT, acme, append, converged, holds_for, member, new_doc};
+use outpost_tests::{Rng, RunningNode, seed, wait_until, words};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-/// How long anything that happens on connect or by gossip may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long something that waits for the periodic anti-entropy may take:
 /// its interval (30 s) plus margin.
 const ANTI_ENTROPY_TIMEOUT: Duration = Duration::from_secs(50);
-
-/// A sandbox on the real clock with admin Alice (`a`) of org Acme.
-fn acme() -> (Sandbox, Node) {
-    let sb = Sandbox::real_clock();
-    let admin = sb.node("a");
-    admin.init("Alice");
-    admin.ok(words("org create --name Acme"));
-    (sb, admin)
-}
-
-/// A new node `name`, certified by `admin` as a member of HQ/East.
-fn member(sb: &Sandbox, admin: &Node, name: &str) -> Node {
-    let node = sb.node(name);
-    node.init(name);
-    let cert = admin.issue(
-        &node.request(),
-        words("--role member --dept HQ/East"),
-        &format!("{name}.cert"),
-    );
-    node.ok(["cert", "install", &cert]);
-    node
-}
-
-/// `doc new --title TITLE` with the CLI (node stopped); returns the id.
-fn new_doc(node: &Node, title: &str) -> String {
-    node.json(["doc", "new", "--title", title])["id"]
-        .as_str()
-        .expect("doc new prints the id")
-        .to_owned()
-}
-
-/// `POST /api/docs/ID {"append": text}`; the change must be saved.
-fn append(node: &RunningNode, id: &str, text: &str) {
-    let saved = node.post(&format!("/api/docs/{id}"), &json!({ "append": text }));
-    assert_eq!(saved["changed"], true, "{saved}");
-}
 
 /// A row of `GET /api/peers`: peer id, name, role.
 type Peer = (String, Option<String>, Option<String>);
@@ -110,36 +73,6 @@ fn wait_for_star(hub: &RunningNode, spokes: &[&RunningNode], all: &[&RunningNode
     }
 }
 
-/// Every node shows document `id` with the same body and heads, and the
-/// body holds each of `markers` exactly once. Returns the body.
-fn converged(nodes: &[&RunningNode], id: &str, markers: &[&str]) -> Result<String, String> {
-    let mut seen = Vec::new();
-    for node in nodes {
-        let doc = node.try_get(&format!("/api/docs/{id}"))?;
-        let body = doc["body"]
-            .as_str()
-            .ok_or_else(|| format!("no body: {doc}"))?
-            .to_owned();
-        let heads = doc["heads"].clone();
-        seen.push((node.name().to_owned(), body, heads));
-    }
-    let describe = || format!("{seen:#?}");
-    let (_, body, heads) = &seen[0];
-    if seen.iter().any(|(_, b, h)| b != body || h != heads) {
-        return Err(format!("the nodes differ: {}", describe()));
-    }
-    if heads.as_array().is_none_or(Vec::is_empty) {
-        return Err(format!("no heads: {}", describe()));
-    }
-    for marker in markers {
-        let count = body.matches(marker).count();
-        if count != 1 {
-            return Err(format!("{marker:?} appears {count} times: {}", describe()));
-        }
-    }
-    Ok(body.clone())
-}
-
 /// The change ids in `GET /api/docs/ID/history`, sorted.
 fn history(node: &RunningNode, id: &str) -> Vec<String> {
     let rows = node.get(&format!("/api/docs/{id}/history"));
@@ -153,29 +86,13 @@ fn history(node: &RunningNode, id: &str) -> Vec<String> {
     ids
 }
 
-/// Checks `check` again and again for `period`; it must hold every time.
-fn holds_for(what: &str, period: Duration, nodes: &[&RunningNode], mut check: impl FnMut() -> Result<(), String>) {
-    let started = Instant::now();
-    while started.elapsed() < period {
-        if let Err(e) = check() {
-            let logs: Vec<String> = nodes.iter().map(|n| n.logs()).collect();
-            panic!(
-                "{what} stopped holding after {:?}: {e}\n{}",
-                started.elapsed(),
-                logs.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn edits_from_two_members_converge_on_three_nodes() {
     let (sb, admin) = acme();
     // The document's key is made before Bob and Carol are certified, so
     // they can only read it once Alice's node wraps the key to them (key
     // stewardship, when their certificates reach it).
-    let id = new_doc(&admin, "Plan");
+    let id = new_doc(&admin, "Plan", &[]);
     let (b, c) = (member(&sb, &admin, "b"), member(&sb, &admin, "c"));
 
     let a = admin.up(&[]);
@@ -291,7 +208,7 @@ fn edits_from_two_members_converge_on_three_nodes() {
 fn a_node_back_from_a_partition_loses_nothing() {
     let (sb, admin) = acme();
     let (b, c_home) = (member(&sb, &admin, "b"), member(&sb, &admin, "c"));
-    let id = new_doc(&admin, "Log");
+    let id = new_doc(&admin, "Log", &[]);
 
     let a = admin.up(&[]);
     let b = b.up(&[a.addr()]);
@@ -361,7 +278,7 @@ fn a_node_back_from_a_partition_loses_nothing() {
 fn a_node_of_another_org_is_refused_and_gets_nothing() {
     let (sb, admin) = acme();
     let b = member(&sb, &admin, "b");
-    let id = new_doc(&admin, "Secret plan");
+    let id = new_doc(&admin, "Secret plan", &[]);
     admin.ok(["doc", "edit", &id, "--set-text", "SECRET-MARKER\n"]);
     // Mallory's org has the same name, but its own root key.
     let mallory = sb.node("mallory");
@@ -431,7 +348,7 @@ fn a_node_of_another_org_is_refused_and_gets_nothing() {
 #[test]
 fn api_refuses_every_route_without_the_token() {
     let (_sb, admin) = acme();
-    let id = new_doc(&admin, "Plan");
+    let id = new_doc(&admin, "Plan", &[]);
     admin.ok(["doc", "edit", &id, "--set-text", "original\n"]);
     let a = admin.up(&[]);
 
@@ -542,7 +459,7 @@ fn garbage_on_the_p2p_port_does_not_stop_the_node() {
     let mut rng = Rng::new(seed());
     let (sb, admin) = acme();
     let (b, c) = (member(&sb, &admin, "b"), member(&sb, &admin, "c"));
-    let id = new_doc(&admin, "Plan");
+    let id = new_doc(&admin, "Plan", &[]);
     let a = admin.up(&[]);
     let b = b.up(&[a.addr()]);
     wait_for_star(&a, &[&b], &[&a, &b]);

@@ -5,56 +5,17 @@
 //! nodes with [`Node::up`] / [`Node::up_with`], and waits on what their APIs
 //! report, with timeouts; a failed wait prints every node's log.
 
-use outpost_tests::{Node, RunningNode, Sandbox, UpOptions, exit, wait_until, words};
-use serde_json::json;
+use outpost_tests::cluster::{TIMEOUT, acme, append, converged, member, new_doc};
+use outpost_tests::{Node, RunningNode, UpOptions, exit, wait_until};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// How long anything that happens on connect or by gossip may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a redial may take: the waits between tries double up to 60 s,
 /// and a node restarts within a few of them.
 const REDIAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a discovery by the routing table may take: it runs when a peer
 /// enters the table, and again every 30 s.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(50);
-
-/// A sandbox on the real clock with admin Alice (`a`) of org Acme.
-fn acme() -> (Sandbox, Node) {
-    let sb = Sandbox::real_clock();
-    let admin = sb.node("a");
-    admin.init("Alice");
-    admin.ok(words("org create --name Acme"));
-    (sb, admin)
-}
-
-/// A new node `name`, certified by `admin` as a member of HQ/East.
-fn member(sb: &Sandbox, admin: &Node, name: &str) -> Node {
-    let node = sb.node(name);
-    node.init(name);
-    let cert = admin.issue(
-        &node.request(),
-        words("--role member --dept HQ/East"),
-        &format!("{name}.cert"),
-    );
-    node.ok(["cert", "install", &cert]);
-    node
-}
-
-/// `doc new --title TITLE --scope /` with the CLI (node stopped): readable
-/// by every member. Returns the id.
-fn new_doc(node: &Node, title: &str) -> String {
-    node.json(["doc", "new", "--title", title, "--scope", "/"])["id"]
-        .as_str()
-        .expect("doc new prints the id")
-        .to_owned()
-}
-
-/// `POST /api/docs/ID {"append": text}`; the change must be saved.
-fn append(node: &RunningNode, id: &str, text: &str) {
-    let saved = node.post(&format!("/api/docs/{id}"), &json!({ "append": text }));
-    assert_eq!(saved["changed"], true, "{saved}");
-}
 
 /// Peer ids in `GET /api/peers`, each with its addresses.
 fn peers(node: &RunningNode) -> Result<Vec<(String, Vec<String>)>, String> {
@@ -98,31 +59,6 @@ fn wait_for_peers(node: &RunningNode, expected: &[&RunningNode], timeout: Durati
     );
 }
 
-/// Every node shows document `id` with the same body and heads, and the
-/// body holds each of `markers` exactly once.
-fn converged(nodes: &[&RunningNode], id: &str, markers: &[&str]) -> Result<(), String> {
-    let mut seen = Vec::new();
-    for node in nodes {
-        let doc = node.try_get(&format!("/api/docs/{id}"))?;
-        let body = doc["body"]
-            .as_str()
-            .ok_or_else(|| format!("{}: no body in {doc}", node.name()))?
-            .to_owned();
-        seen.push((node.name().to_owned(), body, doc["heads"].clone()));
-    }
-    let (_, body, heads) = &seen[0];
-    if seen.iter().any(|(_, b, h)| b != body || h != heads) {
-        return Err(format!("the nodes differ: {seen:#?}"));
-    }
-    for marker in markers {
-        let count = body.matches(marker).count();
-        if count != 1 {
-            return Err(format!("{marker:?} appears {count} times: {seen:#?}"));
-        }
-    }
-    Ok(())
-}
-
 /// Writes `<home>/network.toml` of `node`.
 fn write_network_file(node: &Node, text: &str) {
     let path = node.home().join("network.toml");
@@ -133,7 +69,7 @@ fn write_network_file(node: &Node, text: &str) {
 fn a_peer_from_the_network_file_is_connected_and_synced() {
     let (sb, admin) = acme();
     let b = member(&sb, &admin, "b");
-    let id = new_doc(&admin, "Plan");
+    let id = new_doc(&admin, "Plan", &["--scope", "/"]);
     admin.ok(["doc", "edit", &id, "--set-text", "from-a\n"]);
 
     // A misspelt key is an error that names the file and the keys.
@@ -162,7 +98,7 @@ fn a_peer_from_the_network_file_is_connected_and_synced() {
 fn a_configured_peer_is_redialled_after_it_restarts() {
     let (sb, admin) = acme();
     let b = member(&sb, &admin, "b");
-    let id = new_doc(&admin, "Log");
+    let id = new_doc(&admin, "Log", &["--scope", "/"]);
 
     let a = admin.up(&[]);
     let port = a.p2p_port();
@@ -201,7 +137,7 @@ fn a_configured_peer_is_redialled_after_it_restarts() {
 fn peers_that_know_only_one_node_find_each_other() {
     let (sb, admin) = acme();
     let (b, c) = (member(&sb, &admin, "b"), member(&sb, &admin, "c"));
-    let id = new_doc(&admin, "Plan");
+    let id = new_doc(&admin, "Plan", &["--scope", "/"]);
 
     let a = admin.up(&[]);
     let b = b.up(&[a.addr()]);
@@ -233,7 +169,7 @@ fn two_peers_meet_through_a_relay() {
     let (sb, admin) = acme();
     // The relay is a node of the org like any other.
     let (r, b) = (member(&sb, &admin, "r"), member(&sb, &admin, "b"));
-    let id = new_doc(&admin, "Plan");
+    let id = new_doc(&admin, "Plan", &["--scope", "/"]);
     admin.ok(["doc", "edit", &id, "--set-text", "from-a\n"]);
 
     let r = r.up_with(&[], &UpOptions::args(&["--relay-server"]));
