@@ -123,21 +123,38 @@ fn decode_armored(text: &str, source: &str, labels: &[Label]) -> Result<(Label, 
     armor::decode_as(text, labels).map_err(|e| invalid(format!("{source}: {e}")))
 }
 
+/// The key a certificate or revocation is signed with: the org root's
+/// (`--as-root`) or this member's.
+enum SigningKey {
+    Root(outpost_identity::OrgRoot),
+    Member(outpost_identity::MemberKeys),
+}
+
+impl SigningKey {
+    fn open(local: &Local, pass: &Passphrase, as_root: bool) -> Result<SigningKey> {
+        Ok(if as_root {
+            SigningKey::Root(local.home.org_root(pass)?)
+        } else {
+            SigningKey::Member(local.member_keys(pass)?)
+        })
+    }
+
+    fn signer(&self) -> &outpost_identity::keys::Signer25519 {
+        match self {
+            SigningKey::Root(root) => &root.0,
+            SigningKey::Member(member) => &member.signing,
+        }
+    }
+}
+
 /// Issues a certificate for a request and stores it; returns the armored
 /// certificate bundle.
 pub fn issue(local: &mut Local, pass: &Passphrase, args: &IssueArgs, now: Timestamp) -> Result<Made> {
     let state = local.require_org()?.clone();
     let (_, bytes) = decode_armored(&args.request, &args.source, &[Label::Request])?;
     let req = Request::decode(&bytes).map_err(|e| invalid(format!("{}: {e}", args.source)))?;
-    let root_key;
-    let member_keys;
-    let signer = if args.as_root {
-        root_key = local.home.org_root(pass)?;
-        &root_key.0
-    } else {
-        member_keys = local.member_keys(pass)?;
-        &member_keys.signing
-    };
+    let key = SigningKey::open(local, pass, args.as_root)?;
+    let signer = key.signer();
     let (cert, redeem) = match &req.invite {
         Some(inv) => {
             if args.role.is_some() {
@@ -532,15 +549,8 @@ pub fn revoke(local: &mut Local, pass: &Passphrase, args: &RevokeArgs, now: Time
             many.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
         ),
     };
-    let root_key;
-    let member_keys;
-    let signer = if args.as_root {
-        root_key = local.home.org_root(pass)?;
-        &root_key.0
-    } else {
-        member_keys = local.member_keys(pass)?;
-        &member_keys.signing
-    };
+    let key = SigningKey::open(local, pass, args.as_root)?;
+    let signer = key.signer();
     let (id, rekeyed) = local.revoke(signer, target, &args.reason, pass, now).map_err(|e| {
         if e.downcast_ref::<outpost_identity::issue::IssueError>().is_some() {
             invalid(format!("{e:#}"))

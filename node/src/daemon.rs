@@ -100,6 +100,8 @@ pub struct Shared {
     held: Mutex<HashSet<[u8; 32]>>,
     /// Sync sessions this node initiated, per peer.
     pulls: Mutex<HashMap<PeerId, Pulls>>,
+    /// Deferred writes made and made durable (shared with the `Local`).
+    writes: Arc<crate::local::Writes>,
     /// The last anti-entropy session this node started with each peer:
     /// when it ended (ms since 1970) and its counters.
     pub last_syncs: Mutex<HashMap<PeerId, (u64, Stats)>>,
@@ -185,11 +187,15 @@ impl Shared {
     /// and the writers then share one durable commit here, outside the
     /// lock, before anything is acknowledged.
     pub async fn flush(self: &Arc<Self>) -> Result<()> {
+        // Every write made so far, the caller's included, is covered by the
+        // commit below.
+        let made = self.writes.made.load(std::sync::atomic::Ordering::SeqCst);
         let committer = self.committer.clone();
         tokio::task::spawn_blocking(move || committer.commit(Vec::new()))
             .await
             .context("a storage task failed")?
             .context("could not make the last changes durable; they are not saved")?;
+        self.writes.durable_up_to(made);
         self.publish().await
     }
 
@@ -197,8 +203,13 @@ impl Shared {
     /// durable first: see [`Shared::flush`]), and refreshes admission if
     /// the authorisation state changed.
     async fn publish(self: &Arc<Self>) -> Result<()> {
+        // Writes made since the last shared commit (by handlers still on
+        // their way to it) are made durable before their frames leave.
         let (frames, state) = self
-            .with_local(|l, _| Ok((l.take_outbox(), l.state().cloned())))
+            .with_local(|l, _| {
+                l.ensure_durable()?;
+                Ok((l.take_outbox(), l.state().cloned()))
+            })
             .await?;
         let ops_changed = frames.iter().any(|f| f.first() == Some(&frame::OP));
         for f in frames {
@@ -324,9 +335,13 @@ impl Shared {
                     );
                 }
                 if !self.held.lock().expect("never poisoned").contains(&scope) {
-                    // The overflow topic carries every scope; a scope topic
-                    // just left may still deliver a message.
-                    return tracing::debug!(%peer, "dropping an envelope of scope {} this node does not hold", hex::encode(scope));
+                    // The overflow topic carries every scope (so this is
+                    // routine there); a scope topic just left may still
+                    // deliver a message.
+                    if topic == Topic::Overflow {
+                        return tracing::debug!(%peer, "dropping an envelope of scope {} this node does not hold", hex::encode(scope));
+                    }
+                    return tracing::info!(%peer, "dropping an envelope of scope {} this node does not hold", hex::encode(scope));
                 }
                 Item::Envelope(outpost_sync::view::Envelope {
                     id: e.id.0,
@@ -579,10 +594,12 @@ pub async fn run(
     };
     local.defer_durability = true;
     let (committer, committer_thread) = Committer::start(local.store.clone());
+    let writes = local.writes.clone();
     let shared = Arc::new(Shared {
         committer,
         _committer_thread: committer_thread,
         last_syncs: Mutex::new(HashMap::new()),
+        writes,
         local: Mutex::new(local),
         pass,
         gate,

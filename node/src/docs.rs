@@ -271,6 +271,9 @@ impl Local {
             [(&doc_key_bytes(&doc), &env.id.0, env.bytes.as_slice())],
             !self.defer_durability,
         )?;
+        if self.defer_durability {
+            self.deferred_write();
+        }
         self.note_stored([env.clone()])?;
         self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         Ok(env.id)
@@ -652,10 +655,18 @@ impl Local {
             }
         }
         let doc_key = doc_key_bytes(&key);
-        self.store.put_envelopes_with(
+        let stored = self.store.put_envelopes_with(
             envs.iter().map(|e| (&doc_key, &e.id.0, e.bytes.as_slice())),
             !self.defer_durability,
-        )?;
+        );
+        if let Err(e) = stored {
+            // The replica holds them already: forget it.
+            *self.replica_cache.borrow_mut() = None;
+            return Err(e.into());
+        }
+        if self.defer_durability {
+            self.deferred_write();
+        }
         self.note_stored([])?;
         for env in &envs {
             self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));

@@ -39,10 +39,15 @@ impl OrgGate {
 
     /// Replaces the state (after new ops arrived).
     pub fn update(&self, state: AuthState) {
-        *self
+        let mut current = self
             .state
             .write()
-            .expect("the gate lock is never poisoned: nothing panics while holding it") = state;
+            .expect("the gate lock is never poisoned: nothing panics while holding it");
+        // Ops only ever grow: an older state arriving late (two updates
+        // racing) must not undo a revocation.
+        if state.len() >= current.len() {
+            *current = state;
+        }
     }
 
     /// The certificate an admitted peer acts under.

@@ -40,8 +40,28 @@ pub struct Local {
     /// acknowledges them (see `Shared::flush`). Off by default: the CLI
     /// writes durably.
     pub defer_durability: bool,
+    /// Writes made with deferred durability, and how many of them are
+    /// known durable (shared with the daemon, which advances `durable`
+    /// after its shared commit). See [`Local::ensure_durable`].
+    pub writes: std::sync::Arc<Writes>,
     /// The last replica built (see [`Local::replica`]).
     pub(crate) replica_cache: std::cell::RefCell<Option<CachedReplica>>,
+}
+
+/// Counters of writes made with deferred durability.
+#[derive(Debug, Default)]
+pub struct Writes {
+    /// How many were made (only under the lock of the `Local`).
+    pub made: std::sync::atomic::AtomicU64,
+    /// How many of the first ones are known to be durable.
+    pub durable: std::sync::atomic::AtomicU64,
+}
+
+impl Writes {
+    /// Records that every write made up to `made` is durable.
+    pub fn durable_up_to(&self, made: u64) {
+        self.durable.fetch_max(made, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A replica and what it was built from.
@@ -104,9 +124,29 @@ impl Local {
             storage: std::cell::OnceCell::new(),
             member_keys: std::cell::OnceCell::new(),
             defer_durability: false,
+            writes: std::sync::Arc::new(Writes::default()),
             outbox: Vec::new(),
             replica_cache: std::cell::RefCell::new(None),
         })
+    }
+
+    /// Notes one write made with deferred durability.
+    pub(crate) fn deferred_write(&self) {
+        self.writes.made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes every write so far durable if some is not yet: called before
+    /// anything this node holds is sent to a peer, so that no peer holds a
+    /// change this node could lose in a crash (and then write again with
+    /// the same automerge sequence number).
+    pub fn ensure_durable(&self) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let made = self.writes.made.load(SeqCst);
+        if made > self.writes.durable.load(SeqCst) {
+            self.store.sync()?;
+            self.writes.durable_up_to(made);
+        }
+        Ok(())
     }
 
     /// The member's keys, read from the key file once per process.

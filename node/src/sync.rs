@@ -58,6 +58,8 @@ pub fn lacks_deps(local: &Local, op: bool, deps: &[Id]) -> Result<bool> {
 /// (decoding without verification, one scope check per scope, one
 /// dependency-ordering pass).
 pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
+    // Nothing goes to a peer that a crash could still take back.
+    local.ensure_durable()?;
     let mut view = MemView::new();
     let Some(state) = local.state() else { return Ok(view) };
     for id in state.order() {

@@ -31,10 +31,11 @@ fn line(round: usize, writer: usize, i: usize) -> String {
 /// append was acknowledged.
 fn write_until_killed(node: RunningNode, id: &str, round: usize, kill_after: Duration) -> Vec<String> {
     let acknowledged = Mutex::new(Vec::new());
+    let killed = Mutex::new(false);
     let started = Instant::now();
     std::thread::scope(|s| {
         for w in 0..WRITERS {
-            let (node, acknowledged) = (&node, &acknowledged);
+            let (node, acknowledged, killed) = (&node, &acknowledged, &killed);
             s.spawn(move || {
                 for i in 0.. {
                     let text = line(round, w, i);
@@ -43,8 +44,14 @@ fn write_until_killed(node: RunningNode, id: &str, round: usize, kill_after: Dur
                         Ok(r) if r.status == 200 => {
                             acknowledged.lock().expect("no writer panics holding it").push(text)
                         }
-                        // Refused or cut off: the node is gone (or going).
-                        _ => break,
+                        // Cut off: the node is gone, which must be the kill.
+                        other => {
+                            assert!(
+                                *killed.lock().expect("no writer panics holding it"),
+                                "writer {w} failed before the kill: {other:?}"
+                            );
+                            break;
+                        }
                     }
                     if started.elapsed() > kill_after + Duration::from_secs(10) {
                         panic!("the node was not killed");
@@ -53,6 +60,7 @@ fn write_until_killed(node: RunningNode, id: &str, round: usize, kill_after: Dur
             });
         }
         std::thread::sleep(kill_after);
+        *killed.lock().expect("no writer panics holding it") = true;
         let pid = node.pid().to_string();
         let killed = std::process::Command::new("kill")
             .args(["-KILL", &pid])

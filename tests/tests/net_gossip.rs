@@ -88,11 +88,15 @@ fn gossip_reaches_only_the_members_who_may_hold_the_scope() {
     println!("d had the 5 edits {:.2?} after the first", editing.elapsed());
     holds_for("w receives nothing of HQ/East", QUIET_PERIOD, &all, || {
         let held = envelopes(&w)?;
-        if held == wendy_holds {
-            Ok(())
-        } else {
-            Err(format!("w held {wendy_holds} envelopes and now {held}"))
+        if held != wendy_holds {
+            return Err(format!("w held {wendy_holds} envelopes and now {held}"));
         }
+        // Nothing of the scope even reaches it by gossip: it would be
+        // dropped (and logged) on receipt, leaving the count unchanged.
+        if w.logged(&["dropping an envelope of scope"]) {
+            return Err("w received an envelope of a scope it does not hold".into());
+        }
+        Ok(())
     });
     let shown = w
         .request("GET", &format!("/api/docs/{id}"), None, true)

@@ -4,11 +4,12 @@
 //! durable, gossiped and applied to admission before the answer (see
 //! [`Shared::flush`]), so a revoked peer is disconnected at once.
 
-use super::ApiResult;
+use super::{ApiError, ApiResult};
 use crate::certs::{self, IssueArgs, ListFilter, RevokeArgs};
 use crate::daemon::Shared;
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use outpost_identity::Timestamp;
 use serde::Deserialize;
 use serde_json::json;
@@ -31,7 +32,22 @@ pub(super) async fn request(State(shared): State<Arc<Shared>>, Json(req): Json<R
     Ok(Json(json!(made)))
 }
 
+/// Signing as the org root is refused through the API: a running node
+/// never uses the root key, so whoever holds the API token (any local
+/// process that can read `api.json`) cannot act as the root.
+fn refuse_root(as_root: bool) -> Result<(), ApiError> {
+    if as_root {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "refused",
+            "a running node does not sign as the org root: stop the node (or use a machine where the root key is kept offline) and run the command again".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub(super) async fn issue(State(shared): State<Arc<Shared>>, Json(args): Json<IssueArgs>) -> ApiResult {
+    refuse_root(args.as_root)?;
     let made = shared
         .with_local(move |l, pass| {
             let made = certs::issue(l, pass, &args, crate::now())?;
@@ -83,6 +99,7 @@ pub(super) async fn list(State(shared): State<Arc<Shared>>, Json(filter): Json<L
 }
 
 pub(super) async fn revoke(State(shared): State<Arc<Shared>>, Json(args): Json<RevokeArgs>) -> ApiResult {
+    refuse_root(args.as_root)?;
     let made = shared
         .with_local(move |l, pass| certs::revoke(l, pass, &args, crate::now()))
         .await?;
