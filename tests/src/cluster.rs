@@ -40,6 +40,16 @@ pub fn member(sb: &Sandbox, admin: &Node, name: &str) -> Node {
     certified(sb, admin, name, "member")
 }
 
+/// The serial of the certificate named `name`, as `cert revoke` takes it.
+pub fn serial_of(node: &Node, name: &str) -> String {
+    let rows = node.list(&["--all"]);
+    rows.iter()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["serial"].as_str())
+        .unwrap_or_else(|| panic!("{name} is not listed in {rows:?}"))
+        .to_owned()
+}
+
 /// `doc new --title TITLE <extra>` with the CLI (node stopped); returns
 /// the id.
 pub fn new_doc(node: &Node, title: &str, extra: &[&str]) -> String {

@@ -4,19 +4,9 @@
 //! node at once (a revoked member's node is cut off).
 
 use outpost_identity::armor;
-use outpost_tests::cluster::{TIMEOUT, acme, member, wait_for_log, wait_for_peers};
+use outpost_tests::cluster::{TIMEOUT, acme, member, serial_of, wait_for_log, wait_for_peers};
 use outpost_tests::{Node, Run, RunningNode, Sandbox, exit, wait_until, words};
 use serde_json::Value;
-
-/// The serial of the certificate named `name`, as `cert revoke` takes it.
-fn serial_of(node: &Node, name: &str) -> String {
-    let rows = node.list(&["--all"]);
-    rows.iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["serial"].as_str())
-        .unwrap_or_else(|| panic!("{name} is not listed in {rows:?}"))
-        .to_owned()
-}
 
 /// `cert list --all` as text and as JSON.
 fn listing(node: &Node) -> (String, Value) {

@@ -16,7 +16,8 @@ use outpost_node::docs::doc_key_bytes;
 use outpost_node::{Home, Local, Passphrase};
 use outpost_seal::envelope::{Envelope, Header, Payload};
 use outpost_tests::cluster::{
-    TIMEOUT, acme, append, converged, doc, holds_for, member, new_doc, peer_ids, shut_out, wait_for_log, wait_for_peers,
+    TIMEOUT, acme, append, converged, doc, holds_for, member, new_doc, peer_ids, serial_of, shut_out, wait_for_log,
+    wait_for_peers,
 };
 use outpost_tests::raw_peer::{Protocol, RawPeer, frame};
 use outpost_tests::{DAY, Node, Rng, Sandbox, seed, wait_until, words};
@@ -50,16 +51,6 @@ fn issue(sb: &Sandbox, issuer: &Node, request: &str, out: &str) -> Vec<u8> {
 
 fn keypair(keys: &MemberKeys) -> libp2p::identity::Keypair {
     libp2p::identity::Keypair::ed25519_from_bytes(*keys.signing.secret()).expect("a member key is an ed25519 key")
-}
-
-/// The serial of the certificate named `name`, as `cert revoke` takes it.
-fn serial_of(node: &Node, name: &str) -> String {
-    let rows = node.list(&["--all"]);
-    rows.iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["serial"].as_str())
-        .unwrap_or_else(|| panic!("{name} is not listed in {rows:?}"))
-        .to_owned()
 }
 
 /// Presents `hello` from `keys` to `node`; it must be refused with a log

@@ -5,9 +5,8 @@
 //! nodes with [`Node::up`] / [`Node::up_with`], and waits on what their APIs
 //! report, with timeouts; a failed wait prints every node's log.
 
-use outpost_tests::cluster::{TIMEOUT, acme, append, converged, member, new_doc};
+use outpost_tests::cluster::{TIMEOUT, acme, append, converged, member, new_doc, peer_ids};
 use outpost_tests::{Node, RunningNode, UpOptions, exit, wait_until};
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long a redial may take: the waits between tries double up to 60 s,
@@ -35,11 +34,6 @@ fn peers(node: &RunningNode) -> Result<Vec<(String, Vec<String>)>, String> {
             (p["peer_id"].as_str().unwrap_or_default().to_owned(), addrs)
         })
         .collect())
-}
-
-/// The peer ids `node` lists.
-fn peer_ids(node: &RunningNode) -> Result<BTreeSet<String>, String> {
-    Ok(peers(node)?.into_iter().map(|(p, _)| p).collect())
 }
 
 /// Waits until `node` lists (at least) every one of `expected` as a peer.
