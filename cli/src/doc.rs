@@ -166,6 +166,9 @@ fn list(ctx: &Ctx, local: &Local) -> Result<()> {
     let replica = local.replica()?;
     let mut rows = Vec::new();
     for key in replica.docs().copied().collect::<Vec<_>>() {
+        if local.is_channel(&replica, &ring, &key) == Some(true) {
+            continue;
+        }
         let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
         if view.changes == 0 {
             continue;

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 mod certs;
+mod chat;
 
 /// An API error: HTTP status, a code for programs, a message for people.
 #[derive(Debug)]
@@ -37,7 +38,7 @@ impl From<anyhow::Error> for ApiError {
             ApiError(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
         } else if e.chain().any(|c| c.is::<outpost_identity::keyfile::KeyFileError>()) {
             ApiError(StatusCode::FORBIDDEN, "key", msg)
-        } else if msg.contains("no document") {
+        } else if msg.contains("no document") || msg.contains("no channel") || msg.contains("no message") {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
             ApiError(StatusCode::BAD_REQUEST, "refused", msg)
@@ -82,6 +83,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/docs", get(list_docs).post(new_doc))
         .route("/api/docs/{id}", get(show_doc).post(edit_doc))
         .route("/api/docs/{id}/history", get(history))
+        .route("/api/chat", post(chat::rpc))
+        .route("/api/channels", get(chat::list).post(chat::create))
+        .route("/api/channels/direct", post(chat::direct))
+        .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))
+        .route("/api/channels/{channel}/join", post(chat::join))
+        .route("/api/channels/{channel}/archive", post(chat::archive))
+        .route("/api/channels/{channel}/messages/{message}/edit", post(chat::edit))
+        .route("/api/channels/{channel}/messages/{message}/recall", post(chat::recall))
+        .route("/api/channels/{channel}/messages/{message}/react", post(chat::react))
+        .route("/api/channels/{channel}/messages/{message}/pin", post(chat::pin))
+        .route("/api/channels/{channel}/messages/{message}/receipts", get(chat::receipts))
+        .route("/api/search", get(chat::search))
         .route("/api/certs/request", post(certs::request))
         .route("/api/certs/issue", post(certs::issue))
         .route("/api/certs/install", post(certs::install))
@@ -197,6 +210,9 @@ async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
             let actor = l.device.0;
             let mut rows = Vec::new();
             for key in replica.docs().copied().collect::<Vec<_>>() {
+                if l.is_channel(&replica, &ring, &key) == Some(true) {
+                    continue;
+                }
                 let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
                 if view.changes == 0 {
                     continue;

@@ -148,7 +148,7 @@ impl Local {
     }
 
     /// Members who may read `scope` now, with their exchange keys.
-    fn readers(&self, scope: &OpId, now: Timestamp) -> Result<Vec<(PublicKey, ExchangeKey)>> {
+    pub(crate) fn readers(&self, scope: &OpId, now: Timestamp) -> Result<Vec<(PublicKey, ExchangeKey)>> {
         let state = self.require_org()?;
         let def = state.scope(scope).context("unknown scope")?;
         let mut out: Vec<(PublicKey, ExchangeKey)> = state
@@ -255,11 +255,18 @@ impl Local {
     /// (the daemon) to be made durable by the caller before it is
     /// acknowledged. Fails (storing nothing) if the rule refuses it.
     pub fn write_change(&mut self, doc: DocKey, change: Vec<u8>, pass: &Passphrase, now: Timestamp) -> Result<EnvId> {
+        self.write_payload(doc, Payload::Change(change), pass, now)
+    }
+
+    /// Seals `payload` (a document change or a chat entry) into `doc` as
+    /// this member on top of the document's heads, checks it and stores it,
+    /// as [`Local::write_change`] describes.
+    pub fn write_payload(&mut self, doc: DocKey, payload: Payload, pass: &Passphrase, now: Timestamp) -> Result<EnvId> {
         let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let env = {
             let replica = self.replica()?;
-            let env = Writer::new(replica.auth(), &member, &ring, doc, now)?.seal(replica.heads(&doc), change);
+            let env = Writer::new(replica.auth(), &member, &ring, doc, now)?.seal(replica.heads(&doc), payload);
             match replica.trial(&env) {
                 Verdict::Valid => {}
                 Verdict::Invalid(why) => bail!("refused: {why}"),
@@ -548,8 +555,8 @@ impl<'a> Writer<'a> {
         })
     }
 
-    /// Seals `change` on top of `deps`.
-    fn seal(&self, deps: Vec<EnvId>, change: Vec<u8>) -> Envelope {
+    /// Seals `payload` on top of `deps`.
+    fn seal(&self, deps: Vec<EnvId>, payload: Payload) -> Envelope {
         let header = Header {
             doc: self.doc.1,
             scope: self.doc.0,
@@ -563,7 +570,7 @@ impl<'a> Writer<'a> {
         };
         Envelope::seal(
             header,
-            &Payload::Change(change),
+            &payload,
             self.secret,
             &self.member.signing,
             &mut rand::rng(),
@@ -628,7 +635,7 @@ impl Local {
         let mut envs = Vec::with_capacity(texts.len());
         for text in texts {
             let Some(change) = doc.append(text)? else { continue };
-            let env = writer.seal(std::mem::take(&mut deps), change);
+            let env = writer.seal(std::mem::take(&mut deps), Payload::Change(change));
             deps = vec![env.id];
             envs.push(env);
         }

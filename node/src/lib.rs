@@ -7,6 +7,7 @@ pub mod api;
 pub mod api_client;
 pub mod at_rest;
 pub mod certs;
+pub mod chat;
 pub mod committer;
 pub mod daemon;
 pub mod docs;

@@ -83,6 +83,10 @@ pub enum Setting {
     Archived(bool),
     /// Make a member a channel admin, or stop. Channel admins only.
     Admin(Member, bool),
+    /// The author leaves the channel (false) or comes back (true): a member
+    /// who left is not counted among its members, for receipts and
+    /// notifications, while the scope still lets them read it.
+    Joined(bool),
 }
 
 /// One user action in a channel.
@@ -338,6 +342,8 @@ pub struct Channel {
     rank: HashMap<EntryId, usize>,
     /// Each member's read marks.
     marks: BTreeMap<Member, Vec<EntryId>>,
+    /// Members who left the channel (their last word was to leave).
+    pub left: BTreeSet<Member>,
 }
 
 /// Entries in the deterministic order: dependencies first, then by time,
@@ -516,6 +522,13 @@ impl Channel {
                         self.admins.insert(*member);
                     } else {
                         self.admins.remove(member);
+                    }
+                }
+                Setting::Joined(on) => {
+                    if *on {
+                        self.left.remove(&e.author);
+                    } else {
+                        self.left.insert(e.author);
                     }
                 }
             },

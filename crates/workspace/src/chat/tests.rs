@@ -318,6 +318,18 @@ fn mentions_reach_members_departments_and_the_channel() {
 }
 
 /// A random history: each entry depends on a random subset of earlier ones.
+#[test]
+fn members_leave_and_come_back_by_their_last_word() {
+    let mut log = Log::default();
+    log.act(BOB, 1, LogOp::Set(Setting::Joined(false)));
+    log.act(CAROL, 2, LogOp::Set(Setting::Joined(false)));
+    log.act(CAROL, 3, LogOp::Set(Setting::Joined(true)));
+    let c = Channel::build(&log.entries, &Policy::default());
+    assert_eq!(c.left, BTreeSet::from([BOB]));
+    let encoded = LogOp::Set(Setting::Joined(false)).encode();
+    assert_eq!(LogOp::decode(&encoded), Ok(LogOp::Set(Setting::Joined(false))));
+}
+
 fn random_log(seed: u64, n: usize) -> Log {
     let mut x = seed | 1;
     let mut next = move |m: u64| {
@@ -356,10 +368,10 @@ fn random_log(seed: u64, n: usize) -> Log {
                 on: next(2) == 0,
             },
             7 => LogOp::Read { up_to: target },
-            _ => LogOp::Set(if next(2) == 0 {
-                Setting::Archived(next(2) == 0)
-            } else {
-                Setting::Name("n".into())
+            _ => LogOp::Set(match next(3) {
+                0 => Setting::Archived(next(2) == 0),
+                1 => Setting::Joined(next(2) == 0),
+                _ => Setting::Name("n".into()),
             }),
         };
         let id = log.add(author, time, &deps, op.clone());
@@ -387,6 +399,7 @@ proptest! {
         prop_assert_eq!(&a.pins, &b.pins);
         prop_assert_eq!(&a.ignored, &b.ignored);
         prop_assert_eq!((a.archived, &a.name), (b.archived, &b.name));
+        prop_assert_eq!(&a.left, &b.left);
         for m in [ALICE, BOB, CAROL] {
             prop_assert_eq!(a.unread(&m), b.unread(&m));
             for msg in &a.messages {

@@ -1,0 +1,759 @@
+//! Chat on this node: channels and their message logs.
+//!
+//! A channel is a document of a scope whose envelopes carry message-log
+//! entries ([`LogOp`]) instead of automerge changes: the scope decides who
+//! reads and posts (a department and its subtree, everyone, or a fixed set
+//! of members for groups and direct messages), and every entry is sealed,
+//! checked and synced exactly like a document change. The channel's first
+//! entry names it. [`Channel::build`] turns the valid entries into what
+//! people see, the same way on every node.
+//!
+//! Every action is one [`ChatRequest`], answered as JSON by [`handle`]: the
+//! CLI calls it directly when no node runs and through `POST /api/chat`
+//! when one does, and the REST routes of the API build the same requests.
+
+use crate::docs::doc_key_bytes;
+use crate::home::Passphrase;
+use crate::local::Local;
+use anyhow::{Context, Result, bail};
+use outpost_identity::scope::{Principal, ScopeDef};
+use outpost_identity::{AuthState, DeptPath, PublicKey, Role, Timestamp};
+use outpost_seal::envelope::{DocId, EnvId, Payload};
+use outpost_seal::epoch::Keyring;
+use outpost_seal::replica::DocKey;
+use outpost_seal::Replica;
+use outpost_workspace::chat::{Channel, Entry, EntryId, LogOp, Mention, Message, Policy, Setting};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The name of group and direct-message scopes, visible to every node of
+/// the org (relays included): it never carries the channel's own name.
+const GROUP_SCOPE_NAME: &str = "chat group";
+/// Most messages [`ChatRequest::Read`] returns by default.
+pub const READ_LIMIT_DEFAULT: usize = 200;
+/// Fewest hex digits that name a message.
+const MESSAGE_PREFIX_MIN: usize = 6;
+
+/// Who may read and post in a new channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every member of the org.
+    Everyone,
+    /// A department and everything below it; members follow the directory.
+    Dept(String),
+    /// These members (names, or keys or key prefixes) and the creator.
+    Members(Vec<String>),
+}
+
+/// One chat action.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ChatRequest {
+    /// Creates a channel.
+    Create {
+        /// Its name.
+        name: String,
+        /// Who reads and posts; default: the creator's department.
+        audience: Option<Audience>,
+        /// A topic line.
+        topic: Option<String>,
+    },
+    /// Opens (or creates) the direct-message channel with one member.
+    Direct {
+        /// The other member.
+        member: String,
+    },
+    /// The channels this member can read.
+    List,
+    /// Leaves (`on` false) or rejoins a channel.
+    Join {
+        /// The channel.
+        channel: String,
+        /// Join (true) or leave.
+        on: bool,
+    },
+    /// Archives (read-only) or unarchives a channel; channel admins only.
+    Archive {
+        /// The channel.
+        channel: String,
+        /// Archive (true) or reopen.
+        on: bool,
+    },
+    /// Posts a message.
+    Send {
+        /// The channel.
+        channel: String,
+        /// The text; `@name`, `@Dept/Path` and `@all` mention.
+        text: String,
+        /// The message this one answers (a thread).
+        reply: Option<String>,
+    },
+    /// The channel's messages, oldest first; marks them read.
+    Read {
+        /// The channel.
+        channel: String,
+        /// Only messages posted at or after this time (seconds).
+        since: Option<u64>,
+        /// Only this thread.
+        thread: Option<String>,
+        /// At most this many, the newest (default [`READ_LIMIT_DEFAULT`]).
+        limit: Option<usize>,
+        /// Leave the read position where it is.
+        #[serde(default)]
+        peek: bool,
+    },
+    /// New text for one's own message.
+    Edit {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+        /// The new text.
+        text: String,
+    },
+    /// Withdraws a message for everyone.
+    Recall {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+    },
+    /// Adds or removes one's reaction.
+    React {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+        /// The reaction.
+        reaction: String,
+        /// Remove it instead.
+        #[serde(default)]
+        off: bool,
+    },
+    /// Pins or unpins a message.
+    Pin {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+        /// Unpin instead.
+        #[serde(default)]
+        off: bool,
+    },
+    /// Who has read a message and who has not.
+    Receipts {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+    },
+    /// Messages matching a query (words, or any part of CJK text).
+    Search {
+        /// The query.
+        query: String,
+        /// Only this channel.
+        channel: Option<String>,
+    },
+}
+
+impl ChatRequest {
+    /// Does the request write (and so need a durable commit before the answer)?
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            ChatRequest::List | ChatRequest::Receipts { .. } | ChatRequest::Search { .. }
+        ) && !matches!(self, ChatRequest::Read { peek: true, .. })
+    }
+}
+
+/// Carries out `req` as this node's member and answers in JSON.
+pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<Value> {
+    let now = crate::now();
+    match req {
+        ChatRequest::Create { name, audience, topic } => {
+            let audience = match audience {
+                Some(a) => a,
+                None => Audience::Dept(my_cert(local, now)?.dept.to_string()),
+            };
+            let key = local.create_channel(&name, &audience, topic.as_deref(), pass, now)?;
+            Ok(json!({"channel": key.1.to_hex(), "name": name}))
+        }
+        ChatRequest::Direct { member } => {
+            let other = find_member(local.require_org()?, &member, now)?;
+            let key = local.direct_channel(other, pass, now)?;
+            Ok(json!({"channel": key.1.to_hex()}))
+        }
+        ChatRequest::List => local.list_channels(pass, now),
+        ChatRequest::Join { channel, on } => {
+            let key = local.channel_key(&channel, pass)?;
+            let id = local.write_log(key, LogOp::Set(Setting::Joined(on)), pass, now)?;
+            Ok(json!({"channel": key.1.to_hex(), "entry": hex::encode(id.0), "joined": on}))
+        }
+        ChatRequest::Archive { channel, on } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            if !open.channel.admins.contains(&local.member.0) {
+                bail!("only the channel's admins may archive it (its creator and the org's admins)");
+            }
+            let id = local.write_log(open.key, LogOp::Set(Setting::Archived(on)), pass, now)?;
+            Ok(json!({"channel": open.key.1.to_hex(), "entry": hex::encode(id.0), "archived": on}))
+        }
+        ChatRequest::Send { channel, text, reply } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            if open.channel.archived {
+                bail!("this channel is archived: it is read-only until an admin reopens it");
+            }
+            if text.trim().is_empty() {
+                bail!("the message is empty: write some text");
+            }
+            let reply_to = reply.map(|r| open.message_id(&r)).transpose()?;
+            let mentions = mentions_in(&text, local.require_org()?, now);
+            let op = LogOp::Post {
+                text,
+                reply_to,
+                mentions,
+                attachments: Vec::new(),
+            };
+            let id = local.write_log(open.key, op, pass, now)?;
+            Ok(json!({"channel": open.key.1.to_hex(), "message": hex::encode(id.0)}))
+        }
+        ChatRequest::Read {
+            channel,
+            since,
+            thread,
+            limit,
+            peek,
+        } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            let thread = thread.map(|t| open.message_id(&t)).transpose()?;
+            let me = local.member.0;
+            let unread = open.channel.unread(&me);
+            let names = names(local.require_org()?);
+            let mut shown: Vec<&Message> = match &thread {
+                Some(root) => open.channel.thread(root),
+                None => open.channel.messages.iter().filter(|m| m.thread.is_none()).collect(),
+            };
+            if let Some(s) = since {
+                shown.retain(|m| m.time_ms >= s * 1000);
+            }
+            let limit = limit.unwrap_or(READ_LIMIT_DEFAULT);
+            let skip = shown.len().saturating_sub(limit);
+            let messages: Vec<Value> = shown[skip..]
+                .iter()
+                .map(|m| message_json(m, &open.channel, &names, &me))
+                .collect();
+            let mut marked = false;
+            if !peek && unread > 0 {
+                // The read mark names the newest entry this node holds: the
+                // member has now seen everything in its causal past.
+                if let Some(last) = open.channel.messages.last() {
+                    local.write_log(open.key, LogOp::Read { up_to: last.id }, pass, now)?;
+                    marked = true;
+                }
+            }
+            Ok(json!({
+                "channel": open.key.1.to_hex(),
+                "name": open.channel.name,
+                "topic": open.channel.topic,
+                "archived": open.channel.archived,
+                "unread": unread,
+                "marked_read": marked,
+                "pins": open.channel.pins.iter().map(hex::encode).collect::<Vec<_>>(),
+                "messages": messages,
+            }))
+        }
+        ChatRequest::Edit { channel, message, text } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            let target = open.message_id(&message)?;
+            let m = open.channel.message(&target).context("no such message")?;
+            if m.author != local.member.0 {
+                bail!("only its author may edit a message");
+            }
+            if m.recalled_by.is_some() {
+                bail!("this message was recalled: it cannot be edited");
+            }
+            let id = local.write_log(open.key, LogOp::Edit { target, text }, pass, now)?;
+            Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0)}))
+        }
+        ChatRequest::Recall { channel, message } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            let target = open.message_id(&message)?;
+            let m = open.channel.message(&target).context("no such message")?;
+            let admin = open.channel.admins.contains(&local.member.0);
+            if m.recalled_by.is_some() {
+                bail!("this message was recalled already");
+            }
+            if !admin {
+                if m.author != local.member.0 {
+                    bail!("only its author or a channel admin may recall a message");
+                }
+                let window = Policy::default().recall_window_ms;
+                if (now.0 * 1000).saturating_sub(m.time_ms) > window {
+                    bail!(
+                        "the recall window ({} hours) has passed: ask a channel admin",
+                        window / 3_600_000
+                    );
+                }
+            }
+            let id = local.write_log(open.key, LogOp::Recall { target }, pass, now)?;
+            Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0), "recalled": true}))
+        }
+        ChatRequest::React {
+            channel,
+            message,
+            reaction,
+            off,
+        } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            let target = open.message_id(&message)?;
+            let op = LogOp::React { target, reaction, on: !off };
+            let id = local.write_log(open.key, op, pass, now)?;
+            Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0)}))
+        }
+        ChatRequest::Pin { channel, message, off } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            let target = open.message_id(&message)?;
+            let id = local.write_log(open.key, LogOp::Pin { target, on: !off }, pass, now)?;
+            Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0), "pinned": !off}))
+        }
+        ChatRequest::Receipts { channel, message } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            let target = open.message_id(&message)?;
+            let m = open.channel.message(&target).context("no such message")?;
+            let others: Vec<[u8; 32]> = open.members.iter().map(|k| k.0).filter(|k| *k != m.author).collect();
+            let (read, unread) = open.channel.receipt(&target, &others);
+            let names = names(local.require_org()?);
+            let people = |list: &[[u8; 32]]| -> Vec<Value> { list.iter().map(|k| person(&names, k)).collect() };
+            Ok(json!({"message": hex::encode(target), "read": people(&read), "unread": people(&unread)}))
+        }
+        ChatRequest::Search { query, channel } => local.search_chat(&query, channel.as_deref(), pass, now),
+    }
+}
+
+/// This member's certificate.
+fn my_cert(local: &Local, now: Timestamp) -> Result<outpost_identity::RoleCert> {
+    Ok(local
+        .require_org()?
+        .role_of(&local.member, now)
+        .context("you hold no valid certificate")?
+        .1
+        .clone())
+}
+
+/// Display names of every certified member, by key.
+fn names(state: &AuthState) -> BTreeMap<[u8; 32], String> {
+    state.role_certs().map(|(_, c)| (c.subject.0, c.name.clone())).collect()
+}
+
+fn person(names: &BTreeMap<[u8; 32], String>, key: &[u8; 32]) -> Value {
+    json!({"member": hex::encode(key), "name": names.get(key)})
+}
+
+/// The live member named `who`: a key, a key prefix, or a display name.
+fn find_member(state: &AuthState, who: &str, now: Timestamp) -> Result<PublicKey> {
+    let who = who.trim();
+    let live: Vec<&outpost_identity::RoleCert> = state
+        .role_certs()
+        .filter(|(id, c)| state.status(id, now).is_live() && c.role != Role::Relay)
+        .map(|(_, c)| c)
+        .collect();
+    let mut found: BTreeSet<PublicKey> = live
+        .iter()
+        .filter(|c| c.name.eq_ignore_ascii_case(who))
+        .map(|c| c.subject)
+        .collect();
+    let hexed = who.strip_prefix("member:").unwrap_or(who).to_ascii_lowercase();
+    if found.is_empty() && hexed.len() >= 8 && hexed.chars().all(|c| c.is_ascii_hexdigit()) {
+        found = live
+            .iter()
+            .filter(|c| c.subject.to_string().starts_with(&hexed))
+            .map(|c| c.subject)
+            .collect();
+    }
+    let mut found = found.into_iter();
+    match (found.next(), found.next()) {
+        (Some(k), None) => Ok(k),
+        (None, _) => bail!("no member {who:?} with a valid certificate: give a name or a key from `outpost cert list`"),
+        (Some(_), Some(_)) => bail!("{who:?} names several members: give their key instead"),
+    }
+}
+
+/// The mentions in `text`: `@all`/`@channel`/`@here`, `@Dept/Path` of an
+/// existing department, and `@Name` of a certified member (longest name
+/// first, so `@Li Wei` wins over `@Li`).
+pub fn mentions_in(text: &str, state: &AuthState, now: Timestamp) -> Vec<Mention> {
+    let mut people: Vec<(String, PublicKey)> = state
+        .role_certs()
+        .filter(|(id, c)| state.status(id, now).is_live() && c.role != Role::Relay)
+        .map(|(_, c)| (c.name.to_lowercase(), c.subject))
+        .collect();
+    people.sort_by_key(|(n, _)| std::cmp::Reverse(n.len()));
+    let depts: BTreeSet<String> = state
+        .role_certs()
+        .flat_map(|(_, c)| {
+            let segs = c.dept.segments();
+            (1..=segs.len()).map(move |i| segs[..i].join("/"))
+        })
+        .collect();
+    let mut out = BTreeSet::new();
+    for (at, _) in text.match_indices('@') {
+        let rest = &text[at + 1..];
+        let word: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+        let word = word.trim_end_matches(|c: char| c.is_ascii_punctuation() && c != '/');
+        if ["all", "channel", "here"].contains(&word.to_ascii_lowercase().as_str()) {
+            out.insert(Mention::Channel);
+        } else if depts.contains(word) {
+            out.insert(Mention::Dept(word.to_owned()));
+        } else {
+            let lower = rest.to_lowercase();
+            if let Some((_, k)) = people.iter().find(|(n, _)| {
+                !n.is_empty()
+                    && lower.starts_with(n.as_str())
+                    && lower[n.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+            }) {
+                out.insert(Mention::Member(k.0));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn message_json(m: &Message, channel: &Channel, names: &BTreeMap<[u8; 32], String>, me: &[u8; 32]) -> Value {
+    json!({
+        "id": hex::encode(m.id),
+        "author": person(names, &m.author),
+        "time": m.time_ms / 1000,
+        "text": m.text,
+        "edited": m.revisions.len() > 1,
+        "revisions": m.revisions.iter().map(|r| json!({"time": r.time_ms / 1000, "text": r.text})).collect::<Vec<_>>(),
+        "thread": m.thread.map(hex::encode),
+        "replies": m.replies,
+        "recalled": m.recalled_by.is_some(),
+        "recalled_by": m.recalled_by.map(|k| person(names, &k)),
+        "reactions": m.reactions.iter().map(|(r, who)| (r.clone(), json!(who.iter().map(|k| person(names, k)).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),
+        "pinned": channel.pins.contains(&m.id),
+        "mentions_me": m.mentions.iter().any(|x| matches!(x, Mention::Member(k) if k == me)),
+        "read": channel.has_read(me, &m.id),
+    })
+}
+
+/// A channel opened for reading or acting in it.
+#[derive(Debug)]
+pub struct OpenChannel {
+    /// Scope and document.
+    pub key: DocKey,
+    /// What it shows.
+    pub channel: Channel,
+    /// Members who may read it now and have not left, sorted.
+    pub members: Vec<PublicKey>,
+}
+
+impl OpenChannel {
+    /// The message whose id starts with `prefix`.
+    pub fn message_id(&self, prefix: &str) -> Result<EntryId> {
+        let p = prefix.trim().to_ascii_lowercase();
+        if p.len() < MESSAGE_PREFIX_MIN {
+            bail!("give at least {MESSAGE_PREFIX_MIN} hex digits of the message id");
+        }
+        let found: Vec<EntryId> = self
+            .channel
+            .messages
+            .iter()
+            .map(|m| m.id)
+            .filter(|id| hex::encode(id).starts_with(&p))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => bail!("no message {p} in this channel; see `outpost chat read`"),
+            _ => bail!("{p} names several messages: give more digits"),
+        }
+    }
+}
+
+impl Local {
+    /// The entries of `doc` if it is a channel this member can read: every
+    /// valid envelope opened and decoded. `None` if it is a document, or if
+    /// some entry cannot be opened with the keys held.
+    pub fn channel_entries(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<Vec<Entry>> {
+        let valid = replica.valid_in_order(doc);
+        if valid.is_empty() {
+            return None;
+        }
+        let mut entries = Vec::with_capacity(valid.len());
+        for env in valid {
+            match env.open(ring.get(&env.header.epoch)?).ok()? {
+                // An entry that does not decode (a later version's, or
+                // damaged inside its seal) is skipped, not fatal.
+                Payload::Log(bytes) => match LogOp::decode(&bytes) {
+                    Ok(op) => entries.push(Entry {
+                        id: env.id.0,
+                        author: env.header.author.0,
+                        time_ms: env.header.time.0.saturating_mul(1000),
+                        deps: env.header.deps.iter().map(|d| d.0).collect(),
+                        op,
+                    }),
+                    Err(e) => tracing::debug!("skipping chat entry {}: {e}", env.id),
+                },
+                _ => return None,
+            }
+        }
+        Some(entries)
+    }
+
+    /// Is `doc` a channel (its first valid envelope is a chat entry)? `None`
+    /// if this member cannot tell (no key).
+    pub fn is_channel(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<bool> {
+        let first = *replica.valid_in_order(doc).first()?;
+        match first.open(ring.get(&first.header.epoch)?).ok()? {
+            Payload::Log(_) => Some(true),
+            _ => Some(false),
+        }
+    }
+
+    /// Seals `op` into the channel `doc` and stores it (see
+    /// [`Local::write_payload`]).
+    pub fn write_log(&mut self, doc: DocKey, op: LogOp, pass: &Passphrase, now: Timestamp) -> Result<EnvId> {
+        op.check()?;
+        self.write_payload(doc, Payload::Log(op.encode()), pass, now)
+    }
+
+    /// Creates a channel named `name` for `audience`; returns it.
+    pub fn create_channel(
+        &mut self,
+        name: &str,
+        audience: &Audience,
+        topic: Option<&str>,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<DocKey> {
+        outpost_identity::op::check_text("channel name", name, true)?;
+        let scope = match audience {
+            Audience::Everyone => self.dept_scope(&DeptPath::root(), pass, now)?,
+            Audience::Dept(d) => self.dept_scope(&DeptPath::parse(d)?, pass, now)?,
+            Audience::Members(list) => {
+                let state = self.require_org()?;
+                let mut keys: BTreeSet<PublicKey> = list
+                    .iter()
+                    .map(|w| find_member(state, w, now))
+                    .collect::<Result<_>>()?;
+                keys.insert(self.member);
+                self.group_scope(&keys, pass, now)?
+            }
+        };
+        let key = (scope, DocId::generate(&mut rand::rng()));
+        self.write_log(key, LogOp::Set(Setting::Name(name.to_owned())), pass, now)?;
+        if let Some(t) = topic.filter(|t| !t.is_empty()) {
+            self.write_log(key, LogOp::Set(Setting::Topic(t.to_owned())), pass, now)?;
+        }
+        Ok(key)
+    }
+
+    /// A new scope read and written by exactly `members`.
+    fn group_scope(&mut self, members: &BTreeSet<PublicKey>, pass: &Passphrase, now: Timestamp) -> Result<outpost_identity::OpId> {
+        let principals: Vec<Principal> = members.iter().map(|k| Principal::Member(*k)).collect();
+        let def = ScopeDef {
+            name: GROUP_SCOPE_NAME.to_owned(),
+            readers: principals.clone(),
+            writers: principals,
+            nonce: rand::random(),
+        };
+        self.create_scope(def, pass, now)
+    }
+
+    /// The direct-message channel of this member and `other`, created the
+    /// first time.
+    pub fn direct_channel(&mut self, other: PublicKey, pass: &Passphrase, now: Timestamp) -> Result<DocKey> {
+        if other == self.member {
+            bail!("a direct message needs another member");
+        }
+        let pair: BTreeSet<PublicKey> = [self.member, other].into();
+        let want: Vec<Principal> = pair.iter().map(|k| Principal::Member(*k)).collect();
+        {
+            let member = self.member_keys(pass)?;
+            let ring = self.keyring(&member, pass)?;
+            let replica = self.replica()?;
+            let state = replica.auth();
+            for doc in replica.docs() {
+                let direct = state
+                    .scope(&doc.0)
+                    .is_some_and(|s| s.name == GROUP_SCOPE_NAME && s.readers == want);
+                if direct && self.is_channel(&replica, &ring, doc) == Some(true) {
+                    return Ok(*doc);
+                }
+            }
+        }
+        let name = {
+            let names = names(self.require_org()?);
+            format!(
+                "{} · {}",
+                names.get(&self.member.0).cloned().unwrap_or_default(),
+                names.get(&other.0).cloned().unwrap_or_default()
+            )
+        };
+        let scope = self.group_scope(&pair, pass, now)?;
+        let key = (scope, DocId::generate(&mut rand::rng()));
+        self.write_log(key, LogOp::Set(Setting::Name(name)), pass, now)?;
+        Ok(key)
+    }
+
+    /// The channel named by `id`: a prefix of its id, or its exact name.
+    pub fn channel_key(&self, id: &str, pass: &Passphrase) -> Result<DocKey> {
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        let wanted = id.trim();
+        let prefix = wanted.to_ascii_lowercase();
+        let mut by_id = Vec::new();
+        let mut by_name = Vec::new();
+        for doc in replica.docs() {
+            let Some(entries) = self.channel_entries(&replica, &ring, doc) else { continue };
+            if !prefix.is_empty() && doc.1.to_hex().starts_with(&prefix) {
+                by_id.push(*doc);
+            }
+            let named = entries
+                .iter()
+                .rev()
+                .find_map(|e| match &e.op {
+                    LogOp::Set(Setting::Name(n)) => Some(n),
+                    _ => None,
+                })
+                .is_some_and(|n| n == wanted || n.trim_start_matches('#') == wanted.trim_start_matches('#'));
+            if named {
+                by_name.push(*doc);
+            }
+        }
+        match (by_id.as_slice(), by_name.as_slice()) {
+            ([one], _) | ([], [one]) => Ok(*one),
+            ([], []) => bail!("no channel {wanted:?} you can read; see `outpost channel list`"),
+            _ => bail!("{wanted:?} names several channels: give more digits of its id"),
+        }
+    }
+
+    /// Opens the channel named by `id` as this member sees it.
+    pub fn open_channel(&self, id: &str, pass: &Passphrase, now: Timestamp) -> Result<OpenChannel> {
+        let key = self.channel_key(id, pass)?;
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        self.open_key(&replica, &ring, key, now)
+    }
+
+    fn open_key(&self, replica: &Replica, ring: &Keyring, key: DocKey, now: Timestamp) -> Result<OpenChannel> {
+        let entries = self
+            .channel_entries(replica, ring, &key)
+            .context("you cannot read this channel")?;
+        let state = replica.auth();
+        let mut admins: BTreeSet<[u8; 32]> = state
+            .role_certs()
+            .filter(|(id, c)| c.role == Role::Admin && state.status(id, now).is_live())
+            .map(|(_, c)| c.subject.0)
+            .collect();
+        // The creator: the author of the first entry in the channel's order.
+        if let Some(first) = outpost_workspace::chat::order(&entries).first() {
+            admins.insert(first.author);
+        }
+        let policy = Policy {
+            admins,
+            ..Policy::default()
+        };
+        let channel = Channel::build(&entries, &policy);
+        let members: Vec<PublicKey> = self
+            .readers_of(&key.0, now)?
+            .into_iter()
+            .filter(|k| !channel.left.contains(&k.0))
+            .collect();
+        Ok(OpenChannel { key, channel, members })
+    }
+
+    /// Every channel this member can read, with unread counts, newest first.
+    fn list_channels(&self, pass: &Passphrase, now: Timestamp) -> Result<Value> {
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        let me = self.member.0;
+        let state = replica.auth();
+        let mut rows = Vec::new();
+        for doc in replica.docs().copied().collect::<Vec<_>>() {
+            if self.is_channel(&replica, &ring, &doc) != Some(true) {
+                continue;
+            }
+            let open = self.open_key(&replica, &ring, doc, now)?;
+            let def = state.scope(&doc.0);
+            let kind = match def.map(|d| d.readers.as_slice()) {
+                Some([Principal::Everyone]) => "everyone".to_owned(),
+                Some([Principal::Dept(d)]) => format!("dept:{d}"),
+                Some(r) if r.len() == 2 && def.is_some_and(|d| d.name == GROUP_SCOPE_NAME) => "direct".to_owned(),
+                _ => "group".to_owned(),
+            };
+            let last = open.channel.messages.last().map_or(0, |m| m.time_ms / 1000);
+            rows.push((
+                last,
+                json!({
+                    "channel": doc.1.to_hex(),
+                    "name": open.channel.name,
+                    "topic": open.channel.topic,
+                    "kind": kind,
+                    "archived": open.channel.archived,
+                    "joined": !open.channel.left.contains(&me),
+                    "members": open.members.len(),
+                    "messages": open.channel.messages.len(),
+                    "unread": open.channel.unread(&me),
+                    "mentions": open.channel.mentioning(&me, &[]).filter(|m| !open.channel.has_read(&me, &m.id)).count(),
+                    "last": last,
+                }),
+            ));
+        }
+        rows.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+        Ok(json!(rows.into_iter().map(|(_, v)| v).collect::<Vec<_>>()))
+    }
+
+    /// Searches the messages of every channel this member can read (or of
+    /// one). The index is built in memory from the store, which keeps only
+    /// ciphertext: nothing of it is written to disk in the clear.
+    fn search_chat(&self, query: &str, only: Option<&str>, pass: &Passphrase, now: Timestamp) -> Result<Value> {
+        if outpost_workspace::search::query_terms(query).is_empty() {
+            bail!("the query has no words to look for");
+        }
+        let only = only.map(|c| self.channel_key(c, pass)).transpose()?;
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        let names = names(replica.auth());
+        let me = self.member.0;
+        let mut index = outpost_workspace::search::Index::new();
+        let mut opened = BTreeMap::new();
+        for doc in replica.docs().copied().collect::<Vec<_>>() {
+            if only.is_some_and(|o| o != doc) || self.is_channel(&replica, &ring, &doc) != Some(true) {
+                continue;
+            }
+            let open = self.open_key(&replica, &ring, doc, now)?;
+            for m in &open.channel.messages {
+                if m.recalled_by.is_none() {
+                    index.put((doc_key_bytes(&doc), m.id), &m.text);
+                }
+            }
+            opened.insert(doc_key_bytes(&doc), open);
+        }
+        let hits: Vec<Value> = index
+            .search(query)
+            .into_iter()
+            .filter_map(|(doc, id)| {
+                let open = &opened[&doc];
+                let m = open.channel.message(&id)?;
+                let mut v = message_json(m, &open.channel, &names, &me);
+                v["channel"] = json!(open.key.1.to_hex());
+                v["channel_name"] = json!(open.channel.name);
+                Some(((m.time_ms, m.id), v))
+            })
+            .collect::<BTreeMap<_, _>>()
+            .into_values()
+            .collect();
+        Ok(json!(hits))
+    }
+
+    /// Members who may read `scope` now, sorted.
+    fn readers_of(&self, scope: &outpost_identity::OpId, now: Timestamp) -> Result<Vec<PublicKey>> {
+        Ok(self.readers(scope, now)?.into_iter().map(|(k, _)| k).collect())
+    }
+}
