@@ -57,6 +57,12 @@ pub enum Command {
     /// Create, edit and read documents.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Create, list, join, leave and archive chat channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Send, read, edit, react to and search chat messages.
+    #[command(subcommand)]
+    Chat(ChatCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +110,138 @@ pub enum DocCommand {
     },
     /// List the documents on this node.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Create a channel.
+    Create {
+        /// The channel's name.
+        name: String,
+        /// Department whose members (and those below it) read and post [default: your department].
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["everyone", "members"])]
+        dept: Option<String>,
+        /// Every member of the org reads and posts.
+        #[arg(long, conflicts_with = "members")]
+        everyone: bool,
+        /// Only these members read and post: names or keys, comma-separated or repeated (you are always one).
+        #[arg(long, value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        members: Vec<String>,
+        /// A topic line.
+        #[arg(long, value_name = "TEXT")]
+        topic: Option<String>,
+    },
+    /// Open the direct-message channel with one member (made the first time).
+    Dm {
+        /// The other member: a name, or a key or key prefix.
+        member: String,
+    },
+    /// List the channels you can read, most recently active first.
+    List,
+    /// Rejoin a channel you left.
+    Join {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+    },
+    /// Leave a channel: you are no longer counted among its members.
+    Leave {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+    },
+    /// Make a channel read-only (its creator and the org's admins).
+    Archive {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// Reopen an archived channel instead.
+        #[arg(long)]
+        undo: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Post a message.
+    Send {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The text; @name, @Dept/Path and @all mention.
+        #[arg(allow_hyphen_values = true)]
+        text: String,
+        /// Answer this message, in its thread (at least 6 hex digits of its id).
+        #[arg(long, value_name = "MSGID")]
+        reply: Option<String>,
+    },
+    /// Print a channel's messages, oldest first, and mark them read.
+    Read {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// Only messages posted since TIME: seconds since 1970, or a duration ago such as 30m, 2h, 3d.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only this thread: its first message and the replies (at least 6 hex digits of its id).
+        #[arg(long, value_name = "MSGID")]
+        thread: Option<String>,
+        /// At most N messages, the newest [default: 200].
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Do not mark the messages read.
+        #[arg(long)]
+        peek: bool,
+    },
+    /// Change the text of one of your messages (earlier texts are kept).
+    Edit {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The message (at least 6 hex digits of its id).
+        message: String,
+        /// The new text.
+        #[arg(allow_hyphen_values = true)]
+        text: String,
+    },
+    /// Withdraw a message for everyone (your own within 24 hours; channel admins any).
+    Recall {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The message (at least 6 hex digits of its id).
+        message: String,
+    },
+    /// React to a message, or take your reaction back.
+    React {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The message (at least 6 hex digits of its id).
+        message: String,
+        /// The reaction: an emoji or a short code.
+        reaction: String,
+        /// Remove your reaction instead.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Pin a message to the channel, or unpin it.
+    Pin {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The message (at least 6 hex digits of its id).
+        message: String,
+        /// Unpin instead.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Who in the channel has read a message, and who has not yet.
+    Receipts {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The message (at least 6 hex digits of its id).
+        message: String,
+    },
+    /// Find messages: every word of QUERY, or any part of Chinese, Japanese or Korean text.
+    Search {
+        /// What to look for.
+        query: String,
+        /// Only in this channel: its name, or its id (or a unique prefix).
+        #[arg(long)]
+        channel: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! passphrase) · 5 partly done (some rows of a staff list failed).
 
 mod cert;
+mod chat;
 mod doc;
 mod flags;
 mod identity;
@@ -94,6 +95,8 @@ fn main() -> ExitCode {
         Command::Staff(cmd) => staff::run(&ctx, cmd),
         Command::Invite(cmd) => staff::invite(&ctx, cmd),
         Command::Doc(cmd) => doc::run(&ctx, cmd),
+        Command::Channel(cmd) => chat::channel(&ctx, cmd),
+        Command::Chat(cmd) => chat::chat(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,18 +18,21 @@ use crate::local::Local;
 use anyhow::{Context, Result, bail};
 use outpost_identity::scope::{Principal, ScopeDef};
 use outpost_identity::{AuthState, DeptPath, PublicKey, Role, Timestamp};
+use outpost_seal::Replica;
 use outpost_seal::envelope::{DocId, EnvId, Payload};
 use outpost_seal::epoch::Keyring;
 use outpost_seal::replica::DocKey;
-use outpost_seal::Replica;
 use outpost_workspace::chat::{Channel, Entry, EntryId, LogOp, Mention, Message, Policy, Setting};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The name of group and direct-message scopes, visible to every node of
-/// the org (relays included): it never carries the channel's own name.
+/// The name of group scopes, visible to every node of the org (relays
+/// included): it never carries the channel's own name.
 const GROUP_SCOPE_NAME: &str = "chat group";
+/// The name of direct-message scopes: a group of two is not a direct
+/// message, and `Direct` must not open it as one.
+const DIRECT_SCOPE_NAME: &str = "chat direct";
 /// Most messages [`ChatRequest::Read`] returns by default.
 pub const READ_LIMIT_DEFAULT: usize = 200;
 /// Fewest hex digits that name a message.
@@ -201,9 +204,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
         }
         ChatRequest::Send { channel, text, reply } => {
             let open = local.open_channel(&channel, pass, now)?;
-            if open.channel.archived {
-                bail!("this channel is archived: it is read-only until an admin reopens it");
-            }
+            open.writable()?;
             if text.trim().is_empty() {
                 bail!("the message is empty: write some text");
             }
@@ -235,7 +236,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
                 None => open.channel.messages.iter().filter(|m| m.thread.is_none()).collect(),
             };
             if let Some(s) = since {
-                shown.retain(|m| m.time_ms >= s * 1000);
+                shown.retain(|m| m.time_ms >= s.saturating_mul(1000));
             }
             let limit = limit.unwrap_or(READ_LIMIT_DEFAULT);
             let skip = shown.len().saturating_sub(limit);
@@ -265,6 +266,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
         }
         ChatRequest::Edit { channel, message, text } => {
             let open = local.open_channel(&channel, pass, now)?;
+            open.writable()?;
             let target = open.message_id(&message)?;
             let m = open.channel.message(&target).context("no such message")?;
             if m.author != local.member.0 {
@@ -306,14 +308,20 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             off,
         } => {
             let open = local.open_channel(&channel, pass, now)?;
-            let target = open.message_id(&message)?;
-            let op = LogOp::React { target, reaction, on: !off };
+            open.writable()?;
+            let target = open.live_message_id(&message)?;
+            let op = LogOp::React {
+                target,
+                reaction,
+                on: !off,
+            };
             let id = local.write_log(open.key, op, pass, now)?;
             Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0)}))
         }
         ChatRequest::Pin { channel, message, off } => {
             let open = local.open_channel(&channel, pass, now)?;
-            let target = open.message_id(&message)?;
+            open.writable()?;
+            let target = open.live_message_id(&message)?;
             let id = local.write_log(open.key, LogOp::Pin { target, on: !off }, pass, now)?;
             Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0), "pinned": !off}))
         }
@@ -450,6 +458,25 @@ pub struct OpenChannel {
 }
 
 impl OpenChannel {
+    /// Refuses to write posts, edits, reactions and pins to an archived
+    /// channel: [`Channel::build`] would ignore them.
+    fn writable(&self) -> Result<()> {
+        if self.channel.archived {
+            bail!("this channel is archived: it is read-only until an admin reopens it");
+        }
+        Ok(())
+    }
+
+    /// [`OpenChannel::message_id`] of a message that was not recalled
+    /// (reactions and pins on a recalled one would be ignored).
+    fn live_message_id(&self, prefix: &str) -> Result<EntryId> {
+        let id = self.message_id(prefix)?;
+        if self.channel.message(&id).is_some_and(|m| m.recalled_by.is_some()) {
+            bail!("this message was recalled");
+        }
+        Ok(id)
+    }
+
     /// The message whose id starts with `prefix`.
     pub fn message_id(&self, prefix: &str) -> Result<EntryId> {
         let p = prefix.trim().to_ascii_lowercase();
@@ -533,12 +560,10 @@ impl Local {
             Audience::Dept(d) => self.dept_scope(&DeptPath::parse(d)?, pass, now)?,
             Audience::Members(list) => {
                 let state = self.require_org()?;
-                let mut keys: BTreeSet<PublicKey> = list
-                    .iter()
-                    .map(|w| find_member(state, w, now))
-                    .collect::<Result<_>>()?;
+                let mut keys: BTreeSet<PublicKey> =
+                    list.iter().map(|w| find_member(state, w, now)).collect::<Result<_>>()?;
                 keys.insert(self.member);
-                self.group_scope(&keys, pass, now)?
+                self.group_scope(GROUP_SCOPE_NAME, &keys, pass, now)?
             }
         };
         let key = (scope, DocId::generate(&mut rand::rng()));
@@ -550,10 +575,16 @@ impl Local {
     }
 
     /// A new scope read and written by exactly `members`.
-    fn group_scope(&mut self, members: &BTreeSet<PublicKey>, pass: &Passphrase, now: Timestamp) -> Result<outpost_identity::OpId> {
+    fn group_scope(
+        &mut self,
+        name: &str,
+        members: &BTreeSet<PublicKey>,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<outpost_identity::OpId> {
         let principals: Vec<Principal> = members.iter().map(|k| Principal::Member(*k)).collect();
         let def = ScopeDef {
-            name: GROUP_SCOPE_NAME.to_owned(),
+            name: name.to_owned(),
             readers: principals.clone(),
             writers: principals,
             nonce: rand::random(),
@@ -577,7 +608,7 @@ impl Local {
             for doc in replica.docs() {
                 let direct = state
                     .scope(&doc.0)
-                    .is_some_and(|s| s.name == GROUP_SCOPE_NAME && s.readers == want);
+                    .is_some_and(|s| s.name == DIRECT_SCOPE_NAME && s.readers == want);
                 if direct && self.is_channel(&replica, &ring, doc) == Some(true) {
                     return Ok(*doc);
                 }
@@ -591,7 +622,7 @@ impl Local {
                 names.get(&other.0).cloned().unwrap_or_default()
             )
         };
-        let scope = self.group_scope(&pair, pass, now)?;
+        let scope = self.group_scope(DIRECT_SCOPE_NAME, &pair, pass, now)?;
         let key = (scope, DocId::generate(&mut rand::rng()));
         self.write_log(key, LogOp::Set(Setting::Name(name)), pass, now)?;
         Ok(key)
@@ -607,7 +638,9 @@ impl Local {
         let mut by_id = Vec::new();
         let mut by_name = Vec::new();
         for doc in replica.docs() {
-            let Some(entries) = self.channel_entries(&replica, &ring, doc) else { continue };
+            let Some(entries) = self.channel_entries(&replica, &ring, doc) else {
+                continue;
+            };
             if !prefix.is_empty() && doc.1.to_hex().starts_with(&prefix) {
                 by_id.push(*doc);
             }
@@ -683,7 +716,7 @@ impl Local {
             let kind = match def.map(|d| d.readers.as_slice()) {
                 Some([Principal::Everyone]) => "everyone".to_owned(),
                 Some([Principal::Dept(d)]) => format!("dept:{d}"),
-                Some(r) if r.len() == 2 && def.is_some_and(|d| d.name == GROUP_SCOPE_NAME) => "direct".to_owned(),
+                Some(_) if def.is_some_and(|d| d.name == DIRECT_SCOPE_NAME) => "direct".to_owned(),
                 _ => "group".to_owned(),
             };
             let last = open.channel.messages.last().map_or(0, |m| m.time_ms / 1000);

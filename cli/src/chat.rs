@@ -1,0 +1,290 @@
+//! `outpost channel ...` and `outpost chat ...`: chat on this node.
+//!
+//! Each command becomes one [`ChatRequest`], answered by a running node
+//! (`POST /api/chat`) or, when none runs, by the store directly; either way
+//! the answer is the same JSON, printed as is with `--json` or as text by
+//! the command's own formatting function.
+
+use crate::flags::{ChannelCommand, ChatCommand};
+use crate::io::Ctx;
+use anyhow::{Context, Result};
+use outpost_identity::Timestamp;
+use outpost_node::api_client::ApiClient;
+use outpost_node::chat::{Audience, ChatRequest};
+use outpost_node::{Local, now};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Renders an answer as text.
+type Render = Box<dyn FnOnce(&Value) -> String>;
+
+/// `outpost channel ...`.
+pub fn channel(ctx: &Ctx, cmd: ChannelCommand) -> Result<()> {
+    let (req, render): (ChatRequest, Render) = match cmd {
+        ChannelCommand::Create {
+            name,
+            dept,
+            everyone,
+            members,
+            topic,
+        } => {
+            let audience = match (dept, everyone, members.is_empty()) {
+                (Some(d), _, _) => Some(Audience::Dept(d)),
+                (None, true, _) => Some(Audience::Everyone),
+                (None, false, false) => Some(Audience::Members(members)),
+                (None, false, true) => None,
+            };
+            (ChatRequest::Create { name, audience, topic }, Box::new(created))
+        }
+        ChannelCommand::Dm { member } => (ChatRequest::Direct { member }, Box::new(direct)),
+        ChannelCommand::List => (ChatRequest::List, Box::new(list)),
+        ChannelCommand::Join { channel } => (ChatRequest::Join { channel, on: true }, Box::new(joined)),
+        ChannelCommand::Leave { channel } => (ChatRequest::Join { channel, on: false }, Box::new(joined)),
+        ChannelCommand::Archive { channel, undo } => (ChatRequest::Archive { channel, on: !undo }, Box::new(archived)),
+    };
+    answer(ctx, req, render)
+}
+
+/// `outpost chat ...`.
+pub fn chat(ctx: &Ctx, cmd: ChatCommand) -> Result<()> {
+    let (req, render): (ChatRequest, Render) = match cmd {
+        ChatCommand::Send { channel, text, reply } => (ChatRequest::Send { channel, text, reply }, Box::new(sent)),
+        ChatCommand::Read {
+            channel,
+            since,
+            thread,
+            limit,
+            peek,
+        } => {
+            let since = since.map(|s| parse_since(&s, now())).transpose()?;
+            let req = ChatRequest::Read {
+                channel,
+                since,
+                thread,
+                limit,
+                peek,
+            };
+            (req, Box::new(read))
+        }
+        ChatCommand::Edit { channel, message, text } => {
+            (ChatRequest::Edit { channel, message, text }, Box::new(edited))
+        }
+        ChatCommand::Recall { channel, message } => (ChatRequest::Recall { channel, message }, Box::new(recalled)),
+        ChatCommand::React {
+            channel,
+            message,
+            reaction,
+            off,
+        } => {
+            let render = reacted(&reaction, off);
+            let req = ChatRequest::React {
+                channel,
+                message,
+                reaction,
+                off,
+            };
+            (req, render)
+        }
+        ChatCommand::Pin { channel, message, off } => (ChatRequest::Pin { channel, message, off }, Box::new(pinned)),
+        ChatCommand::Receipts { channel, message } => (ChatRequest::Receipts { channel, message }, Box::new(receipts)),
+        ChatCommand::Search { query, channel } => (ChatRequest::Search { query, channel }, Box::new(found)),
+    };
+    answer(ctx, req, render)
+}
+
+/// Carries out `req` through the running node, or on the store when no
+/// node runs, and prints the answer.
+fn answer(ctx: &Ctx, req: ChatRequest, render: Render) -> Result<()> {
+    let v = match ApiClient::running(ctx.home.dir()) {
+        Some(api) => api.post("/api/chat", &serde_json::to_value(&req)?)?,
+        None => {
+            let mut local = Local::open(ctx.home.clone())?;
+            outpost_node::chat::handle(&mut local, &ctx.pass, req)?
+        }
+    };
+    ctx.print(render(&v), v);
+    Ok(())
+}
+
+/// `--since`: seconds since 1970, or a duration (`2h`) meaning that long
+/// before `now`.
+fn parse_since(text: &str, now: Timestamp) -> Result<u64> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse()
+            .with_context(|| format!("--since {text}: not a time in seconds since 1970"));
+    }
+    let ago = outpost_identity::time::parse_duration(text).with_context(|| {
+        format!("cannot read --since {text:?}: give seconds since 1970 or a duration such as 30m, 2h or 3d")
+    })?;
+    Ok(now.0.saturating_sub(ago))
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+/// The first 16 hex digits of an id: enough to name a message.
+fn short(v: &Value) -> &str {
+    let id = str_of(v);
+    id.get(..16).unwrap_or(id)
+}
+
+fn utc(v: &Value) -> String {
+    Timestamp(v.as_u64().unwrap_or_default()).to_utc_string()
+}
+
+/// A person as `{"member", "name"}`: the name, or the start of the key.
+fn who(v: &Value) -> &str {
+    v["name"].as_str().unwrap_or_else(|| short(&v["member"]))
+}
+
+fn created(v: &Value) -> String {
+    format!("created channel {} \"{}\"\n", str_of(&v["channel"]), str_of(&v["name"]))
+}
+
+fn direct(v: &Value) -> String {
+    format!("direct channel {}\n", str_of(&v["channel"]))
+}
+
+fn list(v: &Value) -> String {
+    let mut text = format!(
+        "{:<32}  {:<24}  {:<16}  {:>6}  {:>8}  LAST\n",
+        "ID", "NAME", "KIND", "UNREAD", "MENTIONS"
+    );
+    for c in v.as_array().into_iter().flatten() {
+        let last = match c["last"].as_u64() {
+            Some(0) | None => "-".to_owned(),
+            Some(_) => utc(&c["last"]),
+        };
+        let mut flags = String::new();
+        if c["archived"] == true {
+            flags.push_str("  archived");
+        }
+        if c["joined"] == false {
+            flags.push_str("  left");
+        }
+        let line = format!(
+            "{:<32}  {:<24}  {:<16}  {:>6}  {:>8}  {last:<19}{flags}",
+            str_of(&c["channel"]),
+            c["name"].as_str().unwrap_or("(no name)"),
+            str_of(&c["kind"]),
+            c["unread"].as_u64().unwrap_or_default(),
+            c["mentions"].as_u64().unwrap_or_default(),
+        );
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn joined(v: &Value) -> String {
+    let done = if v["joined"] == true { "joined" } else { "left" };
+    format!("{done} channel {}\n", str_of(&v["channel"]))
+}
+
+fn archived(v: &Value) -> String {
+    let done = if v["archived"] == true { "archived" } else { "reopened" };
+    format!("{done} channel {}\n", str_of(&v["channel"]))
+}
+
+fn sent(v: &Value) -> String {
+    format!("sent {}\n", short(&v["message"]))
+}
+
+/// One message on one line (continuation lines of its text indented):
+/// id, time, author, text and its markers.
+fn message_line(m: &Value) -> String {
+    let mut line = format!("{}  {}  {}: ", short(&m["id"]), utc(&m["time"]), who(&m["author"]));
+    if m["recalled"] == true {
+        line.push_str("(recalled)");
+    } else {
+        line.push_str(&str_of(&m["text"]).replace('\n', "\n    "));
+    }
+    if m["edited"] == true {
+        line.push_str(" (edited)");
+    }
+    if m["pinned"] == true {
+        line.push_str(" 📌");
+    }
+    for (reaction, people) in m["reactions"].as_object().into_iter().flatten() {
+        let n = people.as_array().map_or(0, Vec::len);
+        let _ = write!(line, " [{reaction} {n}]");
+    }
+    match m["replies"].as_u64() {
+        Some(1) => line.push_str(" (1 reply)"),
+        Some(n) if n > 1 => {
+            let _ = write!(line, " ({n} replies)");
+        }
+        _ => {}
+    }
+    line.push('\n');
+    line
+}
+
+fn read(v: &Value) -> String {
+    v["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(message_line)
+        .collect()
+}
+
+fn edited(v: &Value) -> String {
+    format!("edited {}\n", short(&v["message"]))
+}
+
+fn recalled(v: &Value) -> String {
+    format!("recalled {}\n", short(&v["message"]))
+}
+
+/// The answer to a reaction does not say which: the formatter is told.
+fn reacted(reaction: &str, off: bool) -> Render {
+    let done = format!("{} {reaction}", if off { "took back" } else { "reacted" });
+    Box::new(move |v: &Value| format!("{done} on {}\n", short(&v["message"])))
+}
+
+fn pinned(v: &Value) -> String {
+    let done = if v["pinned"] == true { "pinned" } else { "unpinned" };
+    format!("{done} {}\n", short(&v["message"]))
+}
+
+fn receipts(v: &Value) -> String {
+    let names = |key: &str| {
+        let people: Vec<&str> = v[key].as_array().into_iter().flatten().map(who).collect();
+        if people.is_empty() {
+            "-".to_owned()
+        } else {
+            people.join(", ")
+        }
+    };
+    format!("read by: {}\nnot yet: {}\n", names("read"), names("unread"))
+}
+
+fn found(v: &Value) -> String {
+    let hits = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    if hits.is_empty() {
+        return "no message matches\n".to_owned();
+    }
+    hits.iter()
+        .map(|m| format!("#{}  {}", str_of(&m["channel_name"]), message_line(m)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_seconds_or_a_duration_ago() {
+        let now = Timestamp(1_800_000_000);
+        assert_eq!(parse_since("1700000000", now).expect("seconds"), 1_700_000_000);
+        assert_eq!(parse_since("2h", now).expect("hours"), 1_800_000_000 - 7_200);
+        assert_eq!(parse_since("30m", now).expect("minutes"), 1_800_000_000 - 1_800);
+        assert_eq!(parse_since("3d", now).expect("days"), 1_800_000_000 - 3 * 86_400);
+        assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("", now).is_err());
+    }
+}
