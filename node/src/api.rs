@@ -93,7 +93,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/channels/{channel}/messages/{message}/recall", post(chat::recall))
         .route("/api/channels/{channel}/messages/{message}/react", post(chat::react))
         .route("/api/channels/{channel}/messages/{message}/pin", post(chat::pin))
-        .route("/api/channels/{channel}/messages/{message}/receipts", get(chat::receipts))
+        .route(
+            "/api/channels/{channel}/messages/{message}/receipts",
+            get(chat::receipts),
+        )
         .route("/api/search", get(chat::search))
         .route("/api/certs/request", post(certs::request))
         .route("/api/certs/issue", post(certs::issue))

@@ -231,6 +231,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             let me = local.member.0;
             let unread = open.channel.unread(&me);
             let names = names(local.require_org()?);
+            let delivered = local.delivered_until(&open.key.0)?;
             let mut shown: Vec<&Message> = match &thread {
                 Some(root) => open.channel.thread(root),
                 None => open.channel.messages.iter().filter(|m| m.thread.is_none()).collect(),
@@ -242,7 +243,12 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             let skip = shown.len().saturating_sub(limit);
             let messages: Vec<Value> = shown[skip..]
                 .iter()
-                .map(|m| message_json(m, &open.channel, &names, &me))
+                .map(|m| {
+                    let mut v = message_json(m, &open.channel, &names, &me);
+                    // Written here and not yet known to be held by a peer.
+                    v["pending"] = json!(m.author == me && m.time_ms / 1000 > delivered.0);
+                    v
+                })
                 .collect();
             let mut marked = false;
             if !peek && unread > 0 {
@@ -498,7 +504,41 @@ impl OpenChannel {
     }
 }
 
+/// The settings key under which [`Local::note_delivered`] keeps, per scope,
+/// the time up to which a peer holds everything this node wrote.
+fn delivered_key(scope: &outpost_identity::OpId) -> String {
+    format!("delivered/{}", scope.to_hex())
+}
+
 impl Local {
+    /// Records that a peer holding `cert` received, in a complete sync
+    /// session, everything of the scopes it may hold that this node wrote
+    /// up to `until`.
+    pub fn note_delivered(&self, cert: &outpost_identity::RoleCert, until: Timestamp) -> Result<()> {
+        let state = self.require_org()?;
+        let mut pairs = Vec::new();
+        for (scope, _) in state.scopes() {
+            if crate::sync::may_hold(state, &scope, cert) && self.delivered_until(&scope)? < until {
+                pairs.push((delivered_key(&scope), until.0.to_be_bytes()));
+            }
+        }
+        let refs: Vec<(&str, &[u8])> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        if !refs.is_empty() {
+            self.store.set_settings(&refs)?;
+        }
+        Ok(())
+    }
+
+    /// Up to when a peer is known to hold what this node wrote in `scope`.
+    pub fn delivered_until(&self, scope: &outpost_identity::OpId) -> Result<Timestamp> {
+        let stored = self.store.setting(&delivered_key(scope))?;
+        Ok(Timestamp(
+            stored
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map_or(0, u64::from_be_bytes),
+        ))
+    }
+
     /// The entries of `doc` if it is a channel this member can read: every
     /// valid envelope opened and decoded. `None` if it is a document, or if
     /// some entry cannot be opened with the keys held.

@@ -105,6 +105,9 @@ pub struct Shared {
     /// The last anti-entropy session this node started with each peer:
     /// when it ended (ms since 1970) and its counters.
     pub last_syncs: Mutex<HashMap<PeerId, (u64, Stats)>>,
+    /// When (seconds) this node last wrote through the API; at start, the
+    /// start time (writes made just before by the CLI count too).
+    last_write: std::sync::atomic::AtomicU64,
     /// Makes local writes durable, many at once (declared before its
     /// thread, so that the thread can end when both are dropped).
     committer: Committer,
@@ -196,6 +199,8 @@ impl Shared {
             .context("a storage task failed")?
             .context("could not make the last changes durable; they are not saved")?;
         self.writes.durable_up_to(made);
+        self.last_write
+            .fetch_max(crate::now().0, std::sync::atomic::Ordering::SeqCst);
         self.publish().await
     }
 
@@ -286,6 +291,31 @@ impl Shared {
     /// Starts a sync session with `peer` unless one is running or one was
     /// started for this reason less than [`PULL_INTERVAL_MIN`] ago; the
     /// periodic round catches what a skipped one would have.
+    /// Syncs soon with every admitted peer (each at most once per
+    /// [`PULL_INTERVAL_MIN`]), so that local writes are confirmed as
+    /// delivered ([`Local::note_delivered`]) without waiting for the round.
+    pub fn confirm_delivery(self: &Arc<Self>) {
+        let s = self.clone();
+        tokio::spawn(async move {
+            for (peer, _) in s.client.peers().await.unwrap_or_default() {
+                if s.gate.admitted(&peer).is_some() {
+                    s.pull(peer, "confirming the delivery of local writes");
+                }
+            }
+        });
+    }
+
+    /// Starts a sync session with `peer` after `delay`.
+    fn sync_later(self: &Arc<Self>, peer: PeerId, delay: Duration) {
+        let s = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Err(e) = s.sync_with(peer).await {
+                tracing::debug!("{e:#}")
+            }
+        });
+    }
+
     fn pull(self: &Arc<Self>, peer: PeerId, why: &str) -> bool {
         {
             let mut pulls = self.pulls.lock().expect("never poisoned");
@@ -427,6 +457,9 @@ impl Shared {
     pub async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<Stats> {
         let _running = Running::start(self, peer);
         let principal = self.gate.admitted(&peer);
+        let offered = principal.clone();
+        let started = crate::now();
+        let mut complete = true;
         let mut view = self.with_local(move |l, _| view_for(l, principal.as_ref())).await?;
         let mut salt = [0u8; 16];
         rand::Rng::fill_bytes(&mut rand::rng(), &mut salt);
@@ -439,7 +472,10 @@ impl Shared {
                     Output::Send(msg) => next = Some(msg),
                     Output::Deliver(item) => items.push(item),
                     Output::Done(stats) => tracing::debug!(%peer, "sync done: {stats:?}"),
-                    Output::Failed(why) => tracing::info!(%peer, "sync ended early: {why:?}"),
+                    Output::Failed(why) => {
+                        complete = false;
+                        tracing::info!(%peer, "sync ended early: {why:?}")
+                    }
                 }
             }
             for item in &items {
@@ -455,6 +491,24 @@ impl Shared {
                     .lock()
                     .expect("never poisoned")
                     .insert(peer, (ended, stats.clone()));
+                if complete && let Some(cert) = offered {
+                    // The peer now holds everything of its scopes that this
+                    // node held when the session started.
+                    let noted = self
+                        .with_local(move |l, _| {
+                            l.note_delivered(&cert, outpost_identity::Timestamp(started.0.saturating_sub(1)))
+                        })
+                        .await;
+                    if let Err(e) = noted {
+                        tracing::warn!("could not record what {peer} holds: {e:#}");
+                    }
+                    // Delivery is recorded to the second before the session
+                    // started (envelope times are in seconds): writes of that
+                    // second are confirmed by one more session after it.
+                    if self.last_write.load(std::sync::atomic::Ordering::SeqCst) >= started.0 {
+                        self.sync_later(peer, Duration::from_millis(1100));
+                    }
+                }
                 let _ = self.events.send(NodeEvent::Synced {
                     peer,
                     stats: stats.clone(),
@@ -599,6 +653,7 @@ pub async fn run(
         committer,
         _committer_thread: committer_thread,
         last_syncs: Mutex::new(HashMap::new()),
+        last_write: std::sync::atomic::AtomicU64::new(crate::now().0),
         writes,
         local: Mutex::new(local),
         pass,

@@ -477,25 +477,40 @@ impl Local {
 impl Local {
     /// Key stewardship: for every scope whose current key this member
     /// holds, wraps it to readers who should have it and do not (members
-    /// certified after the rekey). Returns how many wraps were posted.
+    /// certified after the rekey); and if someone who holds it may no
+    /// longer read the scope (revoked, expired, moved to another
+    /// department), starts a new epoch without them, where this member may
+    /// write the scope. Several members may do so at once: concurrent
+    /// rekeys resolve the same way everywhere. Returns how many wraps and
+    /// rekeys were posted.
     pub fn steward_keys(&mut self, pass: &Passphrase, now: Timestamp) -> Result<usize> {
         let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let state = self.require_org()?.clone();
+        let mine = state.role_of(&self.member, now).map(|(_, c)| c.clone());
         let mut posted = 0;
-        for (scope, _) in state.scopes() {
+        for (scope, def) in state.scopes() {
             let Some(epoch) = state.writer_epoch(&scope) else {
                 continue;
             };
             let (Some(secret), Some(rekey)) = (ring.get(&epoch), state.epoch(&epoch)) else {
                 continue;
             };
+            let readers = self.readers(&scope, now)?;
             let have: std::collections::BTreeSet<PublicKey> = state.wraps_of(&epoch).iter().map(|w| w.to).collect();
-            let missing: Vec<(PublicKey, ExchangeKey)> = self
-                .readers(&scope, now)?
-                .into_iter()
-                .filter(|(k, _)| !have.contains(k))
-                .collect();
+            let stale = have.iter().any(|k| !readers.iter().any(|(r, _)| r == k));
+            if stale && mine.as_ref().is_some_and(|c| def.allows_write(c)) {
+                match self.rekey(scope, &member, pass, now) {
+                    Ok(_) => {
+                        tracing::info!("scope {scope}: a holder of its key may no longer read it; started a new epoch");
+                        posted += 1;
+                        continue;
+                    }
+                    Err(e) => tracing::warn!("could not rekey scope {scope}: {e:#}"),
+                }
+            }
+            let missing: Vec<(PublicKey, ExchangeKey)> =
+                readers.into_iter().filter(|(k, _)| !have.contains(k)).collect();
             if missing.is_empty() {
                 continue;
             }
@@ -568,13 +583,7 @@ impl<'a> Writer<'a> {
             time: self.now,
             nonce: [0; 24],
         };
-        Envelope::seal(
-            header,
-            &payload,
-            self.secret,
-            &self.member.signing,
-            &mut rand::rng(),
-        )
+        Envelope::seal(header, &payload, self.secret, &self.member.signing, &mut rand::rng())
     }
 }
 

@@ -15,6 +15,7 @@ async fn run(shared: &Arc<Shared>, req: ChatRequest) -> ApiResult {
     let v = shared.with_local(move |l, pass| handle(l, pass, req)).await?;
     if writes {
         shared.flush().await?;
+        shared.confirm_delivery();
     }
     Ok(Json(v))
 }
@@ -176,10 +177,21 @@ pub async fn pin(
     Path((channel, message)): Path<(String, String)>,
     Json(b): Json<Pin>,
 ) -> ApiResult {
-    run(&shared, ChatRequest::Pin { channel, message, off: b.off }).await
+    run(
+        &shared,
+        ChatRequest::Pin {
+            channel,
+            message,
+            off: b.off,
+        },
+    )
+    .await
 }
 
-pub async fn receipts(State(shared): State<Arc<Shared>>, Path((channel, message)): Path<(String, String)>) -> ApiResult {
+pub async fn receipts(
+    State(shared): State<Arc<Shared>>,
+    Path((channel, message)): Path<(String, String)>,
+) -> ApiResult {
     run(&shared, ChatRequest::Receipts { channel, message }).await
 }
 
@@ -191,6 +203,12 @@ pub struct SearchQuery {
 }
 
 pub async fn search(State(shared): State<Arc<Shared>>, Query(q): Query<SearchQuery>) -> ApiResult {
-    run(&shared, ChatRequest::Search { query: q.q, channel: q.channel }).await
+    run(
+        &shared,
+        ChatRequest::Search {
+            query: q.q,
+            channel: q.channel,
+        },
+    )
+    .await
 }
-
