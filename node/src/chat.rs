@@ -228,9 +228,9 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
         } => {
             let open = local.open_channel(&channel, pass, now)?;
             let thread = thread.map(|t| open.message_id(&t)).transpose()?;
-            let me = local.member.0;
+            let viewer = Viewer::of(local, local.require_org()?, now);
+            let me = viewer.me;
             let unread = open.channel.unread(&me);
-            let names = names(local.require_org()?);
             let delivered = local.delivered_until(&open.key.0)?;
             let mut shown: Vec<&Message> = match &thread {
                 Some(root) => open.channel.thread(root),
@@ -244,7 +244,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             let messages: Vec<Value> = shown[skip..]
                 .iter()
                 .map(|m| {
-                    let mut v = message_json(m, &open.channel, &names, &me);
+                    let mut v = viewer.message(m, &open.channel);
                     // Written here and not yet known to be held by a peer.
                     v["pending"] = json!(m.author == me && m.time_ms / 1000 > delivered.0);
                     v
@@ -252,8 +252,9 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
                 .collect();
             let mut marked = false;
             if !peek && unread > 0 {
-                // The read mark names the newest entry this node holds: the
-                // member has now seen everything in its causal past.
+                // The read mark names the newest message; its entry depends
+                // on every entry this node holds (the channel's heads), and
+                // the member has read everything in that causal past.
                 if let Some(last) = open.channel.messages.last() {
                     local.write_log(open.key, LogOp::Read { up_to: last.id }, pass, now)?;
                     marked = true;
@@ -280,6 +281,9 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             }
             if m.recalled_by.is_some() {
                 bail!("this message was recalled: it cannot be edited");
+            }
+            if text.trim().is_empty() {
+                bail!("the new text is empty: to withdraw the message, recall it");
             }
             let id = local.write_log(open.key, LogOp::Edit { target, text }, pass, now)?;
             Ok(json!({"message": hex::encode(target), "entry": hex::encode(id.0)}))
@@ -433,23 +437,59 @@ pub fn mentions_in(text: &str, state: &AuthState, now: Timestamp) -> Vec<Mention
     out.into_iter().collect()
 }
 
-fn message_json(m: &Message, channel: &Channel, names: &BTreeMap<[u8; 32], String>, me: &[u8; 32]) -> Value {
-    json!({
-        "id": hex::encode(m.id),
-        "author": person(names, &m.author),
-        "time": m.time_ms / 1000,
-        "text": m.text,
-        "edited": m.revisions.len() > 1,
-        "revisions": m.revisions.iter().map(|r| json!({"time": r.time_ms / 1000, "text": r.text})).collect::<Vec<_>>(),
-        "thread": m.thread.map(hex::encode),
-        "replies": m.replies,
-        "recalled": m.recalled_by.is_some(),
-        "recalled_by": m.recalled_by.map(|k| person(names, &k)),
-        "reactions": m.reactions.iter().map(|(r, who)| (r.clone(), json!(who.iter().map(|k| person(names, k)).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),
-        "pinned": channel.pins.contains(&m.id),
-        "mentions_me": m.mentions.iter().any(|x| matches!(x, Mention::Member(k) if k == me)),
-        "read": channel.has_read(me, &m.id),
-    })
+/// Who is looking: this member, their department and its parents (for
+/// `@Dept` mentions), and everyone's display names.
+struct Viewer {
+    me: [u8; 32],
+    depts: Vec<String>,
+    names: BTreeMap<[u8; 32], String>,
+}
+
+impl Viewer {
+    fn of(local: &Local, state: &AuthState, now: Timestamp) -> Viewer {
+        let depts = state
+            .role_of(&local.member, now)
+            .map(|(_, c)| {
+                let segs = c.dept.segments();
+                (1..=segs.len()).map(|i| segs[..i].join("/")).collect()
+            })
+            .unwrap_or_default();
+        Viewer {
+            me: local.member.0,
+            depts,
+            names: names(state),
+        }
+    }
+
+    /// Does `m` mention this member (by name, department or `@all`)?
+    fn mentioned(&self, m: &Message) -> bool {
+        m.recalled_by.is_none()
+            && m.mentions.iter().any(|x| match x {
+                Mention::Member(k) => *k == self.me,
+                Mention::Dept(d) => self.depts.contains(d),
+                Mention::Channel => true,
+            })
+    }
+
+    fn message(&self, m: &Message, channel: &Channel) -> Value {
+        let names = &self.names;
+        json!({
+            "id": hex::encode(m.id),
+            "author": person(names, &m.author),
+            "time": m.time_ms / 1000,
+            "text": m.text,
+            "edited": m.revisions.len() > 1,
+            "revisions": m.revisions.iter().map(|r| json!({"time": r.time_ms / 1000, "text": r.text})).collect::<Vec<_>>(),
+            "thread": m.thread.map(hex::encode),
+            "replies": m.replies,
+            "recalled": m.recalled_by.is_some(),
+            "recalled_by": m.recalled_by.map(|k| person(names, &k)),
+            "reactions": m.reactions.iter().map(|(r, who)| (r.clone(), json!(who.iter().map(|k| person(names, k)).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),
+            "pinned": channel.pins.contains(&m.id),
+            "mentions_me": self.mentioned(m),
+            "read": channel.has_read(&self.me, &m.id),
+        })
+    }
 }
 
 /// A channel opened for reading or acting in it.
@@ -597,7 +637,22 @@ impl Local {
         outpost_identity::op::check_text("channel name", name, true)?;
         let scope = match audience {
             Audience::Everyone => self.dept_scope(&DeptPath::root(), pass, now)?,
-            Audience::Dept(d) => self.dept_scope(&DeptPath::parse(d)?, pass, now)?,
+            Audience::Dept(d) => {
+                let dept = DeptPath::parse(d)?;
+                let mine = my_cert(self, now)?;
+                if !mine.dept.is_within(&dept) {
+                    bail!(
+                        "you ({} in {}) may not post in a channel of {dept}: only its members may; create it in your own department, or name its members with --members",
+                        mine.role,
+                        if mine.dept.segments().is_empty() {
+                            "the whole org".to_owned()
+                        } else {
+                            mine.dept.to_string()
+                        }
+                    );
+                }
+                self.dept_scope(&dept, pass, now)?
+            }
             Audience::Members(list) => {
                 let state = self.require_org()?;
                 let mut keys: BTreeSet<PublicKey> =
@@ -746,6 +801,7 @@ impl Local {
         let replica = self.replica()?;
         let me = self.member.0;
         let state = replica.auth();
+        let viewer = Viewer::of(self, state, now);
         let mut rows = Vec::new();
         for doc in replica.docs().copied().collect::<Vec<_>>() {
             if self.is_channel(&replica, &ring, &doc) != Some(true) {
@@ -772,7 +828,7 @@ impl Local {
                     "members": open.members.len(),
                     "messages": open.channel.messages.len(),
                     "unread": open.channel.unread(&me),
-                    "mentions": open.channel.mentioning(&me, &[]).filter(|m| !open.channel.has_read(&me, &m.id)).count(),
+                    "mentions": open.channel.messages.iter().filter(|m| viewer.mentioned(m) && !open.channel.has_read(&me, &m.id)).count(),
                     "last": last,
                 }),
             ));
@@ -792,8 +848,7 @@ impl Local {
         let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let replica = self.replica()?;
-        let names = names(replica.auth());
-        let me = self.member.0;
+        let viewer = Viewer::of(self, replica.auth(), now);
         let mut index = outpost_workspace::search::Index::new();
         let mut opened = BTreeMap::new();
         for doc in replica.docs().copied().collect::<Vec<_>>() {
@@ -814,7 +869,7 @@ impl Local {
             .filter_map(|(doc, id)| {
                 let open = &opened[&doc];
                 let m = open.channel.message(&id)?;
-                let mut v = message_json(m, &open.channel, &names, &me);
+                let mut v = viewer.message(m, &open.channel);
                 v["channel"] = json!(open.key.1.to_hex());
                 v["channel_name"] = json!(open.channel.name);
                 Some(((m.time_ms, m.id), v))

@@ -356,7 +356,7 @@ fn audiences_direct_messages_leaving_and_receipts() {
     alice.fails(
         ["channel", "create", "sales", "--dept", "HQ/East"],
         exit::ERROR,
-        "may not write in HQ/East",
+        "may not post in a channel of HQ/East",
     );
     assert_eq!(alice.json(["channel", "list"]), json!([]));
 

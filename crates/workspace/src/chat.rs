@@ -503,7 +503,12 @@ impl Channel {
                 if !self.index.contains_key(up_to) {
                     return Err(Ignored::UnknownTarget);
                 }
-                self.marks.entry(e.author).or_default().push(*up_to);
+                // The entry's own dependencies are what the reader's node
+                // held: messages that arrived concurrently with `up_to`
+                // count as read too.
+                let marks = self.marks.entry(e.author).or_default();
+                marks.push(*up_to);
+                marks.push(e.id);
             }
             LogOp::Set(setting) => match setting {
                 Setting::Name(n) => self.name = Some(n.clone()),

@@ -287,6 +287,20 @@ fn read_marks_cover_what_the_reader_had_and_nothing_that_came_later() {
 }
 
 #[test]
+fn a_read_mark_covers_concurrent_messages_its_reader_held() {
+    let mut log = Log::default();
+    let m1 = log.post(ALICE, 1, "one");
+    // Carol's message arrived at Bob's node alongside Alice's later one;
+    // Alice's sorts last, so Bob's mark names it, but he saw both.
+    let m3 = log.add(CAROL, 0, &[m1], post("from the field", None));
+    let m2 = log.add(ALICE, 2, &[m1], post("two", None));
+    log.add(BOB, 3, &[m2, m3], LogOp::Read { up_to: m2 });
+    let c = Channel::build(&log.entries, &Policy::default());
+    assert!([m1, m2, m3].iter().all(|m| c.has_read(&BOB, m)));
+    assert_eq!(c.unread(&BOB), 0);
+}
+
+#[test]
 fn mentions_reach_members_departments_and_the_channel() {
     let mut log = Log::default();
     let direct = log.act(
