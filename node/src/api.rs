@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 mod certs;
 mod chat;
+mod events;
 
 /// An API error: HTTP status, a code for programs, a message for people.
 #[derive(Debug)]
@@ -83,6 +84,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/docs", get(list_docs).post(new_doc))
         .route("/api/docs/{id}", get(show_doc).post(edit_doc))
         .route("/api/docs/{id}/history", get(history))
+        .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))

@@ -880,6 +880,57 @@ impl Local {
         Ok(json!(hits))
     }
 
+    /// Notifications for envelopes just stored from peers: chat messages
+    /// that mention this member (by name, department or `@all`), arrive in a
+    /// direct-message channel, or reply in a thread this member started.
+    /// Messages of channels the member left raise none but direct ones.
+    pub fn chat_notifications(&self, ids: &[[u8; 32]], pass: &Passphrase, now: Timestamp) -> Result<Vec<Value>> {
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        let state = replica.auth();
+        let viewer = Viewer::of(self, state, now);
+        let mut by_doc: BTreeMap<DocKey, Vec<EntryId>> = BTreeMap::new();
+        for id in ids {
+            if let Some(env) = replica.envelope(&EnvId(*id))
+                && env.header.author != self.member
+                && matches!(replica.verdict(&env.id), Some(outpost_seal::Verdict::Valid))
+            {
+                by_doc.entry((env.header.scope, env.header.doc)).or_default().push(*id);
+            }
+        }
+        let mut out = Vec::new();
+        for (doc, ids) in by_doc {
+            if self.is_channel(&replica, &ring, &doc) != Some(true) {
+                continue;
+            }
+            let open = self.open_key(&replica, &ring, doc, now)?;
+            let direct = state.scope(&doc.0).is_some_and(|s| s.name == DIRECT_SCOPE_NAME);
+            let left = open.channel.left.contains(&viewer.me);
+            for id in ids {
+                let Some(m) = open.channel.message(&id) else { continue };
+                let mine = |root: &EntryId| open.channel.message(root).is_some_and(|r| r.author == viewer.me);
+                let kind = if direct {
+                    "direct"
+                } else if left {
+                    continue;
+                } else if viewer.mentioned(m) {
+                    "mention"
+                } else if m.thread.as_ref().is_some_and(mine) {
+                    "reply"
+                } else {
+                    continue;
+                };
+                let mut v = viewer.message(m, &open.channel);
+                v["kind"] = json!(kind);
+                v["channel"] = json!(doc.1.to_hex());
+                v["channel_name"] = json!(open.channel.name);
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+
     /// Members who may read `scope` now, sorted.
     fn readers_of(&self, scope: &outpost_identity::OpId, now: Timestamp) -> Result<Vec<PublicKey>> {
         Ok(self.readers(scope, now)?.into_iter().map(|(k, _)| k).collect())

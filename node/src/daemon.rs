@@ -31,6 +31,8 @@ pub const GOSSIP_ENVELOPE_BYTES_MAX: usize = 64 * 1024;
 /// Least time between two sync sessions with one peer started because its
 /// gossip revealed changes this node lacks.
 pub const PULL_INTERVAL_MIN: Duration = Duration::from_secs(3);
+/// How soon a pull that found a session running tries again.
+const PULL_RETRY: Duration = Duration::from_millis(500);
 /// Most responder sessions kept at once.
 pub const RESPONDER_SESSIONS_MAX: usize = 256;
 /// How long start-up waits for every listen address to be reported before
@@ -121,6 +123,9 @@ struct Pulls {
     running: usize,
     /// When the last one started because gossip revealed unknown changes.
     last_revealed: Option<Instant>,
+    /// A pull waits for [`PULL_INTERVAL_MIN`] to pass or the running
+    /// session to end.
+    deferred: bool,
 }
 
 /// Counts a running session in [`Shared::pulls`] until dropped.
@@ -320,7 +325,26 @@ impl Shared {
         {
             let mut pulls = self.pulls.lock().expect("never poisoned");
             let p = pulls.entry(peer).or_default();
-            if p.running > 0 || p.last_revealed.is_some_and(|at| at.elapsed() < PULL_INTERVAL_MIN) {
+            let wait = match p.last_revealed {
+                Some(at) if at.elapsed() < PULL_INTERVAL_MIN => Some(PULL_INTERVAL_MIN - at.elapsed()),
+                _ if p.running > 0 => Some(PULL_RETRY),
+                _ => None,
+            };
+            if let Some(wait) = wait {
+                // One pull waits for its turn: what revealed it may have
+                // come after the running session took its view.
+                if !p.deferred {
+                    p.deferred = true;
+                    let s = self.clone();
+                    let why = why.to_owned();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        if let Some(p) = s.pulls.lock().expect("never poisoned").get_mut(&peer) {
+                            p.deferred = false;
+                        }
+                        s.pull(peer, &why);
+                    });
+                }
                 return false;
             }
             p.last_revealed = Some(Instant::now());

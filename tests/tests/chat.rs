@@ -4,13 +4,16 @@
 //! A department channel's members follow the directory (a member certified
 //! later reads its history; a revoked one receives nothing written after
 //! the revocation); threads, edits, recalls, pins and read receipts reach
-//! every member; search finds Chinese text; and messages written offline
+//! every member, and mentions, replies and direct messages raise
+//! notifications on the event stream; search finds Chinese text; and messages written offline
 //! are shown as pending, survive a crash, and are delivered (and shown so)
 //! when a peer appears.
 
 use outpost_tests::cluster::{TIMEOUT, acme, holds_for, member, serial_of, wait_for_peers};
 use outpost_tests::{RunningNode, wait_until};
 use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// How long a node is watched to show that something did not reach it.
@@ -39,6 +42,46 @@ fn wait_for(
     mut check: impl FnMut(&RunningNode) -> Result<(), String>,
 ) {
     wait_until(&format!("{}: {what}", node.name()), TIMEOUT, all, || check(node));
+}
+
+/// `GET /api/events` on `node`, left open: the event stream's lines.
+fn events(node: &RunningNode) -> BufReader<TcpStream> {
+    let api = node.api();
+    let mut stream = TcpStream::connect(api.addr).expect("the API accepts connections");
+    stream
+        .set_read_timeout(Some(TIMEOUT))
+        .expect("a read timeout can be set");
+    write!(
+        stream,
+        "GET /api/events?token={} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        api.token, api.addr
+    )
+    .expect("the request is sent");
+    BufReader::new(stream)
+}
+
+/// Reads `events` until an event named `name` whose data `pick` accepts;
+/// returns its data.
+fn next_event(events: &mut BufReader<TcpStream>, name: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    let mut current = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let mut line = String::new();
+        match events.read_line(&mut line) {
+            Ok(0) | Err(_) => panic!("the event stream ended before a {name} event; saw {seen:?}"),
+            Ok(_) => {}
+        }
+        let line = line.trim_end();
+        if let Some(n) = line.strip_prefix("event:") {
+            current = n.trim().to_owned();
+        } else if let Some(data) = line.strip_prefix("data:") {
+            let data: Value = serde_json::from_str(data.trim()).expect("event data is JSON");
+            if current == name && pick(&data) {
+                return data;
+            }
+            seen.push((current.clone(), data));
+        }
+    }
 }
 
 /// Posts `text` to `channel` on `node`; returns the message id.
@@ -80,8 +123,17 @@ fn a_department_channel_follows_the_directory_and_carries_every_action() {
             .ok_or_else(|| format!("listed as {row}"))
     });
 
-    // A message, a reply in its thread, an edit and a reaction.
+    // A message, a reply in its thread, an edit and a reaction; Carol's
+    // node notifies her of the mention, Bob's of the reply.
+    let mut c_events = events(&c);
+    let mut b_events = events(&b);
     let hello = send(&b, &ch, "hello team, @c please check the stock", None);
+    let note = next_event(&mut c_events, "notification", |n| n["kind"] == "mention");
+    assert_eq!(
+        (&note["text"], &note["channel"], &note["author"]["name"]),
+        (&json!("hello team, @c please check the stock"), &json!(ch), &json!("b")),
+        "{note}"
+    );
     wait_for(&c, "shows the message", &all, |n| {
         message(n, &ch, "hello team, @c please check the stock").map(drop)
     });
@@ -89,6 +141,25 @@ fn a_department_channel_follows_the_directory_and_carries_every_action() {
     assert_eq!(shown["mentions_me"], true, "{shown}");
     assert_eq!(shown["read"], false, "{shown}");
     let reply = send(&c, &ch, "on it", Some(&hello));
+    let note = next_event(&mut b_events, "notification", |n| n["kind"] == "reply");
+    assert_eq!(
+        (&note["text"], &note["thread"]),
+        (&json!("on it"), &json!(hello)),
+        "{note}"
+    );
+
+    // A direct message from Bob to Carol notifies her.
+    let dm = b.post("/api/channels/direct", &json!({"member": "c"}))["channel"]
+        .as_str()
+        .expect("the direct channel's id")
+        .to_owned();
+    send(&b, &dm, "just between us: the numbers look good", None);
+    let note = next_event(&mut c_events, "notification", |n| n["kind"] == "direct");
+    assert_eq!(
+        (&note["text"], &note["channel"]),
+        (&json!("just between us: the numbers look good"), &json!(dm)),
+        "{note}"
+    );
     b.post(
         &format!("/api/channels/{ch}/messages/{hello}/edit"),
         &json!({"text": "hello team, @c please check the stock today"}),
