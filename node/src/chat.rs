@@ -93,6 +93,31 @@ pub enum ChatRequest {
         /// The message this one answers (a thread).
         reply: Option<String>,
     },
+    /// Posts a file (encrypted, stored here, fetched by readers from any
+    /// peer that has it), with an optional text.
+    SendFile {
+        /// The channel.
+        channel: String,
+        /// The file, on this machine.
+        path: String,
+        /// A text to go with it.
+        text: Option<String>,
+        /// The message this one answers (a thread).
+        reply: Option<String>,
+    },
+    /// Decrypts a message's attached file into `out` (a running node
+    /// first fetches what it lacks from its peers).
+    SaveFile {
+        /// The channel.
+        channel: String,
+        /// The message.
+        message: String,
+        /// Where to write the file.
+        out: String,
+        /// Which attachment (default the first).
+        #[serde(default)]
+        index: usize,
+    },
     /// The channel's messages, oldest first; marks them read.
     Read {
         /// The channel.
@@ -166,7 +191,10 @@ impl ChatRequest {
     pub fn writes(&self) -> bool {
         !matches!(
             self,
-            ChatRequest::List | ChatRequest::Receipts { .. } | ChatRequest::Search { .. }
+            ChatRequest::List
+                | ChatRequest::Receipts { .. }
+                | ChatRequest::Search { .. }
+                | ChatRequest::SaveFile { .. }
         ) && !matches!(self, ChatRequest::Read { peek: true, .. })
     }
 }
@@ -218,6 +246,71 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             };
             let id = local.write_log(open.key, op, pass, now)?;
             Ok(json!({"channel": open.key.1.to_hex(), "message": hex::encode(id.0)}))
+        }
+        ChatRequest::SendFile {
+            channel,
+            path,
+            text,
+            reply,
+        } => {
+            let open = local.open_channel(&channel, pass, now)?;
+            open.writable()?;
+            let reply_to = reply.map(|r| open.message_id(&r)).transpose()?;
+            let path = std::path::PathBuf::from(path);
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .context("give the path of a file")?;
+            let policy = crate::blobs::FilePolicy::default();
+            let media_type = policy.media_type(&name)?;
+            let blobs = crate::blobs::Blobs::new(local.home.dir());
+            let (blob, key, manifest) = blobs.add_file(&path, &policy)?;
+            let text = text.unwrap_or_default();
+            let mentions = mentions_in(&text, local.require_org()?, now);
+            let op = LogOp::Post {
+                text,
+                reply_to,
+                mentions,
+                attachments: vec![outpost_workspace::chat::Attachment {
+                    blob: blob.0,
+                    key: *key.bytes(),
+                    name,
+                    bytes: manifest.size,
+                    media_type: media_type.to_owned(),
+                }],
+            };
+            let id = local.write_log(open.key, op, pass, now)?;
+            Ok(
+                json!({"channel": open.key.1.to_hex(), "message": hex::encode(id.0), "blob": hex::encode(blob.0), "bytes": manifest.size}),
+            )
+        }
+        ChatRequest::SaveFile {
+            channel,
+            message,
+            out,
+            index,
+        } => {
+            let a = attachment(local, pass, &channel, &message, index, now)?;
+            let blobs = crate::blobs::Blobs::new(local.home.dir());
+            let out = std::path::PathBuf::from(out);
+            let tmp = out.with_extension("outpost-partial");
+            let written = {
+                let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+                let n = blobs.open_to(
+                    &outpost_seal::blob::BlobId(a.blob),
+                    &outpost_seal::blob::FileKey::from_bytes(a.key),
+                    &mut f,
+                );
+                match n.and_then(|n| f.sync_all().map(|()| n).map_err(Into::into)) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(e);
+                    }
+                }
+            };
+            std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+            Ok(json!({"name": a.name, "bytes": written, "out": out, "media_type": a.media_type}))
         }
         ChatRequest::Read {
             channel,
@@ -347,6 +440,29 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
         }
         ChatRequest::Search { query, channel } => local.search_chat(&query, channel.as_deref(), pass, now),
     }
+}
+
+/// Attachment `index` of message `message` in `channel`.
+pub fn attachment(
+    local: &Local,
+    pass: &Passphrase,
+    channel: &str,
+    message: &str,
+    index: usize,
+    now: Timestamp,
+) -> Result<outpost_workspace::chat::Attachment> {
+    let open = local.open_channel(channel, pass, now)?;
+    let id = open.message_id(message)?;
+    let m = open.channel.message(&id).context("no such message")?;
+    if m.recalled_by.is_some() {
+        bail!("this message was recalled: its files are withdrawn");
+    }
+    m.attachments.get(index).cloned().with_context(|| {
+        format!(
+            "this message has {} file(s); there is no file {index}",
+            m.attachments.len()
+        )
+    })
 }
 
 /// This member's certificate.
@@ -486,6 +602,7 @@ impl Viewer {
             "recalled_by": m.recalled_by.map(|k| person(names, &k)),
             "reactions": m.reactions.iter().map(|(r, who)| (r.clone(), json!(who.iter().map(|k| person(names, k)).collect::<Vec<_>>()))).collect::<serde_json::Map<_, _>>(),
             "pinned": channel.pins.contains(&m.id),
+            "attachments": m.attachments.iter().map(|a| json!({"name": a.name, "bytes": a.bytes, "media_type": a.media_type, "blob": hex::encode(a.blob)})).collect::<Vec<_>>(),
             "mentions_me": self.mentioned(m),
             "read": channel.has_read(&self.me, &m.id),
         })

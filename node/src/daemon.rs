@@ -9,10 +9,10 @@ use crate::gate::OrgGate;
 use crate::home::{Home, Passphrase};
 use crate::local::{Local, frame};
 use crate::sync::{held_scopes, ingest, lacks_deps, view_for};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use libp2p::{Multiaddr, PeerId};
 use outpost_identity::request::Bundle;
-use outpost_net::{Client, Config as NetConfig, Event, Network, Topic};
+use outpost_net::{Client, Config as NetConfig, Event, Network, Proto, Topic};
 use outpost_sync::Time;
 use outpost_sync::message::SessionId;
 use outpost_sync::session::{Config as SyncConfig, Output, Session, Stats};
@@ -93,6 +93,8 @@ pub struct Shared {
     pub client: Client,
     /// The API token.
     pub token: String,
+    /// Encrypted files.
+    pub blobs: crate::blobs::Blobs,
     responders: Mutex<HashMap<SessionId, (Session, MemView, Instant)>>,
     events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
@@ -308,6 +310,110 @@ impl Shared {
                 }
             }
         });
+    }
+
+    /// Fetches the blob `id` from admitted peers: its manifest, then each
+    /// chunk this node lacks, checked and stored as it arrives (so an
+    /// interrupted fetch resumes where it stopped), several at once, from
+    /// the next peer when one fails. `progress` hears (chunks held, total).
+    pub async fn fetch_blob(
+        self: &Arc<Self>,
+        id: outpost_seal::blob::BlobId,
+        progress: impl Fn(usize, usize),
+    ) -> Result<outpost_seal::blob::Manifest> {
+        use crate::blobs::{BlobRequest, answered};
+        use futures::StreamExt;
+        /// Chunk requests in flight at once.
+        const IN_FLIGHT: usize = 4;
+        let blobs = self.blobs.clone();
+        let peers: Vec<PeerId> = self
+            .client
+            .peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| self.gate.admitted(p).is_some())
+            .collect();
+        let held = {
+            let b = blobs.clone();
+            tokio::task::spawn_blocking(move || b.manifest(&id)).await??
+        };
+        let mut manifest = held;
+        for peer in &peers {
+            if manifest.is_some() {
+                break;
+            }
+            let Ok(answer) = self
+                .client
+                .request(Proto::Blob, *peer, BlobRequest::Manifest(id).encode())
+                .await
+            else {
+                continue;
+            };
+            if let Some(m) = answered(&answer).and_then(|b| outpost_seal::blob::Manifest::decode(b).ok())
+                && m.id() == id
+            {
+                let b = blobs.clone();
+                let stored = m.clone();
+                tokio::task::spawn_blocking(move || b.put_manifest(&stored)).await??;
+                manifest = Some(m);
+            }
+        }
+        let manifest =
+            manifest.context("no connected peer has this file; it is fetched once one that has it connects")?;
+        let total = manifest.chunks.len();
+        let mut missing = {
+            let (b, m) = (blobs.clone(), manifest.clone());
+            tokio::task::spawn_blocking(move || b.missing(&m)).await?
+        };
+        if !missing.is_empty() {
+            tracing::info!(
+                "fetching {} of {total} chunks of file {}",
+                missing.len(),
+                hex::encode(&id.0[..8])
+            );
+        }
+        progress(total - missing.len(), total);
+        for peer in &peers {
+            if missing.is_empty() {
+                break;
+            }
+            let fetched = futures::stream::iter(missing.clone())
+                .map(|i| {
+                    let client = self.client.clone();
+                    async move {
+                        (
+                            i,
+                            client
+                                .request(Proto::Blob, *peer, BlobRequest::Chunk(id, i).encode())
+                                .await,
+                        )
+                    }
+                })
+                .buffer_unordered(IN_FLIGHT);
+            futures::pin_mut!(fetched);
+            while let Some((i, answer)) = fetched.next().await {
+                let Some(bytes) = answer.ok().as_deref().and_then(answered).map(<[u8]>::to_vec) else {
+                    continue;
+                };
+                let (b, m) = (blobs.clone(), manifest.clone());
+                match tokio::task::spawn_blocking(move || b.put_chunk(&m, i, &bytes)).await? {
+                    Ok(()) => {
+                        missing.retain(|x| *x != i);
+                        progress(total - missing.len(), total);
+                    }
+                    Err(e) => tracing::warn!(%peer, "refusing a chunk: {e:#}"),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            bail!(
+                "{} of {total} chunks of this file are on no connected peer; fetching again resumes with them",
+                missing.len()
+            );
+        }
+        Ok(manifest)
     }
 
     /// Starts a sync session with `peer` after `delay`.
@@ -539,7 +645,7 @@ impl Shared {
                 });
                 return Ok(stats);
             };
-            match self.client.request(peer, msg.encode()).await {
+            match self.client.request(Proto::Sync, peer, msg.encode()).await {
                 Ok(resp) => outputs = session.handle_bytes(&view, &resp, self.now()),
                 Err(e) => {
                     outputs = session.tick(&view, self.now());
@@ -679,6 +785,7 @@ pub async fn run(
         last_syncs: Mutex::new(HashMap::new()),
         last_write: std::sync::atomic::AtomicU64::new(crate::now().0),
         writes,
+        blobs: crate::blobs::Blobs::new(local.home.dir()),
         local: Mutex::new(local),
         pass,
         gate,
@@ -760,11 +867,20 @@ pub async fn run(
                     tokio::spawn(async move { if let Err(e) = s.sync_with(peer).await { tracing::info!("{e:#}") } });
                 }
                 Some(Event::Gossip { peer, topic, data }) => shared.on_gossip(peer, topic, data).await,
-                Some(Event::SyncRequest { peer, data, channel }) => {
+                Some(Event::Request { proto: Proto::Blob, peer, data, channel }) => {
+                    let s = shared.clone();
+                    tokio::spawn(async move {
+                        let blobs = s.blobs.clone();
+                        let reply = tokio::task::spawn_blocking(move || blobs.answer(&data)).await.unwrap_or_else(|_| vec![1]);
+                        tracing::trace!(%peer, "answered a blob request with {} bytes", reply.len());
+                        let _ = s.client.respond(Proto::Blob, channel, reply).await;
+                    });
+                }
+                Some(Event::Request { proto: Proto::Sync, peer, data, channel }) => {
                     let s = shared.clone();
                     tokio::spawn(async move {
                         let reply = s.answer(peer, data).await;
-                        let _ = s.client.respond(channel, reply).await;
+                        let _ = s.client.respond(Proto::Sync, channel, reply).await;
                     });
                 }
                 Some(Event::Refused(peer, why)) => tracing::warn!(%peer, "peer refused: {why}"),

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod api_client;
 pub mod at_rest;
+pub mod blobs;
 pub mod certs;
 pub mod chat;
 pub mod committer;

@@ -165,8 +165,10 @@ pub enum Command {
     /// first: the first [`Config::scope_topics_max`] get their own topic;
     /// if there are more, the overflow topic is followed too.
     Follow(Vec<[u8; 32]>),
-    /// Send a sync request and wait for the response.
+    /// Send a request and wait for the response.
     Request {
+        /// on which protocol
+        proto: Proto,
         /// to whom
         peer: PeerId,
         /// the frame
@@ -174,8 +176,10 @@ pub enum Command {
         /// the response, or why there is none
         reply: oneshot::Sender<Result<Vec<u8>, String>>,
     },
-    /// Answer a sync request.
+    /// Answer a request.
     Respond {
+        /// on which protocol it came
+        proto: Proto,
         /// the request's channel
         channel: ResponseChannel<Vec<u8>>,
         /// the frame
@@ -212,8 +216,10 @@ pub enum Event {
     /// Our listen addresses changed; here is the whole new set (with
     /// `/p2p/<our id>`).
     ListenAddrs(Vec<Multiaddr>),
-    /// A sync request from an admitted peer; answer with [`Command::Respond`].
-    SyncRequest {
+    /// A request from an admitted peer; answer with [`Client::respond`].
+    Request {
+        /// on which protocol
+        proto: Proto,
         /// from whom
         peer: PeerId,
         /// the frame
@@ -221,6 +227,15 @@ pub enum Event {
         /// where the answer goes
         channel: ResponseChannel<Vec<u8>>,
     },
+}
+
+/// The request/response protocols the node answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// Anti-entropy sessions, `/outpost/sync/1`.
+    Sync,
+    /// File chunks, `/outpost/blob/1`.
+    Blob,
 }
 
 #[derive(NetworkBehaviour)]
@@ -231,6 +246,7 @@ struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     hello: request_response::Behaviour<FrameCodec>,
     sync: request_response::Behaviour<FrameCodec>,
+    blob: request_response::Behaviour<FrameCodec>,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     relay_client: relay::client::Behaviour,
     relay: Toggle<relay::Behaviour>,
@@ -321,17 +337,23 @@ impl Client {
         self.send(Command::Follow(scopes)).await
     }
 
-    /// Sends a sync request and waits for the response.
-    pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, String> {
+    /// Sends a request and waits for the response.
+    pub async fn request(&self, proto: Proto, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, String> {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Request { peer, data, reply }).await?;
+        self.send(Command::Request {
+            proto,
+            peer,
+            data,
+            reply,
+        })
+        .await?;
         rx.await
             .map_err(|_| "the network stopped before answering".to_owned())?
     }
 
-    /// Answers a sync request.
-    pub async fn respond(&self, channel: ResponseChannel<Vec<u8>>, data: Vec<u8>) -> Result<(), String> {
-        self.send(Command::Respond { channel, data }).await
+    /// Answers a request.
+    pub async fn respond(&self, proto: Proto, channel: ResponseChannel<Vec<u8>>, data: Vec<u8>) -> Result<(), String> {
+        self.send(Command::Respond { proto, channel, data }).await
     }
 
     /// Admitted peers.
@@ -479,6 +501,7 @@ impl Network {
                         gossipsub,
                         hello: rr("/outpost/hello/1"),
                         sync: rr("/outpost/sync/1"),
+                        blob: rr("/outpost/blob/1"),
                         kad,
                         relay_client,
                         relay: Toggle::from(relay),
@@ -815,6 +838,67 @@ impl Network {
         }
     }
 
+    /// The behaviour of a request/response protocol.
+    fn rr(&mut self, proto: Proto) -> &mut request_response::Behaviour<FrameCodec> {
+        match proto {
+            Proto::Sync => &mut self.swarm.behaviour_mut().sync,
+            Proto::Blob => &mut self.swarm.behaviour_mut().blob,
+        }
+    }
+
+    /// Requests of admitted peers go to the node; responses to whoever
+    /// waits for them.
+    async fn on_request_response(&mut self, proto: Proto, event: request_response::Event<Frame, Vec<u8>>) {
+        use request_response::{Event as Rr, Message};
+        match event {
+            Rr::Message { peer, message, .. } => match message {
+                Message::Request {
+                    request: Frame::Bad(why),
+                    ..
+                } => tracing::warn!(%peer, "dropping a bad {proto:?} request: {why}"),
+                Message::Request {
+                    request: Frame::Frame(data),
+                    channel,
+                    ..
+                } => {
+                    if self.admitted.contains_key(&peer) {
+                        let _ = self
+                            .events
+                            .send(Event::Request {
+                                proto,
+                                peer,
+                                data,
+                                channel,
+                            })
+                            .await;
+                    } else {
+                        tracing::warn!(%peer, "dropping a {proto:?} request from a peer not admitted");
+                    }
+                }
+                Message::Response { request_id, response } => {
+                    if let Some(reply) = self.requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            Rr::OutboundFailure {
+                request_id,
+                error,
+                peer,
+                ..
+            } => {
+                tracing::debug!(%peer, "{proto:?} request failed: {error}");
+                if let Some(reply) = self.requests.remove(&request_id) {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            Rr::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "answering a {proto:?} request failed: {error}");
+            }
+            Rr::ResponseSent { .. } => {}
+        }
+    }
+
     async fn on_behaviour(&mut self, event: BehaviourEvent) {
         use request_response::{Event as Rr, Message};
         match event {
@@ -854,49 +938,8 @@ impl Network {
                 // Often the peer refusing us: its log says why.
                 tracing::debug!(%peer, "our hello got no answer: {error}");
             }
-            BehaviourEvent::Sync(Rr::Message { peer, message, .. }) => match message {
-                Message::Request {
-                    request: Frame::Bad(why),
-                    ..
-                } => tracing::warn!(%peer, "dropping a bad sync request: {why}"),
-                Message::Request {
-                    request: Frame::Frame(request),
-                    channel,
-                    ..
-                } => {
-                    if self.admitted.contains_key(&peer) {
-                        let _ = self
-                            .events
-                            .send(Event::SyncRequest {
-                                peer,
-                                data: request,
-                                channel,
-                            })
-                            .await;
-                    } else {
-                        tracing::warn!(%peer, "dropping a sync request from a peer not admitted");
-                    }
-                }
-                Message::Response { request_id, response } => {
-                    if let Some(reply) = self.requests.remove(&request_id) {
-                        let _ = reply.send(Ok(response));
-                    }
-                }
-            },
-            BehaviourEvent::Sync(Rr::OutboundFailure {
-                request_id,
-                error,
-                peer,
-                ..
-            }) => {
-                tracing::debug!(%peer, "sync request failed: {error}");
-                if let Some(reply) = self.requests.remove(&request_id) {
-                    let _ = reply.send(Err(error.to_string()));
-                }
-            }
-            BehaviourEvent::Sync(Rr::InboundFailure { peer, error, .. }) => {
-                tracing::debug!(%peer, "answering a sync request failed: {error}");
-            }
+            BehaviourEvent::Sync(e) => self.on_request_response(Proto::Sync, e).await,
+            BehaviourEvent::Blob(e) => self.on_request_response(Proto::Blob, e).await,
             BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
                 message,
@@ -1065,16 +1108,21 @@ impl Network {
                 self.publish(topic, data);
             }
             Command::Follow(scopes) => self.follow(&scopes),
-            Command::Request { peer, data, reply } => {
+            Command::Request {
+                proto,
+                peer,
+                data,
+                reply,
+            } => {
                 if !self.admitted.contains_key(&peer) {
                     let _ = reply.send(Err(format!("peer {peer} is not admitted")));
                     return;
                 }
-                let id = self.swarm.behaviour_mut().sync.send_request(&peer, Frame::Frame(data));
+                let id = self.rr(proto).send_request(&peer, Frame::Frame(data));
                 self.requests.insert(id, reply);
             }
-            Command::Respond { channel, data } => {
-                let _ = self.swarm.behaviour_mut().sync.send_response(channel, data);
+            Command::Respond { proto, channel, data } => {
+                let _ = self.rr(proto).send_response(channel, data);
             }
             Command::Peers(reply) => {
                 let peers = self

@@ -62,8 +62,11 @@ pub enum Mention {
 /// A file attached to a message: a content-addressed, encrypted blob.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
-    /// blake3 of the file's bytes.
+    /// The blob's id: blake3 of its manifest (see `outpost_seal::blob`).
     pub blob: [u8; 32],
+    /// The file's own key; the message's encryption keeps it to the
+    /// channel's readers.
+    pub key: [u8; 32],
     /// The file name shown.
     pub name: String,
     /// Size in bytes.

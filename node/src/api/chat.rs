@@ -9,8 +9,22 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// Carries out one request on the node's store.
+/// Carries out one request on the node's store; a file to save is first
+/// fetched from peers, as far as this node lacks it.
 async fn run(shared: &Arc<Shared>, req: ChatRequest) -> ApiResult {
+    if let ChatRequest::SaveFile {
+        channel,
+        message,
+        index,
+        ..
+    } = &req
+    {
+        let (channel, message, index) = (channel.clone(), message.clone(), *index);
+        let a = shared
+            .with_local(move |l, pass| crate::chat::attachment(l, pass, &channel, &message, index, crate::now()))
+            .await?;
+        shared.fetch_blob(outpost_seal::blob::BlobId(a.blob), |_, _| {}).await?;
+    }
     let writes = req.writes();
     let v = shared.with_local(move |l, pass| handle(l, pass, req)).await?;
     if writes {

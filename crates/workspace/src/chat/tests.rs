@@ -67,6 +67,7 @@ fn encoding_round_trips_and_refuses_damage() {
         mentions: vec![Mention::Member(BOB), Mention::Dept("HQ/East".into()), Mention::Channel],
         attachments: vec![Attachment {
             blob: [4; 32],
+            key: [5; 32],
             name: "plan.pdf".into(),
             bytes: 1234,
             media_type: "application/pdf".into(),

@@ -1,0 +1,387 @@
+//! Files on this node: encrypted blobs kept under `<home>/blobs`, served to
+//! peers and fetched from them chunk by chunk.
+//!
+//! A blob is a directory named by its id holding `manifest` and one file
+//! per encrypted chunk (`<index>.chunk`), each written to a temporary name,
+//! synced and renamed, so a crash leaves whole chunks or none. Everything
+//! here is ciphertext: the file key travels inside a chat message (see
+//! `outpost_seal::blob`). A transfer stores each chunk as soon as it is
+//! checked against the manifest, so an interrupted one resumes with the
+//! chunks still missing, from any peer that has them.
+//!
+//! The protocol (`/outpost/blob/1`, one request per frame): a request is
+//! `1 ‖ kind ‖ blob id (32) ‖ index (u32 BE)`, kind 0 for the manifest and
+//! 1 for a chunk; the answer is `0 ‖ bytes` or `1` when this node lacks it.
+
+use anyhow::{Context, Result, bail};
+use outpost_seal::blob::{self, BlobId, CHUNK_BYTES, FileKey, Manifest};
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The blob protocol's version, the first byte of every request.
+const BLOB_PROTOCOL_VERSION: u8 = 1;
+/// The largest file a member may send unless the org says otherwise.
+pub const FILE_BYTES_MAX_DEFAULT: u64 = 100 * 1024 * 1024;
+/// File types a member may send, by extension, with their media types.
+pub const FILE_TYPES_ALLOWED: &[(&str, &str)] = &[
+    ("pdf", "application/pdf"),
+    ("txt", "text/plain"),
+    ("md", "text/markdown"),
+    ("csv", "text/csv"),
+    ("json", "application/json"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("svg", "image/svg+xml"),
+    ("heic", "image/heic"),
+    ("mp3", "audio/mpeg"),
+    ("m4a", "audio/mp4"),
+    ("mp4", "video/mp4"),
+    ("mov", "video/quicktime"),
+    ("zip", "application/zip"),
+    ("7z", "application/x-7z-compressed"),
+    ("tar", "application/x-tar"),
+    ("gz", "application/gzip"),
+    ("doc", "application/msword"),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    ("xls", "application/vnd.ms-excel"),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    ("ppt", "application/vnd.ms-powerpoint"),
+    (
+        "pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ),
+    ("odt", "application/vnd.oasis.opendocument.text"),
+    ("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+    ("bin", "application/octet-stream"),
+];
+
+/// What a member may send.
+#[derive(Debug, Clone)]
+pub struct FilePolicy {
+    /// Largest file, in bytes.
+    pub bytes_max: u64,
+}
+
+impl Default for FilePolicy {
+    fn default() -> FilePolicy {
+        FilePolicy {
+            bytes_max: FILE_BYTES_MAX_DEFAULT,
+        }
+    }
+}
+
+impl FilePolicy {
+    /// The media type of `name`, or why a file of that name may not be
+    /// sent.
+    pub fn media_type(&self, name: &str) -> Result<&'static str> {
+        let ext = Path::new(name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        match FILE_TYPES_ALLOWED.iter().find(|(e, _)| *e == ext) {
+            Some((_, t)) => Ok(t),
+            None => {
+                let allowed: Vec<&str> = FILE_TYPES_ALLOWED.iter().map(|(e, _)| *e).collect();
+                bail!(
+                    "files of type {:?} may not be sent; allowed: {}",
+                    if ext.is_empty() {
+                        "(no extension)".to_owned()
+                    } else {
+                        format!(".{ext}")
+                    },
+                    allowed.join(", ")
+                )
+            }
+        }
+    }
+
+    /// Refuses a file of `bytes` over the limit, before anything is read.
+    pub fn check_size(&self, name: &str, bytes: u64) -> Result<()> {
+        if bytes > self.bytes_max {
+            bail!(
+                "{name} is {} MB; files of at most {} MB may be sent (the org's limit)",
+                bytes.div_ceil(1024 * 1024),
+                self.bytes_max / (1024 * 1024)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A request of the blob protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobRequest {
+    /// The manifest of a blob.
+    Manifest(BlobId),
+    /// One encrypted chunk.
+    Chunk(BlobId, u32),
+}
+
+impl BlobRequest {
+    /// Its bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let (kind, id, index) = match self {
+            BlobRequest::Manifest(id) => (0u8, id, 0u32),
+            BlobRequest::Chunk(id, i) => (1, id, *i),
+        };
+        let mut out = vec![BLOB_PROTOCOL_VERSION, kind];
+        out.extend_from_slice(&id.0);
+        out.extend_from_slice(&index.to_be_bytes());
+        out
+    }
+
+    /// Reads a request; `None` if it is not one.
+    pub fn decode(bytes: &[u8]) -> Option<BlobRequest> {
+        if bytes.len() != 38 || bytes[0] != BLOB_PROTOCOL_VERSION {
+            return None;
+        }
+        let id = BlobId(bytes[2..34].try_into().ok()?);
+        let index = u32::from_be_bytes(bytes[34..38].try_into().ok()?);
+        match bytes[1] {
+            0 => Some(BlobRequest::Manifest(id)),
+            1 => Some(BlobRequest::Chunk(id, index)),
+            _ => None,
+        }
+    }
+}
+
+/// The blobs of one home.
+#[derive(Debug, Clone)]
+pub struct Blobs {
+    dir: PathBuf,
+}
+
+impl Blobs {
+    /// The blobs under `home/blobs`.
+    pub fn new(home: &Path) -> Blobs {
+        Blobs {
+            dir: home.join("blobs"),
+        }
+    }
+
+    fn blob_dir(&self, id: &BlobId) -> PathBuf {
+        self.dir.join(hex::encode(id.0))
+    }
+
+    /// The manifest of `id`, if held (and only if it is that blob's).
+    pub fn manifest(&self, id: &BlobId) -> Result<Option<Manifest>> {
+        let path = self.blob_dir(id).join("manifest");
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let m = Manifest::decode(&bytes).with_context(|| format!("{} is damaged", path.display()))?;
+        if m.id() != *id {
+            bail!(
+                "{} is not the manifest of its blob: the blob store is damaged",
+                path.display()
+            );
+        }
+        Ok(Some(m))
+    }
+
+    /// Stores a manifest (checked by its id); returns the id.
+    pub fn put_manifest(&self, m: &Manifest) -> Result<BlobId> {
+        let id = m.id();
+        let dir = self.blob_dir(&id);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        write_synced(&dir.join("manifest"), &m.encode())?;
+        Ok(id)
+    }
+
+    /// Encrypted chunk `index` of `id`, if held.
+    pub fn chunk(&self, id: &BlobId, index: u32) -> Result<Option<Vec<u8>>> {
+        let path = self.blob_dir(id).join(format!("{index}.chunk"));
+        match fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Stores chunk `index` of the blob of `manifest` after checking it.
+    pub fn put_chunk(&self, manifest: &Manifest, index: u32, bytes: &[u8]) -> Result<()> {
+        manifest
+            .check_chunk(index as usize, bytes)
+            .with_context(|| format!("chunk {index} does not match the file's manifest"))?;
+        let path = self.blob_dir(&manifest.id()).join(format!("{index}.chunk"));
+        write_synced(&path, bytes)
+    }
+
+    /// The chunks of `manifest` not held here.
+    pub fn missing(&self, manifest: &Manifest) -> Vec<u32> {
+        let dir = self.blob_dir(&manifest.id());
+        (0..manifest.chunks.len() as u32)
+            .filter(|i| !dir.join(format!("{i}.chunk")).exists())
+            .collect()
+    }
+
+    /// Encrypts the file at `path` under a new key and stores it; refuses
+    /// it (storing nothing) if it is over `policy`'s limit.
+    pub fn add_file(&self, path: &Path, policy: &FilePolicy) -> Result<(BlobId, FileKey, Manifest)> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let size = fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        policy.check_size(&name, size)?;
+        let mut file = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        self.add(&mut file, policy)
+    }
+
+    /// Encrypts what `reader` yields under a new key and stores it.
+    pub fn add(&self, reader: &mut impl Read, policy: &FilePolicy) -> Result<(BlobId, FileKey, Manifest)> {
+        let key = FileKey::generate(&mut rand::rng());
+        let staging = self
+            .dir
+            .join(format!("incoming-{}", hex::encode(rand::random::<[u8; 8]>())));
+        fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+        let sealed = blob::seal_stream(&key, reader, policy.bytes_max, CHUNK_BYTES, |i, _, bytes| {
+            write_synced(&staging.join(format!("{i}.chunk")), &bytes)
+                .map_err(|e| std::io::Error::other(format!("{e:#}")).into())
+        });
+        let manifest = match sealed {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(e).context("the file was not stored");
+            }
+        };
+        write_synced(&staging.join("manifest"), &manifest.encode())?;
+        let id = manifest.id();
+        let dir = self.blob_dir(&id);
+        if dir.exists() {
+            // The same blob cannot be made twice (a new key each time), but
+            // a leftover directory must not block this one.
+            fs::remove_dir_all(&dir).with_context(|| format!("cannot replace {}", dir.display()))?;
+        }
+        fs::rename(&staging, &dir).with_context(|| format!("cannot move the file into {}", dir.display()))?;
+        Ok((id, key, manifest))
+    }
+
+    /// Decrypts the whole blob into `out`; fails, naming the first missing
+    /// chunk, if it is not all here. Returns the bytes written.
+    pub fn open_to(&self, id: &BlobId, key: &FileKey, out: &mut impl Write) -> Result<u64> {
+        let manifest = self.manifest(id)?.context("this file has not been fetched yet")?;
+        let mut written = 0u64;
+        for i in 0..manifest.chunks.len() as u32 {
+            let sealed = self.chunk(id, i)?.with_context(|| {
+                format!(
+                    "chunk {i} of {} of this file has not been fetched yet",
+                    manifest.chunks.len()
+                )
+            })?;
+            let plain = manifest
+                .open_chunk(key, i as usize, &sealed)
+                .with_context(|| format!("chunk {i} of this file cannot be decrypted: wrong key or damaged chunk"))?;
+            out.write_all(&plain)?;
+            written += plain.len() as u64;
+        }
+        Ok(written)
+    }
+
+    /// The answer to a blob request from a peer.
+    pub fn answer(&self, request: &[u8]) -> Vec<u8> {
+        let found = match BlobRequest::decode(request) {
+            Some(BlobRequest::Manifest(id)) => self.manifest(&id).ok().flatten().map(|m| m.encode()),
+            Some(BlobRequest::Chunk(id, i)) => self.chunk(&id, i).ok().flatten(),
+            None => None,
+        };
+        match found {
+            Some(bytes) => {
+                let mut out = Vec::with_capacity(bytes.len() + 1);
+                out.push(0);
+                out.extend_from_slice(&bytes);
+                out
+            }
+            None => vec![1],
+        }
+    }
+}
+
+/// The bytes a peer answered, if it holds what was asked.
+pub fn answered(response: &[u8]) -> Option<&[u8]> {
+    match response.split_first() {
+        Some((0, bytes)) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file, synced before it is
+/// renamed into place.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_round_trips_and_chunks_are_checked() {
+        let home = tempfile::tempdir().expect("a temp dir");
+        let blobs = Blobs::new(home.path());
+        let data: Vec<u8> = (0..(2 * CHUNK_BYTES as usize + 10)).map(|i| (i % 251) as u8).collect();
+        let (id, key, manifest) = blobs.add(&mut &data[..], &FilePolicy::default()).expect("stored");
+        assert_eq!(manifest.chunks.len(), 3);
+        assert!(blobs.missing(&manifest).is_empty());
+        let mut out = Vec::new();
+        assert_eq!(blobs.open_to(&id, &key, &mut out).expect("opens"), data.len() as u64);
+        assert_eq!(out, data);
+
+        // Another node fetching it: a damaged chunk is refused, good ones kept.
+        let other = tempfile::tempdir().expect("a temp dir");
+        let theirs = Blobs::new(other.path());
+        theirs.put_manifest(&manifest).expect("manifest stored");
+        assert_eq!(theirs.missing(&manifest), vec![0, 1, 2]);
+        let mut chunk = blobs.chunk(&id, 1).expect("reads").expect("held");
+        chunk[5] ^= 1;
+        assert!(theirs.put_chunk(&manifest, 1, &chunk).is_err());
+        for i in [0, 2] {
+            let answer = blobs.answer(&BlobRequest::Chunk(id, i).encode());
+            theirs
+                .put_chunk(&manifest, i, answered(&answer).expect("held"))
+                .expect("a good chunk is kept");
+        }
+        assert_eq!(theirs.missing(&manifest), vec![1]);
+        let err = theirs
+            .open_to(&id, &key, &mut Vec::new())
+            .expect_err("chunk 1 is missing");
+        assert!(format!("{err:#}").contains("chunk 1 of 3"), "{err:#}");
+        assert_eq!(blobs.answer(&[1, 2, 3]), vec![1], "garbage gets 'not held'");
+    }
+
+    #[test]
+    fn limits_refuse_before_anything_is_stored() {
+        let home = tempfile::tempdir().expect("a temp dir");
+        let blobs = Blobs::new(home.path());
+        let policy = FilePolicy { bytes_max: 1000 };
+        assert!(policy.media_type("report.PDF").is_ok());
+        let err = policy.media_type("setup.exe").expect_err("refused");
+        assert!(format!("{err}").contains(".exe"), "{err}");
+        let err = blobs.add(&mut &[0u8; 1001][..], &policy).expect_err("too large");
+        assert!(format!("{err:#}").contains("1000"), "{err:#}");
+        let left: Vec<_> = fs::read_dir(home.path().join("blobs")).expect("dir").collect();
+        assert!(left.is_empty(), "nothing stays behind: {left:?}");
+    }
+}
