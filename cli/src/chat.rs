@@ -48,7 +48,46 @@ pub fn channel(ctx: &Ctx, cmd: ChannelCommand) -> Result<()> {
 /// `outpost chat ...`.
 pub fn chat(ctx: &Ctx, cmd: ChatCommand) -> Result<()> {
     let (req, render): (ChatRequest, Render) = match cmd {
-        ChatCommand::Send { channel, text, reply } => (ChatRequest::Send { channel, text, reply }, Box::new(sent)),
+        ChatCommand::Send {
+            channel,
+            text,
+            reply,
+            file: None,
+        } => {
+            let text = text.unwrap_or_default();
+            (ChatRequest::Send { channel, text, reply }, Box::new(sent))
+        }
+        ChatCommand::Send {
+            channel,
+            text,
+            reply,
+            file: Some(file),
+        } => {
+            // The node may run elsewhere in the file system: an absolute path.
+            let path = std::path::absolute(&file)?.to_string_lossy().into_owned();
+            let req = ChatRequest::SendFile {
+                channel,
+                path,
+                text,
+                reply,
+            };
+            (req, Box::new(sent))
+        }
+        ChatCommand::Save {
+            channel,
+            message,
+            out,
+            index,
+        } => {
+            let out = std::path::absolute(&out)?.to_string_lossy().into_owned();
+            let req = ChatRequest::SaveFile {
+                channel,
+                message,
+                out,
+                index,
+            };
+            (req, Box::new(saved))
+        }
         ChatCommand::Read {
             channel,
             since,
@@ -189,6 +228,15 @@ fn archived(v: &Value) -> String {
     format!("{done} channel {}\n", str_of(&v["channel"]))
 }
 
+fn saved(v: &Value) -> String {
+    format!(
+        "saved {} ({} bytes) to {}\n",
+        str_of(&v["name"]),
+        v["bytes"],
+        str_of(&v["out"])
+    )
+}
+
 fn sent(v: &Value) -> String {
     format!("sent {}\n", short(&v["message"]))
 }
@@ -204,6 +252,14 @@ fn message_line(m: &Value) -> String {
     }
     if m["edited"] == true {
         line.push_str(" (edited)");
+    }
+    for file in m["attachments"].as_array().into_iter().flatten() {
+        let _ = write!(
+            line,
+            " 📎 {} ({} KB)",
+            str_of(&file["name"]),
+            file["bytes"].as_u64().unwrap_or(0).div_ceil(1024)
+        );
     }
     if m["pinned"] == true {
         line.push_str(" 📌");

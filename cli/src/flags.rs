@@ -165,11 +165,27 @@ pub enum ChatCommand {
         /// The channel: its name, or its id (or a unique prefix).
         channel: String,
         /// The text; @name, @Dept/Path and @all mention.
-        #[arg(allow_hyphen_values = true)]
-        text: String,
+        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+        text: Option<String>,
         /// Answer this message, in its thread (at least 6 hex digits of its id).
         #[arg(long, value_name = "MSGID")]
         reply: Option<String>,
+        /// Attach this file (at most 100 MB, of an allowed type); it is encrypted and stored here, and readers fetch it from any peer that has it.
+        #[arg(long, value_name = "PATH")]
+        file: Option<std::path::PathBuf>,
+    },
+    /// Save a message's attached file (a running node fetches what it lacks from its peers; an interrupted fetch resumes).
+    Save {
+        /// The channel: its name, or its id (or a unique prefix).
+        channel: String,
+        /// The message (at least 6 hex digits of its id).
+        message: String,
+        /// Where to write the file.
+        #[arg(long, value_name = "PATH")]
+        out: std::path::PathBuf,
+        /// Which of the message's files, from 0.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        index: usize,
     },
     /// Print a channel's messages, oldest first, and mark them read.
     Read {

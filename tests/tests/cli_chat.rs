@@ -472,3 +472,52 @@ fn through_running_nodes_messages_from_others_are_unread_until_read() {
     });
     alice.fails(["chat", "send", "nowhere", "hi"], exit::ERROR, "no channel \"nowhere\"");
 }
+
+#[test]
+fn files_are_attached_saved_and_refused_by_type_or_size() {
+    let (sb, alice, _bob) = acme_offline();
+    alice.json(["channel", "create", "general", "--everyone"]);
+    let report: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let path = sb.path("report.pdf");
+    std::fs::write(&path, &report).expect("the file is written");
+    let path = path.to_string_lossy().into_owned();
+
+    let sent = alice.json(["chat", "send", "general", "--file", &path]);
+    let id = text_of(&sent["message"]).to_owned();
+    assert_eq!(sent["bytes"], 3_000_000, "{sent}");
+    let m = message(&alice, "general", &id);
+    assert_eq!(
+        (&m["attachments"][0]["name"], &m["attachments"][0]["media_type"]),
+        (&json!("report.pdf"), &json!("application/pdf")),
+        "{m}"
+    );
+    alice
+        .ok(["chat", "read", "general", "--peek"])
+        .stdout_has("📎 report.pdf (2930 KB)");
+
+    let out = sb.path("copy.pdf");
+    let out_arg = out.to_string_lossy().into_owned();
+    alice
+        .ok(["chat", "save", "general", &id[..8], "--out", &out_arg])
+        .stdout_has("saved report.pdf (3000000 bytes)");
+    assert!(std::fs::read(&out).expect("saved") == report, "the saved copy differs");
+
+    let exe = sb.path("setup.exe");
+    std::fs::write(&exe, b"MZ").expect("written");
+    alice.fails(
+        ["chat", "send", "general", "--file", &exe.to_string_lossy()],
+        exit::ERROR,
+        "files of type \".exe\" may not be sent",
+    );
+    let missing = sb.path("nowhere.pdf");
+    alice.fails(
+        ["chat", "send", "general", "--file", &missing.to_string_lossy()],
+        exit::ERROR,
+        "nowhere.pdf",
+    );
+    assert_eq!(
+        messages(&peek(&alice, "general", &[])).len(),
+        1,
+        "refused files post nothing"
+    );
+}
