@@ -131,6 +131,54 @@ pub fn chat(ctx: &Ctx, cmd: ChatCommand) -> Result<()> {
     answer(ctx, req, render)
 }
 
+/// `outpost org settings`, or `outpost org set ...` when a setting is given.
+pub fn org_settings(ctx: &Ctx, size: Option<String>, types: Option<Vec<String>>) -> Result<()> {
+    let req = if size.is_none() && types.is_none() {
+        ChatRequest::OrgSettings
+    } else {
+        ChatRequest::OrgSet {
+            file_bytes_max: size.map(|s| parse_size(&s)).transpose()?,
+            file_types: types,
+        }
+    };
+    answer(ctx, req, Box::new(settings))
+}
+
+/// A size: bytes, or a number with KB, MB or GB (powers of 1024).
+fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim().to_ascii_uppercase();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t.as_str(), ""),
+    };
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "K" | "KB" => 10,
+        "M" | "MB" => 20,
+        "G" | "GB" => 30,
+        _ => anyhow::bail!("cannot read the size {text:?}: write bytes, or a number with KB, MB or GB"),
+    };
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("cannot read the size {text:?}: write bytes, or a number with KB, MB or GB"))?;
+    n.checked_mul(1 << shift)
+        .with_context(|| format!("the size {text:?} is too large"))
+}
+
+fn settings(v: &Value) -> String {
+    let types: Vec<&str> = v["file_types"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    format!(
+        "largest file: {} MB\nfile types: {}\n",
+        v["file_bytes_max"].as_u64().unwrap_or(0) / (1024 * 1024),
+        types.join(", ")
+    )
+}
+
 /// Carries out `req` through the running node, or on the store when no
 /// node runs, and prints the answer.
 fn answer(ctx: &Ctx, req: ChatRequest, render: Render) -> Result<()> {
@@ -332,6 +380,15 @@ fn found(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_size("200MB").expect("a size"), 200 << 20);
+        assert_eq!(parse_size("1 gb").expect("a size"), 1 << 30);
+        assert_eq!(parse_size("512").expect("a size"), 512);
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999GB").is_err());
+    }
 
     #[test]
     fn since_takes_seconds_or_a_duration_ago() {

@@ -302,6 +302,17 @@ pub enum OrgCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Print the org's settings (what members may send).
+    Settings,
+    /// Change the org's settings (admins only); every node applies them once it has them.
+    Set {
+        /// The largest file members may send: bytes, or with KB, MB or GB (100MB by default).
+        #[arg(long, value_name = "SIZE")]
+        file_size_max: Option<String>,
+        /// The file types members may send, as extensions: pdf,png,xlsx,...
+        #[arg(long, value_name = "EXT", num_args = 1.., value_delimiter = ',')]
+        file_types: Option<Vec<String>>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

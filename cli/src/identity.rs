@@ -60,6 +60,11 @@ pub fn org(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
                 json!({"org": org.to_string(), "name": name, "admin_cert": id.to_hex()}),
             );
         }
+        OrgCommand::Settings => crate::chat::org_settings(ctx, None, None)?,
+        OrgCommand::Set {
+            file_size_max,
+            file_types,
+        } => crate::chat::org_settings(ctx, file_size_max, file_types)?,
         OrgCommand::Export { out } => {
             let local = Local::open(ctx.home.clone())?;
             let bundle = local.bundle_all()?;

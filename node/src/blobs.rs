@@ -65,17 +65,20 @@ pub const FILE_TYPES_ALLOWED: &[(&str, &str)] = &[
     ("bin", "application/octet-stream"),
 ];
 
-/// What a member may send.
+/// What a member may send: the org's settings, or the defaults.
 #[derive(Debug, Clone)]
 pub struct FilePolicy {
     /// Largest file, in bytes.
     pub bytes_max: u64,
+    /// Allowed extensions (lower case); `None`: [`FILE_TYPES_ALLOWED`].
+    pub types: Option<Vec<String>>,
 }
 
 impl Default for FilePolicy {
     fn default() -> FilePolicy {
         FilePolicy {
             bytes_max: FILE_BYTES_MAX_DEFAULT,
+            types: None,
         }
     }
 }
@@ -89,20 +92,29 @@ impl FilePolicy {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
-        match FILE_TYPES_ALLOWED.iter().find(|(e, _)| *e == ext) {
-            Some((_, t)) => Ok(t),
-            None => {
-                let allowed: Vec<&str> = FILE_TYPES_ALLOWED.iter().map(|(e, _)| *e).collect();
-                bail!(
-                    "files of type {:?} may not be sent; allowed: {}",
-                    if ext.is_empty() {
-                        "(no extension)".to_owned()
-                    } else {
-                        format!(".{ext}")
-                    },
-                    allowed.join(", ")
-                )
-            }
+        let allowed = self.allowed();
+        if ext.is_empty() || !allowed.contains(&ext) {
+            bail!(
+                "files of type {:?} may not be sent; allowed: {}",
+                if ext.is_empty() {
+                    "(no extension)".to_owned()
+                } else {
+                    format!(".{ext}")
+                },
+                allowed.join(", ")
+            )
+        }
+        Ok(FILE_TYPES_ALLOWED
+            .iter()
+            .find(|(e, _)| *e == ext)
+            .map_or("application/octet-stream", |(_, t)| t))
+    }
+
+    /// The extensions members may send.
+    pub fn allowed(&self) -> Vec<String> {
+        match &self.types {
+            Some(t) => t.clone(),
+            None => FILE_TYPES_ALLOWED.iter().map(|(e, _)| (*e).to_owned()).collect(),
         }
     }
 
@@ -375,7 +387,10 @@ mod tests {
     fn limits_refuse_before_anything_is_stored() {
         let home = tempfile::tempdir().expect("a temp dir");
         let blobs = Blobs::new(home.path());
-        let policy = FilePolicy { bytes_max: 1000 };
+        let policy = FilePolicy {
+            bytes_max: 1000,
+            types: None,
+        };
         assert!(policy.media_type("report.PDF").is_ok());
         let err = policy.media_type("setup.exe").expect_err("refused");
         assert!(format!("{err}").contains(".exe"), "{err}");

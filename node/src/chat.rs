@@ -118,6 +118,15 @@ pub enum ChatRequest {
         #[serde(default)]
         index: usize,
     },
+    /// The org's settings.
+    OrgSettings,
+    /// Changes the org's settings (admins only).
+    OrgSet {
+        /// The largest file members may send, in bytes.
+        file_bytes_max: Option<u64>,
+        /// The file types members may send (extensions).
+        file_types: Option<Vec<String>>,
+    },
     /// The channel's messages, oldest first; marks them read.
     Read {
         /// The channel.
@@ -195,6 +204,7 @@ impl ChatRequest {
                 | ChatRequest::Receipts { .. }
                 | ChatRequest::Search { .. }
                 | ChatRequest::SaveFile { .. }
+                | ChatRequest::OrgSettings
         ) && !matches!(self, ChatRequest::Read { peek: true, .. })
     }
 }
@@ -261,7 +271,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .context("give the path of a file")?;
-            let policy = crate::blobs::FilePolicy::default();
+            let policy = local.file_policy(pass, now)?;
             let media_type = policy.media_type(&name)?;
             let blobs = crate::blobs::Blobs::new(local.home.dir());
             let (blob, key, manifest) = blobs.add_file(&path, &policy)?;
@@ -311,6 +321,41 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             };
             std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
             Ok(json!({"name": a.name, "bytes": written, "out": out, "media_type": a.media_type}))
+        }
+        ChatRequest::OrgSettings => settings_json(&local.file_policy(pass, now)?),
+        ChatRequest::OrgSet {
+            file_bytes_max,
+            file_types,
+        } => {
+            if !org_admins(local.require_org()?, now).contains(&local.member.0) {
+                bail!("only the org's admins may change its settings");
+            }
+            let mut ops = Vec::new();
+            if let Some(n) = file_bytes_max {
+                if n == 0 {
+                    bail!("the largest file must be at least one byte");
+                }
+                ops.push(Setting::FileBytesMax(n));
+            }
+            if let Some(types) = file_types {
+                let types: Vec<String> = types
+                    .iter()
+                    .map(|t| t.trim().trim_start_matches('.').to_ascii_lowercase())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                if types.is_empty() {
+                    bail!("give at least one file type (an extension such as pdf)");
+                }
+                ops.push(Setting::FileTypes(types));
+            }
+            if ops.is_empty() {
+                bail!("give a setting to change");
+            }
+            let scope = local.dept_scope(&DeptPath::root(), pass, now)?;
+            for op in ops {
+                local.write_log((scope, SETTINGS_DOC), LogOp::Set(op), pass, now)?;
+            }
+            settings_json(&local.file_policy(pass, now)?)
         }
         ChatRequest::Read {
             channel,
@@ -465,6 +510,19 @@ pub fn attachment(
     })
 }
 
+fn settings_json(policy: &crate::blobs::FilePolicy) -> Result<Value> {
+    Ok(json!({"file_bytes_max": policy.bytes_max, "file_types": policy.allowed()}))
+}
+
+/// The org's admins with a live certificate.
+fn org_admins(state: &AuthState, now: Timestamp) -> BTreeSet<[u8; 32]> {
+    state
+        .role_certs()
+        .filter(|(id, c)| c.role == Role::Admin && state.status(id, now).is_live())
+        .map(|(_, c)| c.subject.0)
+        .collect()
+}
+
 /// This member's certificate.
 fn my_cert(local: &Local, now: Timestamp) -> Result<outpost_identity::RoleCert> {
     Ok(local
@@ -609,6 +667,10 @@ impl Viewer {
     }
 }
 
+/// The org's settings log: a message log of this id in a scope every member
+/// reads, whose settings count only when a live admin wrote them.
+pub const SETTINGS_DOC: DocId = DocId(*b"outpost settings");
+
 /// A channel opened for reading or acting in it.
 #[derive(Debug)]
 pub struct OpenChannel {
@@ -700,6 +762,21 @@ impl Local {
     /// valid envelope opened and decoded. `None` if it is a document, or if
     /// some entry cannot be opened with the keys held.
     pub fn channel_entries(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<Vec<Entry>> {
+        if doc.1 == SETTINGS_DOC {
+            return None;
+        }
+        self.log_entries(replica, ring, doc)
+    }
+
+    /// Is `doc` a chat channel this member can read (not the org's
+    /// settings log)?
+    fn is_chat(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> bool {
+        doc.1 != SETTINGS_DOC && self.is_channel(replica, ring, doc) == Some(true)
+    }
+
+    /// The entries of any message log (a channel, the org's settings) this
+    /// member can read; see [`Local::channel_entries`].
+    fn log_entries(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<Vec<Entry>> {
         let valid = replica.valid_in_order(doc);
         if valid.is_empty() {
             return None;
@@ -821,7 +898,7 @@ impl Local {
                 let direct = state
                     .scope(&doc.0)
                     .is_some_and(|s| s.name == DIRECT_SCOPE_NAME && s.readers == want);
-                if direct && self.is_channel(&replica, &ring, doc) == Some(true) {
+                if direct && self.is_chat(&replica, &ring, doc) {
                     return Ok(*doc);
                 }
             }
@@ -889,11 +966,7 @@ impl Local {
             .channel_entries(replica, ring, &key)
             .context("you cannot read this channel")?;
         let state = replica.auth();
-        let mut admins: BTreeSet<[u8; 32]> = state
-            .role_certs()
-            .filter(|(id, c)| c.role == Role::Admin && state.status(id, now).is_live())
-            .map(|(_, c)| c.subject.0)
-            .collect();
+        let mut admins = org_admins(state, now);
         // The creator: the author of the first entry in the channel's order.
         if let Some(first) = outpost_workspace::chat::order(&entries).first() {
             admins.insert(first.author);
@@ -921,7 +994,7 @@ impl Local {
         let viewer = Viewer::of(self, state, now);
         let mut rows = Vec::new();
         for doc in replica.docs().copied().collect::<Vec<_>>() {
-            if self.is_channel(&replica, &ring, &doc) != Some(true) {
+            if !self.is_chat(&replica, &ring, &doc) {
                 continue;
             }
             let open = self.open_key(&replica, &ring, doc, now)?;
@@ -969,7 +1042,7 @@ impl Local {
         let mut index = outpost_workspace::search::Index::new();
         let mut opened = BTreeMap::new();
         for doc in replica.docs().copied().collect::<Vec<_>>() {
-            if only.is_some_and(|o| o != doc) || self.is_channel(&replica, &ring, &doc) != Some(true) {
+            if only.is_some_and(|o| o != doc) || !self.is_chat(&replica, &ring, &doc) {
                 continue;
             }
             let open = self.open_key(&replica, &ring, doc, now)?;
@@ -1018,7 +1091,7 @@ impl Local {
         }
         let mut out = Vec::new();
         for (doc, ids) in by_doc {
-            if self.is_channel(&replica, &ring, &doc) != Some(true) {
+            if !self.is_chat(&replica, &ring, &doc) {
                 continue;
             }
             let open = self.open_key(&replica, &ring, doc, now)?;
@@ -1046,6 +1119,39 @@ impl Local {
             }
         }
         Ok(out)
+    }
+
+    /// The org's settings as its admins set them (every settings log of a
+    /// scope read by everyone counts: two admins may each have made one).
+    pub fn org_settings(&self, pass: &Passphrase, now: Timestamp) -> Result<Channel> {
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let replica = self.replica()?;
+        let state = replica.auth();
+        let mut entries = Vec::new();
+        for doc in replica.docs() {
+            let everyone = state.scope(&doc.0).is_some_and(|s| s.readers == [Principal::Everyone]);
+            if doc.1 == SETTINGS_DOC && everyone {
+                entries.extend(self.log_entries(&replica, &ring, doc).unwrap_or_default());
+            }
+        }
+        Ok(Channel::build(
+            &entries,
+            &Policy {
+                admins: org_admins(state, now),
+                ..Policy::default()
+            },
+        ))
+    }
+
+    /// What members may send, by the org's settings.
+    pub fn file_policy(&self, pass: &Passphrase, now: Timestamp) -> Result<crate::blobs::FilePolicy> {
+        let settings = self.org_settings(pass, now)?;
+        let default = crate::blobs::FilePolicy::default();
+        Ok(crate::blobs::FilePolicy {
+            bytes_max: settings.file_bytes_max.unwrap_or(default.bytes_max),
+            types: settings.file_types.or(default.types),
+        })
     }
 
     /// Members who may read `scope` now, sorted.

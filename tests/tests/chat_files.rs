@@ -1,7 +1,8 @@
 //! Files in chat between real nodes: a 100 MB file sent by one member and
 //! fetched by another, whose node is killed mid-transfer and resumes with
 //! only the chunks it lacked; files over the limit or of a refused type are
-//! refused before anything is stored.
+//! refused before anything is stored, and a limit the org's admin changes
+//! reaches the other nodes.
 
 use outpost_tests::cluster::{TIMEOUT, acme, member, wait_for_peers};
 use outpost_tests::running::http;
@@ -134,4 +135,20 @@ fn a_100_mb_file_resumes_after_the_receiver_is_killed_and_limits_refuse_early() 
     assert!(why.contains(".exe") && why.contains("pdf"), "{refused}");
     let blobs_after = std::fs::read_dir(b.home().join("blobs")).expect("b's blobs").count();
     assert_eq!(blobs_before, blobs_after, "nothing was stored for refused files");
+
+    // The admin lowers the limit; Bob's node applies it once it has it.
+    let (status, set) = chat(&a, &json!({"action": "org_set", "file_bytes_max": 1 << 20}));
+    assert_eq!(status, 200, "{set}");
+    wait_until("b applies the org's new limit", TIMEOUT, &all, || {
+        let (_, v) = chat(&b, &json!({"action": "org_settings"}));
+        (v["file_bytes_max"] == 1 << 20)
+            .then_some(())
+            .ok_or_else(|| format!("{v}"))
+    });
+    let two_mb = sb.path("two-mb.bin");
+    random_file(&two_mb, 2 << 20, &mut rng);
+    let (status, refused) = chat(&b, &json!({"action": "send_file", "channel": ch, "path": two_mb}));
+    assert_eq!(status, 400, "{refused}");
+    let why = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("at most 1 MB"), "{refused}");
 }

@@ -474,8 +474,8 @@ fn through_running_nodes_messages_from_others_are_unread_until_read() {
 }
 
 #[test]
-fn files_are_attached_saved_and_refused_by_type_or_size() {
-    let (sb, alice, _bob) = acme_offline();
+fn files_are_attached_saved_and_refused_by_the_org_s_type_and_size_limits() {
+    let (sb, alice, bob) = acme_offline();
     alice.json(["channel", "create", "general", "--everyone"]);
     let report: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
     let path = sb.path("report.pdf");
@@ -520,4 +520,27 @@ fn files_are_attached_saved_and_refused_by_type_or_size() {
         1,
         "refused files post nothing"
     );
+
+    // The org's admins set the limits; members are refused the change.
+    alice.ok(["org", "settings"]).stdout_has("largest file: 100 MB");
+    bob.fails(
+        ["org", "set", "--file-size-max", "1MB"],
+        exit::ERROR,
+        "only the org's admins may change its settings",
+    );
+    let set = alice.json(["org", "set", "--file-size-max", "2MB", "--file-types", "PDF,.txt"]);
+    assert_eq!(set, json!({"file_bytes_max": 2 << 20, "file_types": ["pdf", "txt"]}));
+    alice.fails(
+        ["chat", "send", "general", "--file", &path],
+        exit::ERROR,
+        "files of at most 2 MB may be sent",
+    );
+    let png = sb.path("photo.png");
+    std::fs::write(&png, b"png").expect("written");
+    alice.fails(
+        ["chat", "send", "general", "--file", &png.to_string_lossy()],
+        exit::ERROR,
+        "allowed: pdf, txt",
+    );
+    assert_eq!(messages(&peek(&alice, "general", &[])).len(), 1);
 }

@@ -45,6 +45,8 @@ pub const NAME_BYTES_MAX: usize = 256;
 pub const MENTIONS_MAX: usize = 256;
 /// Most attachments on one message.
 pub const ATTACHMENTS_MAX: usize = 32;
+/// Most file types in the org's allow-list.
+pub const FILE_TYPES_MAX: usize = 256;
 /// The default recall window: 24 hours.
 pub const RECALL_WINDOW_MS_DEFAULT: u64 = 24 * 3600 * 1000;
 
@@ -90,6 +92,12 @@ pub enum Setting {
     /// who left is not counted among its members, for receipts and
     /// notifications, while the scope still lets them read it.
     Joined(bool),
+    /// The largest file members may send, in bytes. Admins only; used in
+    /// the org's settings log.
+    FileBytesMax(u64),
+    /// The file types (extensions, lower case) members may send. Admins
+    /// only; used in the org's settings log.
+    FileTypes(Vec<String>),
 }
 
 /// One user action in a channel.
@@ -200,6 +208,13 @@ impl LogOp {
             LogOp::Edit { text, .. } => bounded("the message", text.len(), TEXT_BYTES_MAX),
             LogOp::React { reaction, .. } => bounded("the reaction", reaction.len(), REACTION_BYTES_MAX),
             LogOp::Set(Setting::Name(s) | Setting::Topic(s)) => bounded("the name", s.len(), NAME_BYTES_MAX),
+            LogOp::Set(Setting::FileTypes(types)) => {
+                bounded("the list of file types", types.len(), FILE_TYPES_MAX)?;
+                for t in types {
+                    bounded("a file type", t.len(), REACTION_BYTES_MAX)?;
+                }
+                Ok(())
+            }
             LogOp::Recall { .. } | LogOp::Pin { .. } | LogOp::Read { .. } | LogOp::Set(_) => Ok(()),
         }
     }
@@ -347,6 +362,10 @@ pub struct Channel {
     marks: BTreeMap<Member, Vec<EntryId>>,
     /// Members who left the channel (their last word was to leave).
     pub left: BTreeSet<Member>,
+    /// The largest file members may send, once an admin set it.
+    pub file_bytes_max: Option<u64>,
+    /// The file types members may send, once an admin set them.
+    pub file_types: Option<Vec<String>>,
 }
 
 /// Entries in the deterministic order: dependencies first, then by time,
@@ -531,6 +550,18 @@ impl Channel {
                     } else {
                         self.admins.remove(member);
                     }
+                }
+                Setting::FileBytesMax(n) => {
+                    if !self.admins.contains(&e.author) {
+                        return Err(Ignored::NotAllowed);
+                    }
+                    self.file_bytes_max = Some(*n);
+                }
+                Setting::FileTypes(types) => {
+                    if !self.admins.contains(&e.author) {
+                        return Err(Ignored::NotAllowed);
+                    }
+                    self.file_types = Some(types.clone());
                 }
                 Setting::Joined(on) => {
                     if *on {

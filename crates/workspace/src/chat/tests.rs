@@ -334,6 +334,20 @@ fn mentions_reach_members_departments_and_the_channel() {
 
 /// A random history: each entry depends on a random subset of earlier ones.
 #[test]
+fn only_admins_set_file_limits_and_the_last_word_counts() {
+    let mut log = Log::default();
+    log.act(ALICE, 1, LogOp::Set(Setting::FileBytesMax(5)));
+    log.act(BOB, 2, LogOp::Set(Setting::FileBytesMax(1 << 40)));
+    log.act(ALICE, 3, LogOp::Set(Setting::FileTypes(vec!["pdf".into()])));
+    let c = Channel::build(&log.entries, &admins(&[ALICE]));
+    assert_eq!(c.file_bytes_max, Some(5));
+    assert_eq!(c.file_types, Some(vec!["pdf".to_owned()]));
+    assert_eq!(c.ignored.len(), 1, "Bob is no admin: {:?}", c.ignored);
+    let too_many = LogOp::Set(Setting::FileTypes(vec!["x".into(); FILE_TYPES_MAX + 1]));
+    assert!(too_many.check().is_err());
+}
+
+#[test]
 fn members_leave_and_come_back_by_their_last_word() {
     let mut log = Log::default();
     log.act(BOB, 1, LogOp::Set(Setting::Joined(false)));
