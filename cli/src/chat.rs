@@ -8,9 +8,11 @@
 use crate::flags::{ChannelCommand, ChatCommand};
 use crate::io::Ctx;
 use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
 use outpost_identity::Timestamp;
 use outpost_node::api_client::ApiClient;
-use outpost_node::chat::{Audience, ChatRequest};
+use outpost_node::blobs::{Blobs, FilePolicy};
+use outpost_node::chat::{Audience, ChatRequest, SealedFile};
 use outpost_node::{Local, now};
 use serde_json::Value;
 use std::fmt::Write;
@@ -64,12 +66,14 @@ pub fn chat(ctx: &Ctx, cmd: ChatCommand) -> Result<()> {
             file: Some(file),
         } => {
             // The node may run elsewhere in the file system: an absolute path.
-            let path = std::path::absolute(&file)?.to_string_lossy().into_owned();
+            let path = std::path::absolute(&file)?;
+            let sealed = Some(seal_file(ctx, &path)?);
             let req = ChatRequest::SendFile {
                 channel,
-                path,
+                path: path.to_string_lossy().into_owned(),
                 text,
                 reply,
+                sealed,
             };
             (req, Box::new(sent))
         }
@@ -182,15 +186,67 @@ fn settings(v: &Value) -> String {
 /// Carries out `req` through the running node, or on the store when no
 /// node runs, and prints the answer.
 fn answer(ctx: &Ctx, req: ChatRequest, render: Render) -> Result<()> {
-    let v = match ApiClient::running(ctx.home.dir()) {
-        Some(api) => api.post("/api/chat", &serde_json::to_value(&req)?)?,
-        None => {
-            let mut local = Local::open(ctx.home.clone())?;
-            outpost_node::chat::handle(&mut local, &ctx.pass, req)?
-        }
-    };
+    let v = call(ctx, req)?;
     ctx.print(render(&v), v);
     Ok(())
+}
+
+/// Carries out `req` through the running node, or on the store when no
+/// node runs.
+fn call(ctx: &Ctx, req: ChatRequest) -> Result<Value> {
+    match ApiClient::running(ctx.home.dir()) {
+        Some(api) => api.post("/api/chat", &serde_json::to_value(&req)?),
+        None => {
+            let mut local = Local::open(ctx.home.clone())?;
+            outpost_node::chat::handle(&mut local, &ctx.pass, req)
+        }
+    }
+}
+
+/// Encrypts the file at `path` into this home's blobs with a progress bar,
+/// after checking it against the org's limits.
+fn seal_file(ctx: &Ctx, path: &std::path::Path) -> Result<SealedFile> {
+    let settings = call(ctx, ChatRequest::OrgSettings)?;
+    let policy = FilePolicy {
+        bytes_max: settings["file_bytes_max"]
+            .as_u64()
+            .context("the node gave no file size limit")?,
+        types: Some(
+            settings["file_types"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+        ),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    policy.media_type(&name)?;
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    policy.check_size(&name, size)?;
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let bar = if ctx.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(size)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("encrypting {msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("the template is valid"),
+    );
+    bar.set_message(name);
+    let (blob, key, _) =
+        Blobs::new(ctx.home.dir()).add_with_progress(&mut file, &policy, |done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    Ok(SealedFile {
+        blob: hex::encode(blob.0),
+        key: hex::encode(key.bytes()),
+    })
 }
 
 /// `--since`: seconds since 1970, or a duration (`2h`) meaning that long

@@ -232,6 +232,21 @@ impl Blobs {
         write_synced(&path, bytes)
     }
 
+    /// The blob `id` if all of it is here (made on this machine, or
+    /// fetched whole).
+    pub fn complete(&self, id: &BlobId) -> Result<Manifest> {
+        let m = self.manifest(id)?.context("no such file is stored here")?;
+        let missing = self.missing(&m);
+        if !missing.is_empty() {
+            bail!(
+                "{} of {} chunks of this file are not stored here",
+                missing.len(),
+                m.chunks.len()
+            );
+        }
+        Ok(m)
+    }
+
     /// The chunks of `manifest` not held here.
     pub fn missing(&self, manifest: &Manifest) -> Vec<u32> {
         let dir = self.blob_dir(&manifest.id());
@@ -257,6 +272,16 @@ impl Blobs {
 
     /// Encrypts what `reader` yields under a new key and stores it.
     pub fn add(&self, reader: &mut impl Read, policy: &FilePolicy) -> Result<(BlobId, FileKey, Manifest)> {
+        self.add_with_progress(reader, policy, |_| {})
+    }
+
+    /// [`Blobs::add`], telling `progress` how many bytes are stored so far.
+    pub fn add_with_progress(
+        &self,
+        reader: &mut impl Read,
+        policy: &FilePolicy,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(BlobId, FileKey, Manifest)> {
         let key = FileKey::generate(&mut rand::rng());
         let staging = self
             .dir
@@ -264,7 +289,9 @@ impl Blobs {
         fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
         let sealed = blob::seal_stream(&key, reader, policy.bytes_max, CHUNK_BYTES, |i, _, bytes| {
             write_synced(&staging.join(format!("{i}.chunk")), &bytes)
-                .map_err(|e| std::io::Error::other(format!("{e:#}")).into())
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            progress(i as u64 * u64::from(CHUNK_BYTES) + (bytes.len() - blob::TAG_BYTES) as u64);
+            Ok(())
         });
         let manifest = match sealed {
             Ok(m) => m,

@@ -50,6 +50,15 @@ pub enum Audience {
     Members(Vec<String>),
 }
 
+/// A file already encrypted into the home's blobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealedFile {
+    /// The blob id, 64 hex digits.
+    pub blob: String,
+    /// The file key, 64 hex digits.
+    pub key: String,
+}
+
 /// One chat action.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -104,6 +113,10 @@ pub enum ChatRequest {
         text: Option<String>,
         /// The message this one answers (a thread).
         reply: Option<String>,
+        /// The file as already encrypted into this home's blobs (the CLI
+        /// does it, with a progress bar); otherwise it is encrypted here.
+        #[serde(default)]
+        sealed: Option<SealedFile>,
     },
     /// Decrypts a message's attached file into `out` (a running node
     /// first fetches what it lacks from its peers).
@@ -262,6 +275,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             path,
             text,
             reply,
+            sealed,
         } => {
             let open = local.open_channel(&channel, pass, now)?;
             open.writable()?;
@@ -274,7 +288,26 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             let policy = local.file_policy(pass, now)?;
             let media_type = policy.media_type(&name)?;
             let blobs = crate::blobs::Blobs::new(local.home.dir());
-            let (blob, key, manifest) = blobs.add_file(&path, &policy)?;
+            let (blob, key, manifest) = match sealed {
+                None => blobs.add_file(&path, &policy)?,
+                Some(s) => {
+                    let hex32 = |h: &str, what: &str| -> Result<[u8; 32]> {
+                        hex::decode(h)
+                            .ok()
+                            .and_then(|b| b.try_into().ok())
+                            .with_context(|| format!("the {what} must be 64 hex digits"))
+                    };
+                    let blob = outpost_seal::blob::BlobId(hex32(&s.blob, "blob id")?);
+                    let key = outpost_seal::blob::FileKey::from_bytes(hex32(&s.key, "file key")?);
+                    let manifest = blobs.complete(&blob)?;
+                    policy.check_size(&name, manifest.size)?;
+                    let first = blobs.chunk(&blob, 0)?.context("the file's first chunk is missing")?;
+                    manifest
+                        .open_chunk(&key, 0, &first)
+                        .context("the file key does not open this file")?;
+                    (blob, key, manifest)
+                }
+            };
             let text = text.unwrap_or_default();
             let mentions = mentions_in(&text, local.require_org()?, now);
             let op = LogOp::Post {

@@ -471,6 +471,34 @@ fn through_running_nodes_messages_from_others_are_unread_until_read() {
             .ok_or(run.to_string())
     });
     alice.fails(["chat", "send", "nowhere", "hi"], exit::ERROR, "no channel \"nowhere\"");
+
+    // A file through the running nodes: Bob's CLI encrypts it into his home,
+    // his node posts it; Alice's node fetches it from his when she saves it.
+    let minutes: Vec<u8> = (0..2_500_000u32).map(|i| (i % 241) as u8).collect();
+    let path = sb.path("minutes.pdf");
+    std::fs::write(&path, &minutes).expect("the file is written");
+    let file = bob.json([
+        "chat",
+        "send",
+        "town-square",
+        "minutes attached",
+        "--file",
+        &path.to_string_lossy(),
+    ]);
+    let id = text_of(&file["message"]).to_owned();
+    wait_until("Alice's node shows the file", TIMEOUT, &all, || {
+        let read = peek(&alice, "town-square", &[]);
+        messages(&read)
+            .iter()
+            .any(|m| m["id"] == id.as_str() && m["attachments"][0]["name"] == "minutes.pdf")
+            .then_some(())
+            .ok_or_else(|| read.to_string())
+    });
+    let out = sb.path("alice-minutes.pdf");
+    alice
+        .ok(["chat", "save", "town-square", &id[..8], "--out", &out.to_string_lossy()])
+        .stdout_has("saved minutes.pdf (2500000 bytes)");
+    assert!(std::fs::read(&out).expect("saved") == minutes, "Alice's copy differs");
 }
 
 #[test]
