@@ -357,6 +357,9 @@ fn message_line(m: &Value) -> String {
     if m["edited"] == true {
         line.push_str(" (edited)");
     }
+    if m["pending"] == true {
+        line.push_str(" (pending)");
+    }
     for file in m["attachments"].as_array().into_iter().flatten() {
         let _ = write!(
             line,
