@@ -5,6 +5,7 @@
 //! node starts. Errors are `{"error": {"code", "message"}}`; the code
 //! `invalid` means the input object is invalid (tampered, forged, expired,
 //! of another org, out of scope), `key` that a key could not be opened.
+//! `GET /api/openapi.json` describes every route (`api/openapi.json`).
 
 use crate::daemon::Shared;
 use axum::extract::{Path, Request, State};
@@ -76,9 +77,19 @@ async fn auth(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     }
 }
 
+/// The OpenAPI 3.1 document of these routes (`GET /api/openapi.json`);
+/// `tests/tests/api_openapi.rs` checks that it lists exactly the routes of
+/// [`router`].
+const OPENAPI: &str = include_str!("api/openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 /// The API routes.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/api/openapi.json", get(openapi))
         .route("/api/status", get(status))
         .route("/api/peers", get(peers))
         .route("/api/docs", get(list_docs).post(new_doc))
