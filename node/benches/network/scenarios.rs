@@ -30,31 +30,26 @@
 //!   to the missing envelopes' bytes.
 
 // Shared by two targets; each uses a part (the test never asks for the full
-// sizes).
+// sizes). What the chat benchmark uses too is in `../common/mod.rs`.
 #![allow(dead_code)]
+
+#[path = "../common/mod.rs"]
+pub mod common;
 
 use anyhow::{Context, Result, anyhow, bail};
 use automerge::{AutoCommit, Change};
+use common::{
+    Node, Org, Spread, TIMEOUT, admission_sessions, build_org, ms, put_offline, put_running, seal_in_parallel,
+    signatures, stored_span, wait_until,
+};
 use ed25519_dalek::{Signature, VerifyingKey};
-use libp2p::{Multiaddr, PeerId};
-use outpost_identity::request::Bundle;
-use outpost_identity::signed::{self, Kind, SIG_LEN};
-use outpost_identity::{DeptPath, MemberKeys, OpId, Principal, Role, RoleCert, ScopeDef, Timestamp};
-use outpost_node::daemon::{self, DaemonConfig, NodeEvent, Shared};
 use outpost_node::docs::doc_key_bytes;
-use outpost_node::{Home, Local, Passphrase};
-use outpost_seal::envelope::{DocId, EnvId, Envelope, Header, Payload};
+use outpost_seal::envelope::{DocId, EnvId, Envelope, Payload};
 use outpost_seal::epoch::EpochSecret;
-use outpost_sync::Stats;
 use outpost_workspace::TextDoc;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, oneshot};
 
-/// How long anything that should happen in seconds may take.
-const TIMEOUT: Duration = Duration::from_secs(120);
 /// Text appended by each change: about 200-byte automerge changes.
 const LINE: &str =
     "The quick brown fox jumps over the lazy dog; the lazy dog sleeps on under the warm afternoon sun.\n";
@@ -127,169 +122,24 @@ impl Sizes {
 }
 
 // ---------------------------------------------------------------------------
-// The org
+// The corpus
 
-/// An org of `homes.len()` nodes: home 0 is the admin, who wrote the org
-/// and holds the key of the one scope; the others are members.
-struct Org {
-    dir: tempfile::TempDir,
-    homes: Vec<Home>,
-    scope: OpId,
-    epoch: OpId,
-    secret: EpochSecret,
-    admin: MemberKeys,
-    cert: OpId,
-    auth_heads: Vec<OpId>,
-    now: Timestamp,
-}
-
-impl std::fmt::Debug for Org {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Org({})", self.dir.path().display())
-    }
-}
-
-fn pass() -> Passphrase {
-    // No passphrase: key files are read on every write, and argon2 would
-    // cost tens of milliseconds each time.
-    Passphrase::default()
-}
-
-/// `outpost init` ×n, `org create` on the first, a member certificate for
-/// each other (`cert issue` + `cert install`), and a scope everyone reads
-/// and writes, created after the grants so that its key is wrapped to all.
-fn build_org(n: usize) -> Result<Org> {
-    let dir = tempfile::tempdir().context("temporary directory")?;
-    let pass = pass();
-    let now = outpost_node::now();
-    let homes: Vec<Home> = (0..n)
-        .map(|i| Home::at(dir.path().join(format!("n{}", i + 1))))
-        .collect();
-    for h in &homes {
-        h.init(&pass)?;
-    }
-    let admin = homes[0].member_keys(&pass)?;
-    let mut local = Local::open(homes[0].clone())?;
-    let cert = local.create_org("Bench", "Admin", &pass, now)?;
-    for (i, h) in homes.iter().enumerate().skip(1) {
-        let keys = h.member_keys(&pass)?;
-        let rc = RoleCert {
-            serial: i as u64,
-            subject: keys.public(),
-            exchange: keys.exchange_public(),
-            name: format!("Member {}", i + 1),
-            email: String::new(),
-            dept: DeptPath::parse("HQ").expect("a valid path"),
-            position: String::new(),
-            level: 1,
-            role: Role::Member,
-            resources: Vec::new(),
-            not_before: now,
-            not_after: now.plus(7 * 86_400),
-            invite: None,
-        };
-        let op = local.require_org()?.sign_grant(&admin.signing, rc, now)?;
-        local.add_ops(vec![op], None)?;
-    }
-    let def = ScopeDef {
-        name: "Bench".into(),
-        readers: vec![Principal::Everyone],
-        writers: vec![Principal::Everyone],
-        nonce: 1,
-    };
-    let scope = local.create_scope(def, &pass, now)?;
-    let bundle = local.bundle_all()?.encode();
-    let state = local.require_org()?;
-    let epoch = state.writer_epoch(&scope).context("the scope has an epoch")?;
-    let auth_heads = state.heads();
-    let secret = local
-        .keyring(&admin, &pass)?
-        .get(&epoch)
-        .context("the admin holds the scope's key")?
-        .clone();
-    drop(local);
-    for h in &homes[1..] {
-        let mut l = Local::open(h.clone())?;
-        let (b, ops) = Bundle::decode(&bundle).map_err(|e| anyhow!("the org bundle: {e}"))?;
-        l.pin_org(b.root, &b.org_name)?;
-        l.add_ops(ops, None)?;
-        l.ensure_device_cert(&pass, now)?;
-    }
-    Ok(Org {
-        dir,
-        homes,
-        scope,
-        epoch,
-        secret,
-        admin,
-        cert,
-        auth_heads,
-        now,
+/// `docs` documents of `chain.len()` envelopes each, every one following
+/// the previous one of its document; sealed on two threads. Grouped by
+/// document, in chain order.
+fn corpus(org: &Org, docs: usize, chain: &[Vec<u8>]) -> Vec<Envelope> {
+    let ids: Vec<DocId> = (0..docs).map(|_| DocId::generate(&mut rand::rng())).collect();
+    seal_in_parallel(&ids, |doc| {
+        let mut last: Option<EnvId> = None;
+        chain
+            .iter()
+            .map(|change| {
+                let env = org.seal(*doc, last.into_iter().collect(), change.clone());
+                last = Some(env.id);
+                env
+            })
+            .collect()
     })
-}
-
-impl Org {
-    /// Seals `change` into `doc` after `deps`, as the admin.
-    fn seal(&self, doc: DocId, deps: Vec<EnvId>, change: Vec<u8>) -> Envelope {
-        let header = Header {
-            doc,
-            scope: self.scope,
-            author: self.admin.public(),
-            cert: self.cert,
-            deps,
-            auth_heads: self.auth_heads.clone(),
-            epoch: self.epoch,
-            time: self.now,
-            nonce: [0; 24],
-        };
-        Envelope::seal(
-            header,
-            &Payload::Change(change),
-            &self.secret,
-            &self.admin.signing,
-            &mut rand::rng(),
-        )
-    }
-
-    /// What a store keeps of an envelope.
-    fn item(&self, env: &Envelope) -> ([u8; 48], [u8; 32], Vec<u8>) {
-        (
-            doc_key_bytes(&(self.scope, env.header.doc)),
-            env.id.0,
-            env.bytes.clone(),
-        )
-    }
-
-    /// `docs` documents of `chain.len()` envelopes each, every one
-    /// following the previous one of its document; sealed on two threads.
-    /// Grouped by document, in chain order.
-    fn corpus(&self, docs: usize, chain: &[Vec<u8>]) -> Vec<Envelope> {
-        let ids: Vec<DocId> = (0..docs).map(|_| DocId::generate(&mut rand::rng())).collect();
-        let halves: Vec<&[DocId]> = ids.chunks(docs.div_ceil(2).max(1)).collect();
-        std::thread::scope(|s| {
-            let workers: Vec<_> = halves
-                .iter()
-                .map(|part| {
-                    s.spawn(move || {
-                        let mut out = Vec::with_capacity(part.len() * chain.len());
-                        for doc in part.iter() {
-                            let mut last: Option<EnvId> = None;
-                            for change in chain {
-                                let env = self.seal(*doc, last.into_iter().collect(), change.clone());
-                                last = Some(env.id);
-                                out.push(env);
-                            }
-                        }
-                        out
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("sealing does not panic"))
-                .collect()
-        })
-    }
 }
 
 /// A document's first change and `n - 1` appends: the changes of one chain
@@ -303,228 +153,8 @@ fn change_chain(n: usize) -> Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
-/// Puts envelopes into the store of a node that is not running.
-fn put_offline(home: &Home, items: &[([u8; 48], [u8; 32], Vec<u8>)]) -> Result<()> {
-    let store = home.store()?;
-    for chunk in items.chunks(50_000) {
-        store.put_envelopes(chunk.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------
-// Running nodes
-
-/// What a node reported: when each envelope from peers was stored, and the
-/// sessions it initiated.
-#[derive(Debug, Default)]
-struct Seen {
-    stored: HashMap<[u8; 32], Instant>,
-    synced: Vec<(PeerId, Stats)>,
-    lagged: u64,
-}
-
-/// A node running in this process.
-struct Node {
-    shared: Arc<Shared>,
-    addr: Multiaddr,
-    seen: Arc<Mutex<Seen>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<()>>,
-    collector: tokio::task::JoinHandle<()>,
-}
-
-impl std::fmt::Debug for Node {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Node({})", self.addr)
-    }
-}
-
-impl Node {
-    /// Starts `outpost up` on `home`: TCP on 127.0.0.1 only, mDNS off,
-    /// dialing `peers`.
-    async fn start(home: &Home, peers: Vec<Multiaddr>) -> Result<Node> {
-        let config = DaemonConfig {
-            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a valid literal address")],
-            peers,
-            relays: Vec::new(),
-            relay_server: false,
-            mdns: false,
-            api: "127.0.0.1:0".parse().expect("a valid literal address"),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (ready, is_ready) = oneshot::channel();
-        let task = tokio::spawn(daemon::run(
-            home.clone(),
-            pass(),
-            config,
-            async move {
-                let _ = stopped.await;
-            },
-            move |s: &Arc<Shared>| {
-                // Subscribed before the node's loop runs: nothing is missed.
-                let _ = ready.send((s.clone(), s.subscribe()));
-            },
-        ));
-        let (shared, events) = tokio::time::timeout(TIMEOUT, is_ready)
-            .await
-            .context("the node did not start in time")?
-            .context("the node stopped while starting")?;
-        let addr = shared
-            .listen_addrs()
-            .into_iter()
-            .next()
-            .context("the node listens on 127.0.0.1")?;
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let collector = tokio::spawn(collect(events, seen.clone()));
-        Ok(Node {
-            shared,
-            addr,
-            seen,
-            stop: Some(stop),
-            task,
-            collector,
-        })
-    }
-
-    fn peer_id(&self) -> PeerId {
-        self.shared.client.peer_id
-    }
-
-    /// How many of `ids` this node reported stored (below `ids.len()`: not
-    /// exact).
-    fn stored_of(&self, ids: &[[u8; 32]]) -> usize {
-        let seen = self.seen.lock().expect("never poisoned");
-        if seen.stored.len() < ids.len() {
-            // Cheap while waiting; exact once it may be complete.
-            return seen.stored.len().min(ids.len().saturating_sub(1));
-        }
-        ids.iter().filter(|id| seen.stored.contains_key(*id)).count()
-    }
-
-    /// When this node stored `id`.
-    fn stored_at(&self, id: &[u8; 32]) -> Option<Instant> {
-        self.seen.lock().expect("never poisoned").stored.get(id).copied()
-    }
-
-    /// Waits until `n` peers are admitted.
-    async fn wait_peers(&self, n: usize) -> Result<()> {
-        wait_until("peers admitted", async || {
-            Ok(self.shared.client.peers().await.unwrap_or_default().len() >= n)
-        })
-        .await
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let result = tokio::time::timeout(TIMEOUT, &mut self.task)
-            .await
-            .context("the node did not stop in time")?
-            .context("the node's task failed")?;
-        self.collector.abort();
-        result
-    }
-}
-
-async fn collect(mut events: broadcast::Receiver<NodeEvent>, seen: Arc<Mutex<Seen>>) {
-    loop {
-        match events.recv().await {
-            Ok(NodeEvent::Stored(ids)) => {
-                let at = Instant::now();
-                let mut seen = seen.lock().expect("never poisoned");
-                for id in ids.iter() {
-                    seen.stored.entry(*id).or_insert(at);
-                }
-            }
-            Ok(NodeEvent::Synced { peer, stats }) => {
-                seen.lock().expect("never poisoned").synced.push((peer, stats));
-            }
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(n)) => seen.lock().expect("never poisoned").lagged += n,
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
-    }
-}
-
-/// Polls `done` every 2 ms until it holds; fails after [`TIMEOUT`].
-async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> Result<bool>) -> Result<()> {
-    let start = Instant::now();
-    while !done().await? {
-        if start.elapsed() > TIMEOUT {
-            bail!("timed out after {TIMEOUT:?} waiting until {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Ok(())
-}
-
-/// Stores envelopes on a running node (one durable transaction), as
-/// `Local::write_change` does after sealing; with `gossip`, queues them for
-/// peers as it does too (the caller then flushes).
-async fn put_running(shared: &Arc<Shared>, items: Vec<([u8; 48], [u8; 32], Vec<u8>)>, gossip: bool) -> Result<()> {
-    shared
-        .with_local(move |l, _| {
-            l.store
-                .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
-            if gossip {
-                for (_, _, bytes) in &items {
-                    l.push_outbox(outpost_node::local::frame::wrap(
-                        outpost_node::local::frame::ENVELOPE,
-                        bytes,
-                    ));
-                }
-            }
-            Ok(())
-        })
-        .await
-}
-
 // ---------------------------------------------------------------------------
 // Figures
-
-/// Percentile `p` (0..=100) of sorted `xs`, nearest rank.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Latency figures, milliseconds.
-#[derive(Debug, Clone, Default)]
-pub struct Spread {
-    /// Samples.
-    pub n: usize,
-    /// Median.
-    pub p50: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// Worst.
-    pub max: f64,
-}
-
-impl Spread {
-    fn of(mut xs: Vec<f64>) -> Spread {
-        xs.sort_by(f64::total_cmp);
-        Spread {
-            n: xs.len(),
-            p50: percentile(&xs, 50.0),
-            p99: percentile(&xs, 99.0),
-            max: xs.last().copied().unwrap_or(f64::NAN),
-        }
-    }
-
-    fn json(&self) -> Value {
-        json!({"samples": self.n, "p50_ms": self.p50, "p99_ms": self.p99, "max_ms": self.max})
-    }
-}
 
 /// Scenario (a).
 #[derive(Debug, Clone, Default)]
@@ -765,17 +395,7 @@ async fn propagation(org: &Org, sizes: &Sizes) -> Result<Propagation> {
 
 /// The raw floor of catching up on `envs`, on this thread.
 fn floor(envs: &[Envelope], secret: &EpochSecret, per_doc: usize, rounds: usize) -> Result<Floor> {
-    let signed: Vec<(Vec<u8>, Signature, VerifyingKey)> = envs
-        .iter()
-        .map(|e| {
-            let (unsigned, sig) = e.bytes.split_at(e.bytes.len() - SIG_LEN);
-            Ok((
-                signed::signing_message(Kind::Envelope, unsigned),
-                Signature::from_slice(sig)?,
-                e.header.author.verifying_key()?,
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let signed = signatures(envs)?;
     let mut best = Floor::default();
     for _ in 0..rounds.max(1) {
         let started = Instant::now();
@@ -818,23 +438,11 @@ fn floor(envs: &[Envelope], secret: &EpochSecret, per_doc: usize, rounds: usize)
     Ok(best)
 }
 
-/// Stats of a session as JSON.
-fn stats_json(who: &str, s: &Stats) -> Value {
-    json!({
-        "initiator": who,
-        "bytes": s.bytes_sent + s.bytes_received,
-        "round_trips": s.round_trips,
-        "envelopes_sent": s.envelopes_sent,
-        "envelopes_delivered": s.envelopes_delivered,
-        "items_redundant": s.items_redundant,
-    })
-}
-
 /// (b) then (c), on the same two nodes.
 async fn catch_up_and_reconcile(org: &Org, sizes: &Sizes) -> Result<(CatchUp, Vec<Reconcile>)> {
     let (empty, source) = (&org.homes[3], &org.homes[4]);
     let chain = tokio::task::block_in_place(|| change_chain(sizes.per_doc))?;
-    let corpus = tokio::task::block_in_place(|| org.corpus(sizes.docs, &chain));
+    let corpus = tokio::task::block_in_place(|| corpus(org, sizes.docs, &chain));
     let items: Vec<_> = corpus.iter().map(|e| org.item(e)).collect();
     let bytes: u64 = corpus.iter().map(|e| e.bytes.len() as u64).sum();
     tokio::task::block_in_place(|| put_offline(source, &items))?;
@@ -850,28 +458,9 @@ async fn catch_up_and_reconcile(org: &Org, sizes: &Sizes) -> Result<(CatchUp, Ve
         Ok(dst.stored_of(&ids) == ids.len())
     })
     .await?;
-    let (first, last) = {
-        let seen = dst.seen.lock().expect("never poisoned");
-        let times: Vec<Instant> = ids.iter().filter_map(|id| seen.stored.get(id).copied()).collect();
-        (
-            times.iter().min().copied().unwrap_or(started),
-            times.iter().max().copied().unwrap_or(started),
-        )
-    };
+    let (first, last) = stored_span(&dst, &ids, started);
     let total_s = (last - started).as_secs_f64();
-    // Both sides start a session on admission; wait for both to end.
-    wait_until("both sessions of the admission ended", async || {
-        Ok(!dst.seen.lock().expect("never poisoned").synced.is_empty()
-            && !src.seen.lock().expect("never poisoned").synced.is_empty())
-    })
-    .await?;
-    let sessions: Vec<Value> = [("empty node", &dst), ("source", &src)]
-        .iter()
-        .flat_map(|(who, n)| {
-            let seen = n.seen.lock().expect("never poisoned");
-            seen.synced.iter().map(|(_, s)| stats_json(who, s)).collect::<Vec<_>>()
-        })
-        .collect();
+    let sessions = admission_sessions(&dst, &src).await?;
 
     let floor_after = tokio::task::block_in_place(|| floor(&corpus, &org.secret, sizes.per_doc, sizes.floor_rounds))?;
     let mut floor = if floor_after.total_s < floor_before.total_s {
