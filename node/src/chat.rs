@@ -1107,25 +1107,50 @@ impl Local {
     /// that mention this member (by name, department or `@all`), arrive in a
     /// direct-message channel, or reply in a thread this member started.
     /// Messages of channels the member left raise none but direct ones.
-    pub fn chat_notifications(&self, ids: &[[u8; 32]], pass: &Passphrase, now: Timestamp) -> Result<Vec<Value>> {
+    ///
+    /// Also returns the envelopes that cannot be judged yet: pending ones,
+    /// and those of channels this member holds no key for yet (the key may
+    /// come a moment later than the message): ask again after new ops.
+    pub fn chat_notifications(
+        &self,
+        ids: &[[u8; 32]],
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<(Vec<Value>, Vec<[u8; 32]>)> {
         let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let replica = self.replica()?;
         let state = replica.auth();
         let viewer = Viewer::of(self, state, now);
         let mut by_doc: BTreeMap<DocKey, Vec<EntryId>> = BTreeMap::new();
+        let mut undecided = Vec::new();
         for id in ids {
-            if let Some(env) = replica.envelope(&EnvId(*id))
-                && env.header.author != self.member
-                && matches!(replica.verdict(&env.id), Some(outpost_seal::Verdict::Valid))
-            {
-                by_doc.entry((env.header.scope, env.header.doc)).or_default().push(*id);
+            let Some(env) = replica.envelope(&EnvId(*id)) else {
+                continue;
+            };
+            if env.header.author == self.member {
+                continue;
+            }
+            match replica.verdict(&env.id) {
+                Some(outpost_seal::Verdict::Valid) => {
+                    by_doc.entry((env.header.scope, env.header.doc)).or_default().push(*id);
+                }
+                Some(outpost_seal::Verdict::Invalid(_)) => {}
+                _ => undecided.push(*id),
             }
         }
         let mut out = Vec::new();
         for (doc, ids) in by_doc {
-            if !self.is_chat(&replica, &ring, &doc) {
+            if doc.1 == SETTINGS_DOC {
                 continue;
+            }
+            match self.is_channel(&replica, &ring, &doc) {
+                Some(true) => {}
+                Some(false) => continue,
+                None => {
+                    undecided.extend(ids);
+                    continue;
+                }
             }
             let open = self.open_key(&replica, &ring, doc, now)?;
             let direct = state.scope(&doc.0).is_some_and(|s| s.name == DIRECT_SCOPE_NAME);
@@ -1151,7 +1176,7 @@ impl Local {
                 out.push(v);
             }
         }
-        Ok(out)
+        Ok((out, undecided))
     }
 
     /// The org's settings as its admins set them (every settings log of a

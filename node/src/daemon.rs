@@ -52,6 +52,9 @@ pub enum NodeEvent {
     /// durably here, hence visible to the API: their ids, in the order of
     /// one storing transaction. Local writes are not reported.
     Stored(Arc<[[u8; 32]]>),
+    /// Authorisation ops received from peers were stored: keys that open
+    /// envelopes stored earlier may have come with them.
+    Ops(usize),
     /// A sync session this node initiated with `peer` ended, with its
     /// counters (bytes and round trips of both directions).
     Synced {
@@ -568,6 +571,9 @@ impl Shared {
                     counts.ops,
                     counts.envelopes.len()
                 );
+                if counts.ops > 0 {
+                    let _ = self.events.send(NodeEvent::Ops(counts.ops));
+                }
                 if !counts.envelopes.is_empty() {
                     // No subscriber is not an error.
                     let _ = self.events.send(NodeEvent::Stored(counts.envelopes.into()));

@@ -40,6 +40,56 @@ pub fn member(sb: &Sandbox, admin: &Node, name: &str) -> Node {
     certified(sb, admin, name, "member")
 }
 
+/// Admin Alice and members `b` and `c` of HQ/East, each running: `b` and
+/// `c` dial the admin's node, and `c` dials `b` too (the admin's node may
+/// not hold HQ/East's envelopes, so it cannot pass them on).
+#[derive(Debug)]
+pub struct EastTrio {
+    /// The sandbox.
+    pub sb: Sandbox,
+    /// Alice's home.
+    pub admin: Node,
+    /// Bob's home.
+    pub bob: Node,
+    /// Carol's home.
+    pub carol: Node,
+    /// Alice's node.
+    pub a: RunningNode,
+    /// Bob's node.
+    pub b: RunningNode,
+    /// Carol's node.
+    pub c: RunningNode,
+}
+
+/// Starts an [`EastTrio`] and waits until Bob's node is connected to both.
+pub fn east_trio() -> EastTrio {
+    let (sb, admin) = acme();
+    let bob = member(&sb, &admin, "b");
+    let carol = member(&sb, &admin, "c");
+    let a = admin.up(&[]);
+    let b = bob.up(&[a.addr()]);
+    let c = carol.up(&[a.addr(), b.addr()]);
+    wait_for_peers(&b, &[&a, &c], &[&a, &b, &c]);
+    EastTrio {
+        sb,
+        admin,
+        bob,
+        carol,
+        a,
+        b,
+        c,
+    }
+}
+
+/// `POST /api/channels {"name": NAME}` on `node` (a channel of the
+/// member's department); returns its id.
+pub fn new_channel(node: &RunningNode, name: &str) -> String {
+    node.post("/api/channels", &json!({ "name": name }))["channel"]
+        .as_str()
+        .expect("the new channel's id")
+        .to_owned()
+}
+
 /// The serial of the certificate named `name`, as `cert revoke` takes it.
 pub fn serial_of(node: &Node, name: &str) -> String {
     let rows = node.list(&["--all"]);

@@ -9,7 +9,7 @@
 //! are shown as pending, survive a crash, and are delivered (and shown so)
 //! when a peer appears.
 
-use outpost_tests::cluster::{TIMEOUT, acme, holds_for, member, serial_of, wait_for_peers};
+use outpost_tests::cluster::{EastTrio, TIMEOUT, east_trio, holds_for, new_channel, serial_of};
 use outpost_tests::{RunningNode, wait_until};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -57,7 +57,19 @@ fn events(node: &RunningNode) -> BufReader<TcpStream> {
         api.token, api.addr
     )
     .expect("the request is sent");
-    BufReader::new(stream)
+    // The node subscribes before it answers: once the head is here, no
+    // later event is missed.
+    let mut events = BufReader::new(stream);
+    let mut status = String::new();
+    events.read_line(&mut status).expect("the event stream answers");
+    assert!(status.contains(" 200 "), "GET /api/events: {status}");
+    loop {
+        let mut header = String::new();
+        events.read_line(&mut header).expect("the head is read");
+        if header.trim().is_empty() {
+            return events;
+        }
+    }
 }
 
 /// Reads `events` until an event named `name` whose data `pick` accepts;
@@ -65,7 +77,14 @@ fn events(node: &RunningNode) -> BufReader<TcpStream> {
 fn next_event(events: &mut BufReader<TcpStream>, name: &str, pick: impl Fn(&Value) -> bool) -> Value {
     let mut current = String::new();
     let mut seen = Vec::new();
+    let started = std::time::Instant::now();
     loop {
+        // Keep-alive comments arrive every 15 s: the read timeout alone
+        // would never end the wait.
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "no {name} event in {TIMEOUT:?}; saw {seen:?}"
+        );
         let mut line = String::new();
         match events.read_line(&mut line) {
             Ok(0) | Err(_) => panic!("the event stream ended before a {name} event; saw {seen:?}"),
@@ -101,14 +120,8 @@ fn send(node: &RunningNode, channel: &str, text: &str, reply: Option<&str>) -> S
 /// receives nothing written after the revocation while Dan does.
 #[test]
 fn a_department_channel_follows_the_directory_and_carries_every_action() {
-    let (sb, admin) = acme();
-    let bob = member(&sb, &admin, "b");
-    let carol = member(&sb, &admin, "c");
-    let a = admin.up(&[]);
-    let b = bob.up(&[a.addr()]);
-    let c = carol.up(&[a.addr(), b.addr()]);
+    let EastTrio { sb, admin, a, b, c, .. } = east_trio();
     let all = [&a, &b, &c];
-    wait_for_peers(&b, &[&a, &c], &all);
 
     let made = b.post("/api/channels", &json!({"name": "east", "topic": "HQ/East day to day"}));
     let ch = made["channel"].as_str().expect("the new channel's id").to_owned();
@@ -290,20 +303,18 @@ fn a_department_channel_follows_the_directory_and_carries_every_action() {
 /// Chinese message by any two characters of it.
 #[test]
 fn messages_written_offline_survive_a_crash_and_are_found_by_cjk_search() {
-    let (sb, admin) = acme();
-    let bob = member(&sb, &admin, "b");
-    let carol = member(&sb, &admin, "c");
-    // The admin's node does not hold HQ/East's envelopes (it may not read
-    // them), so Carol also dials Bob.
-    let a = admin.up(&[]);
-    let b = bob.up(&[a.addr()]);
-    let c = carol.up(&[a.addr(), b.addr()]);
+    // The sandbox holds the homes: it must live as long as the test.
+    let EastTrio {
+        sb: _sb,
+        bob,
+        carol,
+        a,
+        b,
+        c,
+        ..
+    } = east_trio();
     let all = [&a, &b, &c];
-    wait_for_peers(&b, &[&a, &c], &all);
-    let ch = b.post("/api/channels", &json!({"name": "field"}))["channel"]
-        .as_str()
-        .expect("the new channel's id")
-        .to_owned();
+    let ch = new_channel(&b, "field");
     wait_for(&c, "lists the channel", &all, |n| peek(n, &ch).map(drop));
     drop(a);
     drop(c);

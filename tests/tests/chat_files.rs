@@ -4,7 +4,7 @@
 //! refused before anything is stored, and a limit the org's admin changes
 //! reaches the other nodes.
 
-use outpost_tests::cluster::{TIMEOUT, acme, member, wait_for_peers};
+use outpost_tests::cluster::{EastTrio, TIMEOUT, east_trio, new_channel, wait_for_peers};
 use outpost_tests::running::http;
 use outpost_tests::{Rng, RunningNode, seed, wait_until};
 use serde_json::{Value, json};
@@ -45,18 +45,9 @@ fn chunks_held(home: &Path, blob: &str) -> usize {
 
 #[test]
 fn a_100_mb_file_resumes_after_the_receiver_is_killed_and_limits_refuse_early() {
-    let (sb, admin) = acme();
-    let bob = member(&sb, &admin, "b");
-    let carol = member(&sb, &admin, "c");
-    let a = admin.up(&[]);
-    let b = bob.up(&[a.addr()]);
-    let c = carol.up(&[a.addr(), b.addr()]);
+    let EastTrio { sb, carol, a, b, c, .. } = east_trio();
     let all = [&a, &b, &c];
-    wait_for_peers(&b, &[&a, &c], &all);
-    let ch = b.post("/api/channels", &json!({"name": "files"}))["channel"]
-        .as_str()
-        .expect("the channel's id")
-        .to_owned();
+    let ch = new_channel(&b, "files");
 
     let mut rng = Rng::new(seed());
     let original = sb.path("site-survey.bin");

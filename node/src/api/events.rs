@@ -25,21 +25,50 @@ fn event(name: &str, data: &Value) -> Result<Event, Infallible> {
     Ok(Event::default().event(name).data(data.to_string()))
 }
 
+/// Envelopes kept for one stream until they can be judged (see
+/// [`crate::local::Local::chat_notifications`]); the oldest go first.
+const UNDECIDED_MAX: usize = 4096;
+
+/// Notifications for `ids` and the envelopes still `undecided`, which are
+/// left holding those that remain so.
+async fn notifications(
+    shared: &Arc<Shared>,
+    ids: Vec<[u8; 32]>,
+    undecided: &mut Vec<[u8; 32]>,
+) -> Vec<Result<Event, Infallible>> {
+    let mut all = std::mem::take(undecided);
+    all.extend(ids);
+    let result = shared
+        .with_local(move |l, pass| l.chat_notifications(&all, pass, crate::now()))
+        .await;
+    match result {
+        Ok((notes, left)) => {
+            *undecided = left;
+            let over = undecided.len().saturating_sub(UNDECIDED_MAX);
+            undecided.drain(..over);
+            notes.iter().map(|n| event("notification", n)).collect()
+        }
+        Err(e) => {
+            tracing::debug!("no notifications for stored envelopes: {e:#}");
+            Vec::new()
+        }
+    }
+}
+
 /// The events that one node event becomes.
-async fn translate(shared: &Arc<Shared>, e: Result<NodeEvent, RecvError>) -> Option<Vec<Result<Event, Infallible>>> {
+async fn translate(
+    shared: &Arc<Shared>,
+    e: Result<NodeEvent, RecvError>,
+    undecided: &mut Vec<[u8; 32]>,
+) -> Option<Vec<Result<Event, Infallible>>> {
     match e {
         Ok(NodeEvent::Stored(ids)) => {
             let mut out = vec![event("stored", &json!({"envelopes": ids.len()}))];
-            let ids: Vec<[u8; 32]> = ids.to_vec();
-            let notes = shared
-                .with_local(move |l, pass| l.chat_notifications(&ids, pass, crate::now()))
-                .await;
-            match notes {
-                Ok(notes) => out.extend(notes.iter().map(|n| event("notification", n))),
-                Err(e) => tracing::debug!("no notifications for stored envelopes: {e:#}"),
-            }
+            out.extend(notifications(shared, ids.to_vec(), undecided).await);
             Some(out)
         }
+        Ok(NodeEvent::Ops(_)) if !undecided.is_empty() => Some(notifications(shared, Vec::new(), undecided).await),
+        Ok(NodeEvent::Ops(_)) => Some(Vec::new()),
         Ok(NodeEvent::Synced { peer, stats }) => Some(vec![event(
             "synced",
             &json!({
@@ -54,10 +83,10 @@ async fn translate(shared: &Arc<Shared>, e: Result<NodeEvent, RecvError>) -> Opt
 
 pub async fn stream(State(shared): State<Arc<Shared>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = shared.subscribe();
-    let events = stream::unfold((shared, rx), |(shared, mut rx)| async move {
+    let events = stream::unfold((shared, rx, Vec::new()), |(shared, mut rx, mut undecided)| async move {
         let got = rx.recv().await;
-        let out = translate(&shared, got).await?;
-        Some((stream::iter(out), (shared, rx)))
+        let out = translate(&shared, got, &mut undecided).await?;
+        Some((stream::iter(out), (shared, rx, undecided)))
     })
     .flatten();
     Sse::new(events).keep_alive(KeepAlive::default())
