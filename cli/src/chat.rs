@@ -357,7 +357,7 @@ fn message_line(m: &Value) -> String {
     if m["edited"] == true {
         line.push_str(" (edited)");
     }
-    if m["pending"] == true {
+    if m["pending"] == true && m["recalled"] != true {
         line.push_str(" (pending)");
     }
     for file in m["attachments"].as_array().into_iter().flatten() {

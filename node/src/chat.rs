@@ -815,18 +815,27 @@ impl Local {
             return None;
         }
         let mut entries = Vec::with_capacity(valid.len());
+        let mut cache = self.entry_cache.borrow_mut();
         for env in valid {
+            if let Some(e) = cache.get(&env.id.0) {
+                entries.push(e.clone());
+                continue;
+            }
             match env.open(ring.get(&env.header.epoch)?).ok()? {
                 // An entry that does not decode (a later version's, or
                 // damaged inside its seal) is skipped, not fatal.
                 Payload::Log(bytes) => match LogOp::decode(&bytes) {
-                    Ok(op) => entries.push(Entry {
-                        id: env.id.0,
-                        author: env.header.author.0,
-                        time_ms: env.header.time.0.saturating_mul(1000),
-                        deps: env.header.deps.iter().map(|d| d.0).collect(),
-                        op,
-                    }),
+                    Ok(op) => {
+                        let entry = Entry {
+                            id: env.id.0,
+                            author: env.header.author.0,
+                            time_ms: env.header.time.0.saturating_mul(1000),
+                            deps: env.header.deps.iter().map(|d| d.0).collect(),
+                            op,
+                        };
+                        cache.insert(entry.id, entry.clone());
+                        entries.push(entry);
+                    }
                     Err(e) => tracing::debug!("skipping chat entry {}: {e}", env.id),
                 },
                 _ => return None,
@@ -957,6 +966,17 @@ impl Local {
         let replica = self.replica()?;
         let wanted = id.trim();
         let prefix = wanted.to_ascii_lowercase();
+        // By id first: that opens one envelope per channel, not all of them.
+        if !prefix.is_empty() && prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            let by_id: Vec<DocKey> = replica
+                .docs()
+                .filter(|d| d.1.to_hex().starts_with(&prefix) && self.is_chat(&replica, &ring, d))
+                .copied()
+                .collect();
+            if let [one] = by_id.as_slice() {
+                return Ok(*one);
+            }
+        }
         let mut by_id = Vec::new();
         let mut by_name = Vec::new();
         for doc in replica.docs() {

@@ -46,6 +46,10 @@ pub struct Local {
     pub writes: std::sync::Arc<Writes>,
     /// The last replica built (see [`Local::replica`]).
     pub(crate) replica_cache: std::cell::RefCell<Option<CachedReplica>>,
+    /// Chat entries already opened and decoded, by envelope id: a valid
+    /// envelope's content never changes, so each is decrypted once per
+    /// process.
+    pub(crate) entry_cache: std::cell::RefCell<std::collections::HashMap<[u8; 32], outpost_workspace::chat::Entry>>,
 }
 
 /// Counters of writes made with deferred durability.
@@ -127,6 +131,7 @@ impl Local {
             writes: std::sync::Arc::new(Writes::default()),
             outbox: Vec::new(),
             replica_cache: std::cell::RefCell::new(None),
+            entry_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
         })
     }
 

@@ -184,21 +184,22 @@ fn a_channel_carries_messages_threads_edits_reactions_pins_and_recalls() {
     assert_eq!(read["pins"], json!([budget]), "{read:#}");
     assert_eq!(message(&alice, "general", &budget)["pinned"], true);
 
-    // The text form shows all of it on one line per message.
+    // The text form shows all of it on one line per message; no peer has
+    // seen Alice's messages, so they are pending.
     let text = alice.ok(["chat", "read", "general", "--peek"]).stdout;
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
     assert_eq!(
         lines[0],
         format!(
-            "{}  2027-01-15 08:00:00  Alice: {budget_zh} 📌 [👍 1] (2 replies)",
+            "{}  2027-01-15 08:00:00  Alice: {budget_zh} (pending) 📌 [👍 1] (2 replies)",
             &budget[..16]
         )
     );
     assert_eq!(
         lines[2],
         format!(
-            "{}  2027-01-15 08:02:00  Alice: Q3 budget review moved to Monday (edited)",
+            "{}  2027-01-15 08:02:00  Alice: Q3 budget review moved to Monday (edited) (pending)",
             &q3[..16]
         )
     );
