@@ -704,13 +704,24 @@ impl Viewer {
 /// reads, whose settings count only when a live admin wrote them.
 pub const SETTINGS_DOC: DocId = DocId(*b"outpost settings");
 
+/// A channel view kept between requests: valid while the channel's heads
+/// and the org's admins are unchanged; a single new entry that follows
+/// every head (a member's next message) is pushed onto it.
+#[derive(Debug)]
+pub(crate) struct CachedChannel {
+    heads: Vec<EnvId>,
+    org_admins: BTreeSet<[u8; 32]>,
+    creator: [u8; 32],
+    channel: std::sync::Arc<Channel>,
+}
+
 /// A channel opened for reading or acting in it.
 #[derive(Debug)]
 pub struct OpenChannel {
     /// Scope and document.
     pub key: DocKey,
     /// What it shows.
-    pub channel: Channel,
+    pub channel: std::sync::Arc<Channel>,
     /// Members who may read it now and have not left, sorted.
     pub members: Vec<PublicKey>,
 }
@@ -815,33 +826,42 @@ impl Local {
             return None;
         }
         let mut entries = Vec::with_capacity(valid.len());
-        let mut cache = self.entry_cache.borrow_mut();
         for env in valid {
-            if let Some(e) = cache.get(&env.id.0) {
-                entries.push(e.clone());
-                continue;
-            }
-            match env.open(ring.get(&env.header.epoch)?).ok()? {
-                // An entry that does not decode (a later version's, or
-                // damaged inside its seal) is skipped, not fatal.
-                Payload::Log(bytes) => match LogOp::decode(&bytes) {
-                    Ok(op) => {
-                        let entry = Entry {
-                            id: env.id.0,
-                            author: env.header.author.0,
-                            time_ms: env.header.time.0.saturating_mul(1000),
-                            deps: env.header.deps.iter().map(|d| d.0).collect(),
-                            op,
-                        };
-                        cache.insert(entry.id, entry.clone());
-                        entries.push(entry);
-                    }
-                    Err(e) => tracing::debug!("skipping chat entry {}: {e}", env.id),
-                },
-                _ => return None,
+            if let Some(e) = self.entry_of(ring, env)? {
+                entries.push(e);
             }
         }
         Some(entries)
+    }
+
+    /// The chat entry `env` carries: `None` if this member cannot open it
+    /// or it is not a chat entry, `Some(None)` if it does not decode (a
+    /// later version's, or damaged inside its seal: skipped, not fatal).
+    fn entry_of(&self, ring: &Keyring, env: &outpost_seal::Envelope) -> Option<Option<Entry>> {
+        let mut cache = self.entry_cache.borrow_mut();
+        if let Some(e) = cache.get(&env.id.0) {
+            return Some(Some(e.clone()));
+        }
+        match env.open(ring.get(&env.header.epoch)?).ok()? {
+            Payload::Log(bytes) => match LogOp::decode(&bytes) {
+                Ok(op) => {
+                    let entry = Entry {
+                        id: env.id.0,
+                        author: env.header.author.0,
+                        time_ms: env.header.time.0.saturating_mul(1000),
+                        deps: env.header.deps.iter().map(|d| d.0).collect(),
+                        op,
+                    };
+                    cache.insert(entry.id, entry.clone());
+                    Some(Some(entry))
+                }
+                Err(e) => {
+                    tracing::debug!("skipping chat entry {}: {e}", env.id);
+                    Some(None)
+                }
+            },
+            _ => None,
+        }
     }
 
     /// Is `doc` a channel (its first valid envelope is a chat entry)? `None`
@@ -1015,26 +1035,86 @@ impl Local {
     }
 
     fn open_key(&self, replica: &Replica, ring: &Keyring, key: DocKey, now: Timestamp) -> Result<OpenChannel> {
-        let entries = self
-            .channel_entries(replica, ring, &key)
-            .context("you cannot read this channel")?;
-        let state = replica.auth();
-        let mut admins = org_admins(state, now);
-        // The creator: the author of the first entry in the channel's order.
-        if let Some(first) = outpost_workspace::chat::order(&entries).first() {
-            admins.insert(first.author);
-        }
-        let policy = Policy {
-            admins,
-            ..Policy::default()
-        };
-        let channel = Channel::build(&entries, &policy);
+        let channel = self.channel_view(replica, ring, key, now)?;
         let members: Vec<PublicKey> = self
             .readers_of(&key.0, now)?
             .into_iter()
             .filter(|k| !channel.left.contains(&k.0))
             .collect();
         Ok(OpenChannel { key, channel, members })
+    }
+
+    /// The view of channel `key`: the cached one if nothing changed, the
+    /// cached one with one more entry if only that came, else built anew.
+    fn channel_view(
+        &self,
+        replica: &Replica,
+        ring: &Keyring,
+        key: DocKey,
+        now: Timestamp,
+    ) -> Result<std::sync::Arc<Channel>> {
+        let heads = replica.heads(&key);
+        let org = org_admins(replica.auth(), now);
+        let cached = self.channel_cache.borrow_mut().remove(&key);
+        if let Some(mut c) = cached.filter(|c| c.org_admins == org) {
+            let policy = |creator: [u8; 32]| {
+                let mut admins = org.clone();
+                admins.insert(creator);
+                Policy {
+                    admins,
+                    ..Policy::default()
+                }
+            };
+            let next = match heads.as_slice() {
+                [one] if c.heads != heads => replica
+                    .envelope(one)
+                    .filter(|e| {
+                        let mut deps = e.header.deps.clone();
+                        deps.sort();
+                        deps == c.heads
+                    })
+                    .and_then(|e| self.entry_of(ring, e)),
+                _ => None,
+            };
+            let reuse = match next {
+                Some(Some(entry)) => {
+                    std::sync::Arc::make_mut(&mut c.channel).push(&entry, &policy(c.creator));
+                    true
+                }
+                Some(None) => true,
+                None => c.heads == heads,
+            };
+            if reuse {
+                c.heads = heads;
+                let channel = c.channel.clone();
+                self.channel_cache.borrow_mut().insert(key, c);
+                return Ok(channel);
+            }
+        }
+        let entries = self
+            .channel_entries(replica, ring, &key)
+            .context("you cannot read this channel")?;
+        // The creator: the author of the first entry in the channel's order.
+        let creator = outpost_workspace::chat::order(&entries)
+            .first()
+            .map_or([0; 32], |e| e.author);
+        let mut admins = org.clone();
+        admins.insert(creator);
+        let policy = Policy {
+            admins,
+            ..Policy::default()
+        };
+        let channel = std::sync::Arc::new(Channel::build(&entries, &policy));
+        self.channel_cache.borrow_mut().insert(
+            key,
+            CachedChannel {
+                heads,
+                org_admins: org,
+                creator,
+                channel: channel.clone(),
+            },
+        );
+        Ok(channel)
     }
 
     /// Every channel this member can read, with unread counts, newest first.

@@ -50,6 +50,9 @@ pub struct Local {
     /// envelope's content never changes, so each is decrypted once per
     /// process.
     pub(crate) entry_cache: std::cell::RefCell<std::collections::HashMap<[u8; 32], outpost_workspace::chat::Entry>>,
+    /// Channel views kept between requests, by document.
+    pub(crate) channel_cache:
+        std::cell::RefCell<std::collections::HashMap<outpost_seal::replica::DocKey, crate::chat::CachedChannel>>,
 }
 
 /// Counters of writes made with deferred durability.
@@ -132,6 +135,7 @@ impl Local {
             outbox: Vec::new(),
             replica_cache: std::cell::RefCell::new(None),
             entry_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
+            channel_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
         })
     }
 

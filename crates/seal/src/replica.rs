@@ -35,6 +35,10 @@ pub struct Replica {
     fresh: BTreeSet<EnvId>,
     /// Ops arrived since the last refresh: every verdict must be recomputed.
     dirty: bool,
+    /// Per document, the valid envelopes no valid envelope depends on, kept
+    /// as verdicts are made (an envelope is valid only after its
+    /// dependencies are, so each new valid envelope covers its own).
+    heads: BTreeMap<DocKey, BTreeSet<EnvId>>,
 }
 
 struct View<'a> {
@@ -87,6 +91,7 @@ impl Replica {
             pending: BTreeSet::new(),
             fresh: BTreeSet::new(),
             dirty: false,
+            heads: BTreeMap::new(),
         }
     }
 
@@ -157,6 +162,7 @@ impl Replica {
             self.verdicts.clear();
             self.pending.clear();
             self.fresh.clear();
+            self.heads.clear();
             self.dirty = false;
             let all = self.envelopes.keys().copied().collect();
             self.judge(all);
@@ -197,8 +203,18 @@ impl Replica {
                 verdicts: &self.verdicts,
             };
             let verdict = validity::judge(&id, &env.header, &self.auth, &view, &mut memo);
-            if matches!(verdict, Verdict::Pending(_)) {
-                self.pending.insert(id);
+            match verdict {
+                Verdict::Pending(_) => {
+                    self.pending.insert(id);
+                }
+                Verdict::Valid => {
+                    let heads = self.heads.entry((env.header.scope, env.header.doc)).or_default();
+                    for d in &env.header.deps {
+                        heads.remove(d);
+                    }
+                    heads.insert(id);
+                }
+                Verdict::Invalid(_) => {}
             }
             self.verdicts.insert(id, verdict);
             for next in dependants.get(&id).into_iter().flatten() {
@@ -285,11 +301,13 @@ impl Replica {
         out
     }
 
-    /// The document's heads: valid envelopes no valid envelope depends on.
+    /// The document's heads: valid envelopes no valid envelope depends on,
+    /// by id; as of the last [`Replica::refresh`].
     pub fn heads(&self, doc: &DocKey) -> Vec<EnvId> {
-        let valid = self.valid_in_order(doc);
-        let covered: BTreeSet<EnvId> = valid.iter().flat_map(|e| e.header.deps.iter().copied()).collect();
-        valid.iter().map(|e| e.id).filter(|id| !covered.contains(id)).collect()
+        self.heads
+            .get(doc)
+            .map(|h| h.iter().copied().collect())
+            .unwrap_or_default()
     }
 }
 

@@ -409,14 +409,23 @@ impl Channel {
             admins: policy.admins.clone(),
             ..Channel::default()
         };
-        for (rank, e) in order(entries).into_iter().enumerate() {
-            c.rank.insert(e.id, rank);
-            c.deps.insert(e.id, e.deps.clone());
-            if let Err(why) = c.apply(e, policy) {
-                c.ignored.push((e.id, why));
-            }
+        for e in order(entries) {
+            c.push(e, policy);
         }
         c
+    }
+
+    /// Applies one more entry, which must come after every entry already
+    /// applied in [`order`] — true when its dependencies include all of the
+    /// log's heads, as a writer's own next entry does. The result is what
+    /// [`Channel::build`] gives for all the entries, without going over the
+    /// earlier ones again.
+    pub fn push(&mut self, e: &Entry, policy: &Policy) {
+        self.rank.insert(e.id, self.rank.len());
+        self.deps.insert(e.id, e.deps.clone());
+        if let Err(why) = self.apply(e, policy) {
+            self.ignored.push((e.id, why));
+        }
     }
 
     fn target(&self, id: &EntryId) -> Result<usize, Ignored> {

@@ -320,7 +320,17 @@ fn deliver(h: &History, seed: u64) -> Replica {
         }
         if rng.random_bool(0.3) {
             r.refresh();
-            assert_eq!(r.verdicts(), from_scratch(&r).verdicts(), "incremental verdicts differ");
+            let scratch = from_scratch(&r);
+            assert_eq!(r.verdicts(), scratch.verdicts(), "incremental verdicts differ");
+            for doc in r.docs() {
+                // Heads by their definition: valid envelopes no valid one depends on.
+                let valid = r.valid_in_order(doc);
+                let covered: BTreeSet<EnvId> = valid.iter().flat_map(|e| e.header.deps.iter().copied()).collect();
+                let mut expected: Vec<EnvId> = valid.iter().map(|e| e.id).filter(|id| !covered.contains(id)).collect();
+                expected.sort();
+                assert_eq!(r.heads(doc), expected, "incremental heads differ");
+                assert_eq!(scratch.heads(doc), expected, "heads from scratch differ");
+            }
         }
     }
     r.refresh();

@@ -438,6 +438,25 @@ proptest! {
     }
 
     #[test]
+    fn pushing_an_entry_that_follows_everything_equals_building_again(seed in any::<u64>(), n in 1usize..30) {
+        let mut log = random_log(seed, n);
+        let policy = admins(&[ALICE]);
+        let mut pushed = Channel::build(&log.entries, &policy);
+        // Each next entry depends on everything, like a writer's own.
+        let target = pushed.messages.first().map_or([0xaa; 32], |m| m.id);
+        for (i, op) in [post("next", Some(target)), LogOp::Read { up_to: target }, LogOp::Recall { target }].into_iter().enumerate() {
+            let deps = log.all();
+            let id = log.add(BOB, 50 + i as u64, &deps, op);
+            let e = log.entries.iter().find(|e| e.id == id).expect("just added").clone();
+            pushed.push(&e, &policy);
+        }
+        let built = Channel::build(&log.entries, &policy);
+        prop_assert_eq!(&pushed.messages, &built.messages);
+        prop_assert_eq!(&pushed.ignored, &built.ignored);
+        prop_assert_eq!(pushed.unread(&BOB), built.unread(&BOB));
+    }
+
+    #[test]
     fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = LogOp::decode(&data);
     }
