@@ -33,6 +33,8 @@ pub const GOSSIP_ENVELOPE_BYTES_MAX: usize = 64 * 1024;
 pub const PULL_INTERVAL_MIN: Duration = Duration::from_secs(3);
 /// How soon a pull that found a session running tries again.
 const PULL_RETRY: Duration = Duration::from_millis(500);
+/// How long stopping waits for the API's open requests to finish.
+const API_DRAIN_MAX: Duration = Duration::from_secs(2);
 /// Most responder sessions kept at once.
 pub const RESPONDER_SESSIONS_MAX: usize = 256;
 /// How long start-up waits for every listen address to be reported before
@@ -912,7 +914,13 @@ pub async fn run(
         }
     }
     let _ = stop_api.send(());
-    let _ = api_task.await;
+    // Requests in progress finish; open event streams never end by
+    // themselves, so after a moment the API stops anyway.
+    let mut api_task = api_task;
+    if tokio::time::timeout(API_DRAIN_MAX, &mut api_task).await.is_err() {
+        tracing::info!("closing the API's open connections (event streams) to stop");
+        api_task.abort();
+    }
     let _ = std::fs::remove_file(&api_file);
     drop(client);
     // Whatever was written and not yet acknowledged reaches the disk too.

@@ -374,3 +374,21 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A browser's event stream stays open for ever; stopping the node must
+/// not wait for it.
+#[test]
+fn a_node_stops_promptly_with_an_event_stream_open() {
+    let (_sb, admin) = outpost_tests::cluster::acme();
+    let a = admin.up(&[]);
+    let _stream = events(&a);
+    let started = std::time::Instant::now();
+    let (status, logs) = a.terminate();
+    assert!(status.success(), "{status}\n{logs}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopping took {:?}\n{logs}",
+        started.elapsed()
+    );
+    assert!(logs.contains("closing the API's open connections"), "{logs}");
+}
