@@ -1,7 +1,8 @@
-//! The chat benchmark (issue #5): what one node ingests from peers, and how
-//! long a message takes from the send call to the other nodes' stores,
-//! measured in one run with real daemons, real libp2p and real redb stores
-//! on 127.0.0.1. See `chat/scenarios.rs` for what each scenario does and
+//! The chat benchmark (issue #5): what one node ingests from peers, how
+//! long a message takes from the send call to the other nodes' stores, and
+//! how fast a file moves from one node to another next to a bare libp2p
+//! transfer of the same bytes, measured in one run with real daemons, real
+//! libp2p and real redb stores on 127.0.0.1. See `chat/scenarios.rs` for what each scenario does and
 //! `docs/performance.md` for the latest figures.
 //!
 //! ```text

@@ -328,7 +328,7 @@ impl Shared {
     ) -> Result<outpost_seal::blob::Manifest> {
         use crate::blobs::{BlobRequest, answered};
         use futures::StreamExt;
-        /// Chunk requests in flight at once.
+        /// Chunks in flight at once (asked for, or being checked and stored).
         const IN_FLIGHT: usize = 4;
         let blobs = self.blobs.clone();
         let peers: Vec<PeerId> = self
@@ -384,26 +384,32 @@ impl Shared {
             if missing.is_empty() {
                 break;
             }
+            // Each chunk is stored inside its own future, so that the other
+            // requests in flight go on while one is checked and synced.
             let fetched = futures::stream::iter(missing.clone())
                 .map(|i| {
                     let client = self.client.clone();
+                    let (b, m) = (blobs.clone(), manifest.clone());
                     async move {
+                        let answer = client
+                            .request(Proto::Blob, *peer, BlobRequest::Chunk(id, i).encode())
+                            .await;
+                        let Some(bytes) = answer.ok().as_deref().and_then(answered).map(<[u8]>::to_vec) else {
+                            return (i, None);
+                        };
                         (
                             i,
-                            client
-                                .request(Proto::Blob, *peer, BlobRequest::Chunk(id, i).encode())
-                                .await,
+                            Some(tokio::task::spawn_blocking(move || b.put_chunk(&m, i, &bytes)).await),
                         )
                     }
                 })
                 .buffer_unordered(IN_FLIGHT);
             futures::pin_mut!(fetched);
-            while let Some((i, answer)) = fetched.next().await {
-                let Some(bytes) = answer.ok().as_deref().and_then(answered).map(<[u8]>::to_vec) else {
+            while let Some((i, stored)) = fetched.next().await {
+                let Some(stored) = stored else {
                     continue;
                 };
-                let (b, m) = (blobs.clone(), manifest.clone());
-                match tokio::task::spawn_blocking(move || b.put_chunk(&m, i, &bytes)).await? {
+                match stored? {
                     Ok(()) => {
                         missing.retain(|x| *x != i);
                         progress(total - missing.len(), total);

@@ -26,6 +26,17 @@
 //!   `Shared::confirm_delivery`, as `POST /api/chat` does). Latency is from
 //!   just before the send call to `Stored` with the message's id on nodes 2
 //!   and 3.
+//! - **file transfer**: two nodes of an org of their own; node 1 adds a
+//!   file of random bytes (`Blobs::add` into its home), node 2 fetches it
+//!   with `Shared::fetch_blob` (manifest, then every chunk over
+//!   `/outpost/blob/1`, checked and written synced to disk); the time runs
+//!   from the call to its return. Then node 2 decrypts it
+//!   (`Blobs::open_to` into `io::sink()`) and its size is checked. Next to
+//!   it, in the same run: the same number of frames of the same size over
+//!   a plain libp2p request-response protocol between two bare swarms with
+//!   the node's TCP stack (TCP + Noise + Yamux), answered from memory — the
+//!   raw transfer (libp2p 0.57 has no `stream` feature) — and
+//!   `Blobs::put_chunk` of every chunk on one thread with no network.
 
 #![allow(dead_code)]
 
@@ -38,12 +49,20 @@ use common::{
     stored_span, wait_until,
 };
 use ed25519_dalek::Verifier;
+use futures::StreamExt;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{StreamProtocol, Swarm, noise, tcp, yamux};
+use outpost_net::codec::{FrameCodec, Request as Frame};
+use outpost_node::blobs::{BlobRequest, Blobs, FILE_BYTES_MAX_DEFAULT, FilePolicy};
 use outpost_node::chat::{self, Audience, ChatRequest};
 use outpost_seal::envelope::{DocId, EnvId, Envelope, Payload};
 use outpost_seal::epoch::EpochSecret;
 use outpost_workspace::chat::{Channel, Entry, LogOp, Policy, Setting};
 use outpost_workspace::search::Index;
 use serde_json::{Value, json};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Every message carries the tag `t<k % TAGS>`.
@@ -54,6 +73,15 @@ const QUERY_TAG: usize = 7;
 const QUERY_CJK: &str = "会议室";
 /// The latency target of send → visible on the other nodes, milliseconds.
 const TARGET_P99_MS: f64 = 10.0;
+/// A mebibyte.
+const MIB: u64 = 1024 * 1024;
+/// The target of the file transfer: this share of the raw stream's rate.
+const TARGET_FILE_RATIO: f64 = 0.5;
+/// Chunk requests the raw transfer keeps in flight: as many as
+/// `Shared::fetch_blob` does.
+const RAW_IN_FLIGHT: usize = 4;
+/// The raw transfer's protocol name.
+const RAW_PROTOCOL: &str = "/outpost-bench/raw/1";
 
 /// How big the scenarios are.
 #[derive(Debug, Clone)]
@@ -70,11 +98,13 @@ pub struct Sizes {
     pub send_secs: f64,
     /// Rounds of the raw floor (the best is kept).
     pub floor_rounds: usize,
+    /// Bytes of the file of the file transfer.
+    pub file_bytes: u64,
 }
 
 impl Sizes {
     /// 20,000 messages over 20 channels by 3 authors; 200 messages/s for
-    /// 10 s.
+    /// 10 s; a file of 100 MiB.
     pub fn full() -> Sizes {
         Sizes {
             posts: 20_000,
@@ -83,10 +113,11 @@ impl Sizes {
             rate_per_s: 200,
             send_secs: 10.0,
             floor_rounds: 2,
+            file_bytes: 100 * MIB,
         }
     }
 
-    /// Scaled down (a few seconds).
+    /// Scaled down (a few seconds); a file of 16 MiB.
     pub fn quick() -> Sizes {
         Sizes {
             posts: 4_000,
@@ -95,10 +126,12 @@ impl Sizes {
             rate_per_s: 200,
             send_secs: 2.0,
             floor_rounds: 1,
+            file_bytes: 16 * MIB,
         }
     }
 
-    /// Tiny: for `cargo test --benches`, in a debug build.
+    /// Tiny: for `cargo test --benches`, in a debug build; a file of
+    /// 2 MiB.
     pub fn smoke() -> Sizes {
         Sizes {
             posts: 200,
@@ -107,6 +140,7 @@ impl Sizes {
             rate_per_s: 50,
             send_secs: 0.4,
             floor_rounds: 1,
+            file_bytes: 2 * MIB,
         }
     }
 
@@ -122,6 +156,7 @@ impl Sizes {
             "rate_per_s": self.rate_per_s,
             "send_secs": self.send_secs,
             "floor_rounds": self.floor_rounds,
+            "file_bytes": self.file_bytes,
         })
     }
 }
@@ -260,6 +295,58 @@ impl Latency {
     }
 }
 
+/// Scenario (3).
+#[derive(Debug, Clone, Default)]
+pub struct FileTransfer {
+    /// The file's bytes (plaintext).
+    pub bytes: u64,
+    /// Its chunks.
+    pub chunks: usize,
+    /// Bytes of the chunks as stored and sent (ciphertext).
+    pub sealed_bytes: u64,
+    /// `Blobs::add` on node 1 (encrypt, synced write of each chunk),
+    /// seconds.
+    pub add_s: f64,
+    /// `Shared::fetch_blob` on node 2, from the call to its return, seconds.
+    pub fetch_s: f64,
+    /// From the call to the first chunk stored on node 2, milliseconds.
+    pub first_chunk_ms: f64,
+    /// `Blobs::open_to` on node 2 into `io::sink()`, seconds.
+    pub decrypt_s: f64,
+    /// The bytes it wrote.
+    pub decrypted: u64,
+    /// Each round of the raw transfer (before the nodes start, after they
+    /// stop), seconds.
+    pub raw_rounds_s: Vec<f64>,
+    /// `Blobs::put_chunk` of every chunk into an empty blob store, one
+    /// thread, one after the other (check + synced write), seconds.
+    pub put_floor_s: f64,
+}
+
+impl FileTransfer {
+    fn mb_per_s(&self, secs: f64) -> f64 {
+        self.bytes as f64 / 1e6 / secs
+    }
+
+    /// The fastest raw round, seconds.
+    fn raw_s(&self) -> f64 {
+        self.raw_rounds_s.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    fn fetch_mb_s(&self) -> f64 {
+        self.mb_per_s(self.fetch_s)
+    }
+
+    fn raw_mb_s(&self) -> f64 {
+        self.mb_per_s(self.raw_s())
+    }
+
+    /// Fetch MB/s over raw MB/s.
+    fn ratio(&self) -> f64 {
+        self.fetch_mb_s() / self.raw_mb_s()
+    }
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -269,6 +356,8 @@ pub struct Report {
     pub ingest: Ingest,
     /// (2)
     pub latency: Latency,
+    /// (3)
+    pub files: FileTransfer,
     /// `/proc/loadavg` before and after.
     pub load: (String, String),
     /// Seconds the whole run took.
@@ -284,7 +373,7 @@ fn loadavg() -> String {
         .unwrap_or_default()
 }
 
-/// Runs both scenarios.
+/// Runs the three scenarios.
 pub async fn run(sizes: &Sizes) -> Result<Report> {
     let start = Instant::now();
     let load_before = loadavg();
@@ -293,10 +382,13 @@ pub async fn run(sizes: &Sizes) -> Result<Report> {
     let org = tokio::task::block_in_place(|| build_org(5))?;
     let latency = send_to_visible(&org, sizes).await?;
     let ingest = ingest(&org, sizes).await?;
+    drop(org);
+    let files = file_transfer(sizes).await?;
     Ok(Report {
         sizes: sizes.json(),
         ingest,
         latency,
+        files,
         load: (load_before, loadavg()),
         wall_s: start.elapsed().as_secs_f64(),
     })
@@ -624,6 +716,209 @@ async fn ingest(org: &Org, sizes: &Sizes) -> Result<Ingest> {
     })
 }
 
+/// (3) Node 2 fetches a file from node 1; the same bytes over a plain
+/// libp2p request-response protocol between two bare swarms.
+async fn file_transfer(sizes: &Sizes) -> Result<FileTransfer> {
+    // An org of its own: two members with empty stores.
+    let org = tokio::task::block_in_place(|| build_org(2))?;
+    let (home1, home2) = (&org.homes[0], &org.homes[1]);
+    let mut data = vec![0u8; usize::try_from(sizes.file_bytes)?];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut data);
+    let policy = FilePolicy {
+        bytes_max: sizes.file_bytes.max(FILE_BYTES_MAX_DEFAULT),
+        types: None,
+    };
+    let started = Instant::now();
+    let (id, key, manifest) = tokio::task::block_in_place(|| Blobs::new(home1.dir()).add(&mut &data[..], &policy))?;
+    let add_s = started.elapsed().as_secs_f64();
+    drop(data);
+    let chunks = manifest.chunks.len();
+    let ours = Blobs::new(home1.dir());
+    let sealed: Vec<Vec<u8>> = tokio::task::block_in_place(|| {
+        (0..chunks as u32)
+            .map(|i| ours.chunk(&id, i)?.context("node 1 holds every chunk"))
+            .collect::<Result<_>>()
+    })?;
+    let sealed_bytes = sealed.iter().map(|c| c.len() as u64).sum();
+    // The raw transfer answers what the blob protocol answers: `0 ‖ chunk`.
+    let frame = 1 + sealed.iter().map(Vec::len).max().unwrap_or(0);
+
+    let mut raw_rounds_s = vec![raw_transfer(chunks, frame).await?];
+
+    let n1 = Node::start(home1, vec![]).await?;
+    let n2 = Node::start(home2, vec![n1.addr.clone()]).await?;
+    n1.wait_peers(1).await?;
+    n2.wait_peers(1).await?;
+    // The admission's sync sessions are over before the clock starts.
+    admission_sessions(&n2, &n1).await?;
+    let stored_at = Mutex::new(Vec::with_capacity(chunks));
+    let started = Instant::now();
+    let fetched = n2
+        .shared
+        .fetch_blob(id, |done, _| {
+            if done > 0 {
+                stored_at.lock().expect("never poisoned").push(Instant::now());
+            }
+        })
+        .await?;
+    let fetch_s = started.elapsed().as_secs_f64();
+    if fetched.id() != id {
+        bail!("node 2 fetched another file");
+    }
+    let first_chunk_ms = stored_at
+        .lock()
+        .expect("never poisoned")
+        .first()
+        .map_or(f64::NAN, |at| ms(*at - started));
+    n2.stop().await?;
+    n1.stop().await?;
+
+    let theirs = Blobs::new(home2.dir());
+    let started = Instant::now();
+    let decrypted = tokio::task::block_in_place(|| theirs.open_to(&id, &key, &mut std::io::sink()))?;
+    let decrypt_s = started.elapsed().as_secs_f64();
+    if decrypted != sizes.file_bytes {
+        bail!("node 2 decrypted {decrypted} bytes, not {}", sizes.file_bytes);
+    }
+
+    raw_rounds_s.push(raw_transfer(chunks, frame).await?);
+
+    // What storing the chunks costs without the network: a third blob store.
+    let floor_dir = tempfile::tempdir()?;
+    let floor = Blobs::new(floor_dir.path());
+    let put_floor_s = tokio::task::block_in_place(|| -> Result<f64> {
+        floor.put_manifest(&manifest)?;
+        let started = Instant::now();
+        for (i, c) in sealed.iter().enumerate() {
+            floor.put_chunk(&manifest, u32::try_from(i)?, c)?;
+        }
+        Ok(started.elapsed().as_secs_f64())
+    })?;
+    Ok(FileTransfer {
+        bytes: sizes.file_bytes,
+        chunks,
+        sealed_bytes,
+        add_s,
+        fetch_s,
+        first_chunk_ms,
+        decrypt_s,
+        decrypted,
+        raw_rounds_s,
+        put_floor_s,
+    })
+}
+
+/// A bare swarm with the node's TCP stack (TCP with `nodelay`, Noise,
+/// Yamux) and one request-response protocol of the node's frames.
+fn raw_swarm() -> Result<Swarm<request_response::Behaviour<FrameCodec>>> {
+    Ok(libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                FrameCodec {
+                    frame_bytes_max: 8 * 1024 * 1024,
+                },
+                [(StreamProtocol::new(RAW_PROTOCOL), ProtocolSupport::Full)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+            )
+        })?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build())
+}
+
+/// The raw transfer: one swarm answers every request with the same
+/// `frame` bytes from memory; another, connected to it over 127.0.0.1,
+/// asks for `chunks` of them, [`RAW_IN_FLIGHT`] at a time. Seconds from
+/// the first request to the last answer.
+async fn raw_transfer(chunks: usize, frame: usize) -> Result<f64> {
+    let mut server = raw_swarm()?;
+    server.listen_on("/ip4/127.0.0.1/tcp/0".parse()?)?;
+    let addr = loop {
+        if let SwarmEvent::NewListenAddr { address, .. } = server.select_next_some().await {
+            break address;
+        }
+    };
+    let server_id = *server.local_peer_id();
+    let mut answer = vec![0u8; frame];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut answer[1..]);
+    let serving = tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::Behaviour(request_response::Event::Message {
+                message: request_response::Message::Request { channel, .. },
+                ..
+            }) = server.select_next_some().await
+            {
+                let _ = server.behaviour_mut().send_response(channel, answer.clone());
+            }
+        }
+    });
+    let result = async {
+        let mut client = raw_swarm()?;
+        client.dial(addr.with(Protocol::P2p(server_id)))?;
+        tokio::time::timeout(TIMEOUT, async {
+            loop {
+                match client.select_next_some().await {
+                    SwarmEvent::ConnectionEstablished { .. } => return Ok(()),
+                    SwarmEvent::OutgoingConnectionError { error, .. } => bail!("the raw dial failed: {error}"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .context("the raw dial timed out")??;
+        // The same request as the blob protocol's, for a chunk.
+        let request = BlobRequest::Chunk(outpost_seal::blob::BlobId([7; 32]), 0).encode();
+        let started = Instant::now();
+        let (mut sent, mut received, mut bytes) = (0, 0, 0);
+        while sent < RAW_IN_FLIGHT.min(chunks) {
+            client
+                .behaviour_mut()
+                .send_request(&server_id, Frame::Frame(request.clone()));
+            sent += 1;
+        }
+        tokio::time::timeout(TIMEOUT, async {
+            while received < chunks {
+                match client.select_next_some().await {
+                    SwarmEvent::Behaviour(request_response::Event::Message {
+                        message: request_response::Message::Response { response, .. },
+                        ..
+                    }) => {
+                        received += 1;
+                        bytes += response.len();
+                        if sent < chunks {
+                            client
+                                .behaviour_mut()
+                                .send_request(&server_id, Frame::Frame(request.clone()));
+                            sent += 1;
+                        }
+                    }
+                    SwarmEvent::Behaviour(request_response::Event::OutboundFailure { error, .. }) => {
+                        bail!("a raw request failed: {error}")
+                    }
+                    SwarmEvent::ConnectionClosed { cause, .. } => bail!("the raw connection closed: {cause:?}"),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .await
+        .context("the raw transfer timed out")??;
+        let took = started.elapsed().as_secs_f64();
+        if bytes != chunks * frame {
+            bail!("the raw transfer moved {bytes} bytes, not {}", chunks * frame);
+        }
+        Ok(took)
+    }
+    .await;
+    serving.abort();
+    result
+}
+
 // ---------------------------------------------------------------------------
 // Output
 
@@ -633,6 +928,7 @@ impl Report {
         let i = &self.ingest;
         let f = &i.floor;
         let l = &self.latency;
+        let t = &self.files;
         json!({
             "mode": mode,
             "cores": std::thread::available_parallelism().map(usize::from).unwrap_or(1),
@@ -694,7 +990,39 @@ impl Report {
                 "target_p99_ms": TARGET_P99_MS,
                 "met": l.met(),
             },
-            "file_transfer": "not built yet",
+            "file_transfer": {
+                "scenario": "2 nodes (127.0.0.1 TCP, an org of their own, empty stores); node 1 holds a file of random bytes (Blobs::add into its home); node 2 calls Shared::fetch_blob (manifest, then every chunk over /outpost/blob/1, each checked and written synced to disk); the time runs from the call to its return, after the admission's sync sessions ended",
+                "bytes": t.bytes,
+                "chunks": t.chunks,
+                "sealed_bytes": t.sealed_bytes,
+                "mb": "10^6 bytes of the file (plaintext); the raw transfer moves the same number of frames of the same size",
+                "add_s": t.add_s,
+                "add_mb_per_s": t.mb_per_s(t.add_s),
+                "fetch_s": t.fetch_s,
+                "fetch_mb_per_s": t.fetch_mb_s(),
+                "first_chunk_stored_ms": t.first_chunk_ms,
+                "decrypt": {
+                    "what": "Blobs::open_to on node 2 into io::sink() (read, check and decrypt every chunk), after the nodes stopped",
+                    "s": t.decrypt_s,
+                    "mb_per_s": t.mb_per_s(t.decrypt_s),
+                    "bytes": t.decrypted,
+                    "size_ok": t.decrypted == t.bytes,
+                },
+                "raw_what": format!(
+                    "libp2p request-response (libp2p 0.57 has no `stream` feature for libp2p-stream) between two bare swarms on 127.0.0.1, TCP (nodelay) + Noise + Yamux as the node's; the node's length-prefixed frames (outpost_net::codec::FrameCodec), a new substream per request as the node's; {RAW_IN_FLIGHT} requests of the blob protocol's size in flight, each answered from memory with a frame of a chunk's answer size; best of a round before the nodes start and one after they stop"
+                ),
+                "raw_rounds_s": t.raw_rounds_s,
+                "raw_s": t.raw_s(),
+                "raw_mb_per_s": t.raw_mb_s(),
+                "ratio": t.ratio(),
+                "target_ratio": TARGET_FILE_RATIO,
+                "met": t.ratio() >= TARGET_FILE_RATIO,
+                "put_chunk_floor": {
+                    "what": "Blobs::put_chunk of every chunk into an empty blob store, one thread, one after the other (blake3 check, write, fsync, rename), no network",
+                    "s": t.put_floor_s,
+                    "mb_per_s": t.mb_per_s(t.put_floor_s),
+                },
+            },
         })
     }
 
@@ -779,7 +1107,52 @@ impl Report {
             if l.met() { "MET" } else { "NOT MET" },
             l.missing
         ));
-        line("(3) file transfer: not built yet (no blob transfer protocol)".into());
+        let t = &self.files;
+        line(format!(
+            "(3) file transfer, 2 nodes: {:.0} MiB ({} chunks) fetched by node 2 from node 1",
+            t.bytes as f64 / MIB as f64,
+            t.chunks
+        ));
+        line(format!(
+            "    Shared::fetch_blob {:.2} s → {:.0} MB/s (first chunk stored after {:.1} ms)",
+            t.fetch_s,
+            t.fetch_mb_s(),
+            t.first_chunk_ms
+        ));
+        line(format!(
+            "    raw libp2p request-response, {RAW_IN_FLIGHT} in flight: {:.2} s → {:.0} MB/s (rounds {}) → ratio {:.2}, target ≥ {TARGET_FILE_RATIO} → {}",
+            t.raw_s(),
+            t.raw_mb_s(),
+            t.raw_rounds_s
+                .iter()
+                .map(|s| format!("{s:.2} s"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            t.ratio(),
+            if t.ratio() >= TARGET_FILE_RATIO {
+                "MET"
+            } else {
+                "NOT MET"
+            }
+        ));
+        line(format!(
+            "    decrypt on node 2 (Blobs::open_to → sink): {:.2} s → {:.0} MB/s, {} bytes ({})",
+            t.decrypt_s,
+            t.mb_per_s(t.decrypt_s),
+            t.decrypted,
+            if t.decrypted == t.bytes {
+                "size ok"
+            } else {
+                "WRONG SIZE"
+            }
+        ));
+        line(format!(
+            "    add on node 1 (Blobs::add) {:.2} s → {:.0} MB/s; put_chunk of every chunk, 1 thread, no network: {:.2} s → {:.0} MB/s",
+            t.add_s,
+            t.mb_per_s(t.add_s),
+            t.put_floor_s,
+            t.mb_per_s(t.put_floor_s)
+        ));
         out
     }
 }
