@@ -238,6 +238,15 @@ pub enum Proto {
     Blob,
 }
 
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Sync => "sync",
+            Proto::Blob => "blob",
+        })
+    }
+}
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
@@ -855,7 +864,7 @@ impl Network {
                 Message::Request {
                     request: Frame::Bad(why),
                     ..
-                } => tracing::warn!(%peer, "dropping a bad {proto:?} request: {why}"),
+                } => tracing::warn!(%peer, "dropping a bad {proto} request: {why}"),
                 Message::Request {
                     request: Frame::Frame(data),
                     channel,
@@ -872,7 +881,7 @@ impl Network {
                             })
                             .await;
                     } else {
-                        tracing::warn!(%peer, "dropping a {proto:?} request from a peer not admitted");
+                        tracing::warn!(%peer, "dropping a {proto} request from a peer not admitted");
                     }
                 }
                 Message::Response { request_id, response } => {
@@ -887,13 +896,13 @@ impl Network {
                 peer,
                 ..
             } => {
-                tracing::debug!(%peer, "{proto:?} request failed: {error}");
+                tracing::debug!(%peer, "{proto} request failed: {error}");
                 if let Some(reply) = self.requests.remove(&request_id) {
                     let _ = reply.send(Err(error.to_string()));
                 }
             }
             Rr::InboundFailure { peer, error, .. } => {
-                tracing::debug!(%peer, "answering a {proto:?} request failed: {error}");
+                tracing::debug!(%peer, "answering a {proto} request failed: {error}");
             }
             Rr::ResponseSent { .. } => {}
         }
