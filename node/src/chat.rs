@@ -864,10 +864,13 @@ impl Local {
         }
     }
 
-    /// Is `doc` a channel (its first valid envelope is a chat entry)? `None`
-    /// if this member cannot tell (no key).
+    /// Is `doc` a channel (its valid envelopes carry chat entries, not
+    /// document changes)? `None` if this member cannot tell (no key). One
+    /// head is opened (the replica keeps them), whatever the channel's
+    /// length.
     pub fn is_channel(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<bool> {
-        let first = *replica.valid_in_order(doc).first()?;
+        let head = replica.heads(doc).into_iter().next()?;
+        let first = replica.envelope(&head)?;
         match first.open(ring.get(&first.header.epoch)?).ok()? {
             Payload::Log(_) => Some(true),
             _ => Some(false),
