@@ -31,6 +31,9 @@ pub const GOSSIP_ENVELOPE_BYTES_MAX: usize = 64 * 1024;
 /// Least time between two sync sessions with one peer started because its
 /// gossip revealed changes this node lacks.
 pub const PULL_INTERVAL_MIN: Duration = Duration::from_secs(3);
+/// Least time between two sessions with one peer that confirm the delivery
+/// of local writes (see `Shared::confirm`).
+pub const CONFIRM_INTERVAL_MIN: Duration = Duration::from_secs(10);
 /// How soon a pull that found a session running tries again.
 const PULL_RETRY: Duration = Duration::from_millis(500);
 /// How long stopping waits for the API's open requests to finish.
@@ -133,6 +136,10 @@ struct Pulls {
     /// A pull waits for [`PULL_INTERVAL_MIN`] to pass or the running
     /// session to end.
     deferred: bool,
+    /// When the last session confirming local writes started.
+    last_confirm: Option<Instant>,
+    /// A session confirming local writes waits for its turn.
+    confirm_waiting: bool,
 }
 
 /// Counts a running session in [`Shared::pulls`] until dropped.
@@ -300,19 +307,51 @@ impl Shared {
         }
     }
 
-    /// Starts a sync session with `peer` unless one is running or one was
-    /// started for this reason less than [`PULL_INTERVAL_MIN`] ago; the
-    /// periodic round catches what a skipped one would have.
-    /// Syncs soon with every admitted peer (each at most once per
-    /// [`PULL_INTERVAL_MIN`]), so that local writes are confirmed as
-    /// delivered ([`Local::note_delivered`]) without waiting for the round.
+    /// Syncs soon with every admitted peer, so that local writes are
+    /// confirmed as delivered ([`Local::note_delivered`]) without waiting
+    /// for the round; see [`Shared::confirm`].
     pub fn confirm_delivery(self: &Arc<Self>) {
         let s = self.clone();
         tokio::spawn(async move {
             for (peer, _) in s.client.peers().await.unwrap_or_default() {
                 if s.gate.admitted(&peer).is_some() {
-                    s.pull(peer, "confirming the delivery of local writes");
+                    s.confirm(peer);
                 }
+            }
+        });
+    }
+
+    /// Starts a session with `peer` that confirms local writes: just after
+    /// the current second ends (delivery is recorded to the second before a
+    /// session starts, so this one covers writes made until now), and at
+    /// most once per [`CONFIRM_INTERVAL_MIN`]: a session builds its view
+    /// under the node's lock, and one per write would hold up everything
+    /// else while messages flow. One asked for meanwhile waits its turn.
+    fn confirm(self: &Arc<Self>, peer: PeerId) {
+        let wait = {
+            let mut pulls = self.pulls.lock().expect("never poisoned");
+            let p = pulls.entry(peer).or_default();
+            if p.confirm_waiting {
+                return;
+            }
+            p.confirm_waiting = true;
+            let turn = p
+                .last_confirm
+                .map_or(Duration::ZERO, |at| CONFIRM_INTERVAL_MIN.saturating_sub(at.elapsed()));
+            let into_second = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_millis());
+            turn.max(Duration::from_millis(u64::from(1050 - into_second)))
+        };
+        let s = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(p) = s.pulls.lock().expect("never poisoned").get_mut(&peer) {
+                p.confirm_waiting = false;
+                p.last_confirm = Some(Instant::now());
+            }
+            if let Err(e) = s.session(peer, false).await {
+                tracing::debug!("{e:#}")
             }
         });
     }
@@ -432,12 +471,15 @@ impl Shared {
         let s = self.clone();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            if let Err(e) = s.sync_with(peer).await {
+            if let Err(e) = s.session(peer, false).await {
                 tracing::debug!("{e:#}")
             }
         });
     }
 
+    /// Starts a sync session with `peer` unless one is running or one was
+    /// started for this reason less than [`PULL_INTERVAL_MIN`] ago; then it
+    /// waits for its turn (once per peer) instead.
     fn pull(self: &Arc<Self>, peer: PeerId, why: &str) -> bool {
         {
             let mut pulls = self.pulls.lock().expect("never poisoned");
@@ -599,6 +641,13 @@ impl Shared {
     /// One anti-entropy session with `peer`, as initiator; returns its
     /// counters once it ended (also sent as [`NodeEvent::Synced`]).
     pub async fn sync_with(self: &Arc<Self>, peer: PeerId) -> Result<Stats> {
+        self.session(peer, true).await
+    }
+
+    /// [`Shared::sync_with`]; with `follow_up`, a session that started in
+    /// the second of a local write is followed by one more (writes of that
+    /// second are confirmed only by a session started after it).
+    async fn session(self: &Arc<Self>, peer: PeerId, follow_up: bool) -> Result<Stats> {
         let _running = Running::start(self, peer);
         let principal = self.gate.admitted(&peer);
         let offered = principal.clone();
@@ -649,7 +698,7 @@ impl Shared {
                     // Delivery is recorded to the second before the session
                     // started (envelope times are in seconds): writes of that
                     // second are confirmed by one more session after it.
-                    if self.last_write.load(std::sync::atomic::Ordering::SeqCst) >= started.0 {
+                    if follow_up && self.last_write.load(std::sync::atomic::Ordering::SeqCst) >= started.0 {
                         self.sync_later(peer, Duration::from_millis(1100));
                     }
                 }
