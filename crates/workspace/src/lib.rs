@@ -1,16 +1,31 @@
 //! Outpost's collaboration model on automerge.
 //!
-//! Pure code: documents wrap an automerge document and turn user actions
-//! into automerge changes (bytes); chat turns them into message-log ops
-//! ([`chat::LogOp`]), one per envelope. The node seals both into envelopes.
-//! Views are always rebuilt from the valid changes or entries, so who may
-//! write at all is the validity rule's decision; what this crate decides
-//! (who may edit or recall a chat message, for instance) it decides as a
-//! pure function of the entries, the same way on every node.
+//! Pure code: documents and file entries wrap an automerge document and
+//! turn user actions into automerge changes (bytes); chat turns them into
+//! message-log ops ([`chat::LogOp`]), one per envelope. The node seals both
+//! into envelopes. Views are always rebuilt from the valid changes or
+//! entries, so who may write at all is the validity rule's decision; what
+//! this crate decides (who may edit or recall a chat message, for
+//! instance) it decides as a pure function of the entries, the same way on
+//! every node.
+//!
+//! - [`doc`]: text documents with rich text (blocks and marks), edits as
+//!   JSON-friendly ops, Markdown and HTML, history, named versions.
+//! - [`file`]: file library entries, one per file, with its versions.
+//! - [`meta`]: folders, trash and permanent deletion, shared by both.
+//! - [`model`]: opening either kind from the same changes.
+//! - [`chat`] and [`search`]: channels and full-text search.
 #![deny(missing_docs)]
 
+mod am;
 pub mod chat;
 pub mod doc;
+pub mod file;
+pub mod meta;
+pub mod model;
 pub mod search;
 
-pub use doc::TextDoc;
+pub use doc::{Block, BlockKind, DiffLine, Edit, LineChange, MarkKind, Run, TextDoc};
+pub use file::{FileDoc, FileVersion};
+pub use meta::NamedVersion;
+pub use model::{DocKind, Model, kind_of_changes};

@@ -1,0 +1,256 @@
+//! Small helpers around automerge shared by text documents and file
+//! entries: opening documents with the text encoding fixed, committing one
+//! change, reading scalars leniently.
+
+use crate::doc::DocError;
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, LoadOptions, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, TextEncoding,
+    Value,
+};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Positions in text are Unicode code points. automerge's default depends on
+/// its cargo features (UTF-8 or UTF-16 code units when those are enabled
+/// anywhere in the build), so every document is opened with this explicitly.
+pub(crate) const ENCODING: TextEncoding = TextEncoding::UnicodeCodePoint;
+
+/// An empty document written by `actor`.
+pub(crate) fn new_doc(actor: &[u8]) -> AutoCommit {
+    AutoCommit::new_with_encoding(ENCODING).with_actor(ActorId::from(actor))
+}
+
+/// A document saved with `AutoCommit::save`, as `actor`.
+pub(crate) fn load_doc(actor: &[u8], bytes: &[u8]) -> Result<AutoCommit, DocError> {
+    let doc = AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(ENCODING))
+        .map_err(|e| DocError::BadChange(e.to_string()))?
+        .with_actor(ActorId::from(actor));
+    Ok(doc)
+}
+
+/// Decodes changes, all of them or none.
+pub(crate) fn parse_changes(changes: impl IntoIterator<Item = Vec<u8>>) -> Result<Vec<Change>, DocError> {
+    changes
+        .into_iter()
+        .map(|c| Change::from_bytes(c).map_err(|e| DocError::BadChange(e.to_string())))
+        .collect()
+}
+
+/// The canonical order of a set of changes, given each one's hash and
+/// dependencies: changes sorted by hash, then taken breadth first, each
+/// once its dependencies are placed. Dependencies outside the set are
+/// ignored.
+///
+/// This is the same walk automerge makes over a batch of changes it
+/// applies (first come, first served among those ready), so a document
+/// built from changes in this order stores them in this order, and saves
+/// to the same bytes wherever it is built.
+fn canonical_order(changes: &[(ChangeHash, Vec<ChangeHash>)]) -> Vec<usize> {
+    let mut by_hash: Vec<usize> = (0..changes.len()).collect();
+    by_hash.sort_by_key(|&i| changes[i].0.0);
+    let present: HashSet<ChangeHash> = changes.iter().map(|(h, _)| *h).collect();
+    let mut waiting = vec![0usize; changes.len()];
+    let mut waiting_on: HashMap<ChangeHash, Vec<usize>> = HashMap::new();
+    for &i in &by_hash {
+        for d in &changes[i].1 {
+            if present.contains(d) {
+                waiting[i] += 1;
+                waiting_on.entry(*d).or_default().push(i);
+            }
+        }
+    }
+    let mut ready: VecDeque<usize> = by_hash.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut order = Vec::with_capacity(changes.len());
+    while let Some(i) = ready.pop_front() {
+        order.push(i);
+        for k in waiting_on.remove(&changes[i].0).unwrap_or_default() {
+            waiting[k] -= 1;
+            if waiting[k] == 0 {
+                ready.push_back(k);
+            }
+        }
+    }
+    // Only duplicates (or a cycle, which hashes rule out) are left over;
+    // keep them rather than lose anything.
+    if order.len() < changes.len() {
+        let placed: HashSet<usize> = order.iter().copied().collect();
+        order.extend(by_hash.into_iter().filter(|i| !placed.contains(i)));
+    }
+    order
+}
+
+/// `changes` in canonical order.
+fn sorted(changes: Vec<Change>) -> Vec<Change> {
+    let keys: Vec<(ChangeHash, Vec<ChangeHash>)> = changes.iter().map(|c| (c.hash(), c.deps().to_vec())).collect();
+    let order = canonical_order(&keys);
+    let mut slots: Vec<Option<Change>> = changes.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .map(|i| slots[i].take().expect("the order names each change once"))
+        .collect()
+}
+
+/// A document rebuilt from its changes, as `actor`. The changes are applied
+/// in canonical order, so replicas holding the same changes build documents
+/// that save to the same bytes.
+pub(crate) fn from_changes(actor: &[u8], changes: impl IntoIterator<Item = Vec<u8>>) -> Result<AutoCommit, DocError> {
+    let changes = sorted(parse_changes(changes)?);
+    let mut doc = new_doc(actor);
+    doc.apply_changes(changes)
+        .map_err(|e| DocError::BadChange(e.to_string()))?;
+    Ok(doc)
+}
+
+/// The automerge binary of the whole document, the same bytes on every
+/// replica that holds the same changes.
+///
+/// automerge saves changes in the order they were applied, which differs
+/// between replicas that received concurrent changes in different orders.
+/// When the order is not canonical the document is first rebuilt in
+/// canonical order (and kept so, which makes the next save cheap). While
+/// changes wait for missing dependencies it is saved as it is, since a
+/// rebuild would drop them.
+pub(crate) fn save(doc: &mut AutoCommit) -> Vec<u8> {
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return doc.save();
+    }
+    let keys: Vec<(ChangeHash, Vec<ChangeHash>)> = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|m| (m.hash, m.deps))
+        .collect();
+    let order = canonical_order(&keys);
+    if order.iter().enumerate().all(|(pos, i)| pos == *i) {
+        return doc.save();
+    }
+    let actor = doc.get_actor().clone();
+    let changes = sorted(doc.get_changes(&[]));
+    let mut rebuilt = AutoCommit::new_with_encoding(ENCODING).with_actor(actor);
+    match rebuilt.apply_changes(changes) {
+        Ok(()) => {
+            *doc = rebuilt;
+            doc.save()
+        }
+        // The changes came out of a valid document; should applying them
+        // again fail, the document as it is still saves correctly.
+        Err(_) => doc.save(),
+    }
+}
+
+/// Applies changes that arrived, all of them or none (a change whose
+/// dependencies are missing waits inside automerge until they come).
+pub(crate) fn apply_changes(doc: &mut AutoCommit, changes: impl IntoIterator<Item = Vec<u8>>) -> Result<(), DocError> {
+    let changes = parse_changes(changes)?;
+    doc.apply_changes(changes)
+        .map_err(|e| DocError::BadChange(e.to_string()))
+}
+
+/// Commits the pending operations as one change and returns its bytes, or
+/// `None` when there were none.
+pub(crate) fn commit(doc: &mut AutoCommit) -> Option<Vec<u8>> {
+    doc.commit()?;
+    Some(
+        doc.get_last_local_change()
+            .expect("a change was just committed")
+            .raw_bytes()
+            .to_vec(),
+    )
+}
+
+/// Ends a change made by operations that returned `result`: commits them
+/// as one change, or rolls all of them back on an error.
+pub(crate) fn finish(doc: &mut AutoCommit, result: Result<(), DocError>) -> Result<Option<Vec<u8>>, DocError> {
+    match result {
+        Ok(()) => Ok(commit(doc)),
+        Err(e) => {
+            doc.rollback();
+            Err(e)
+        }
+    }
+}
+
+/// The document's heads, sorted.
+pub(crate) fn heads(doc: &mut AutoCommit) -> Vec<[u8; 32]> {
+    let mut heads: Vec<[u8; 32]> = doc.get_heads().into_iter().map(|h| h.0).collect();
+    heads.sort_unstable();
+    heads
+}
+
+/// An automerge operation failed although its arguments were checked.
+pub(crate) fn internal(e: impl std::fmt::Display) -> DocError {
+    DocError::Internal(e.to_string())
+}
+
+/// A string stored either as a scalar or as a text object.
+pub(crate) fn get_string(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
+        (Value::Scalar(s), _) => s.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// A boolean scalar.
+pub(crate) fn get_bool(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<bool> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Boolean(b) => Some(*b),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An integer scalar, signed or not.
+pub(crate) fn get_i64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Int(i) => Some(*i),
+            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// An unsigned integer scalar.
+pub(crate) fn get_u64(doc: &AutoCommit, obj: &ObjId, key: &str) -> Option<u64> {
+    match doc.get(obj, key).ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Uint(u) => Some(*u),
+            ScalarValue::Int(i) => u64::try_from(*i).ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Every map stored under `ROOT.key`, the visible one first.
+///
+/// Two replicas that both create the map before seeing each other's make
+/// two maps under the same key; automerge shows one and keeps the other as a
+/// conflict. Readers look in all of them, so a setting made in the losing
+/// map is not lost; writers write to the visible one.
+pub(crate) fn root_maps(doc: &AutoCommit, key: &str) -> Vec<ObjId> {
+    let winner = match doc.get(ROOT, key) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    };
+    let mut out: Vec<ObjId> = winner.iter().cloned().collect();
+    if let Ok(all) = doc.get_all(ROOT, key) {
+        for (value, id) in all {
+            if matches!(value, Value::Object(ObjType::Map)) && Some(&id) != winner.as_ref() {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// The visible map under `ROOT.key`, made if there is none.
+pub(crate) fn root_map_mut(doc: &mut AutoCommit, key: &str) -> Result<ObjId, DocError> {
+    use automerge::transaction::Transactable;
+    match doc.get(ROOT, key).map_err(internal)? {
+        Some((Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => doc.put_object(ROOT, key, ObjType::Map).map_err(internal),
+    }
+}
