@@ -729,14 +729,27 @@ fn concurrent_epochs(seed: u64) -> (PublicKey, OpId, Vec<SignedOp>, Vec<SignedOp
 }
 
 /// Everything a node derives about one scope's policies.
-fn policy_view(state: &AuthState, scope: &OpId) -> (Option<ScopeDef>, Option<OpId>, Vec<(OpId, Option<ScopeDef>)>) {
+#[derive(Clone, Debug, PartialEq)]
+struct PolicyView {
+    /// The policy in force now.
+    now: Option<ScopeDef>,
+    writer_epoch: Option<OpId>,
+    /// Each epoch with its policy, in application order.
+    epochs: Vec<(OpId, Option<ScopeDef>)>,
+}
+
+fn policy_view(state: &AuthState, scope: &OpId) -> PolicyView {
     let epochs = state
         .order()
         .iter()
         .filter(|id| state.epoch(id).is_some_and(|r| r.scope == *scope))
         .map(|id| (*id, state.epoch_policy(id).cloned()))
         .collect();
-    (state.scope(scope).cloned(), state.writer_epoch(scope), epochs)
+    PolicyView {
+        now: state.scope(scope).cloned(),
+        writer_epoch: state.writer_epoch(scope),
+        epochs,
+    }
 }
 
 proptest! {
@@ -769,7 +782,7 @@ proptest! {
         }
         // The walk agrees with the definition: a reshare's policy is its
         // own, a rekey's that of the epoch in force as seen from its parents.
-        for (epoch, policy) in &expected.2 {
+        for (epoch, policy) in &expected.epochs {
             let op = &all.op(epoch).expect("held").op;
             let want = match &op.body {
                 Body::Reshare(r) => Some((r.readers.clone(), r.writers.clone())),
@@ -786,8 +799,8 @@ proptest! {
         }
         // The scope's policy now is that of the epoch writers use; a reshare,
         // if any is current, is in force over a concurrent plain rekey.
-        let in_force = expected.1.expect("the scope has epochs");
-        prop_assert_eq!(all.epoch_policy(&in_force).cloned(), expected.0.clone());
+        let in_force = expected.writer_epoch.expect("the scope has epochs");
+        prop_assert_eq!(all.epoch_policy(&in_force).cloned(), expected.now.clone());
         let current = all.current_epochs(&scope, None);
         if current.iter().any(|e| matches!(all.op(e).map(|o| &o.op.body), Some(Body::Reshare(_)))) {
             prop_assert!(matches!(all.op(&in_force).map(|o| &o.op.body), Some(Body::Reshare(_))));

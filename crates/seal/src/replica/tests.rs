@@ -154,7 +154,9 @@ fn history(seed: u64) -> History {
         nonce: 1,
     };
     let scope = add(
-        state.sign_body(&admin.signing, Body::Scope(def.clone()), T0).unwrap(),
+        state
+            .sign_body(&admin.signing, Body::Scope(def.clone()), T0)
+            .expect("the admin may create a scope"),
         &mut state,
         &mut ops,
     );
@@ -185,13 +187,15 @@ fn history(seed: u64) -> History {
     let mut wrapped: Vec<(OpId, Vec<PublicKey>, Vec<OpId>)> = Vec::new();
     let mut epoch_policy: HashMap<OpId, ScopeDef> = HashMap::new();
     let (rekey, secret) = new_epoch(scope, &readers_of(&policy, &state), &[], &mut rng);
-    wrapped.push((OpId([0; 32]), rekey.wraps.iter().map(|w| w.to).collect(), vec![]));
+    let to = rekey.wraps.iter().map(|w| w.to).collect();
     let e0 = add(
-        state.sign_body(&admin.signing, Body::Rekey(rekey), T0).unwrap(),
+        state
+            .sign_body(&admin.signing, Body::Rekey(rekey), T0)
+            .expect("the owner may rekey"),
         &mut state,
         &mut ops,
     );
-    wrapped[0].0 = e0;
+    wrapped.push((e0, to, vec![]));
     secrets.insert(e0, secret);
     epoch_policy.insert(e0, policy.clone());
 
@@ -364,7 +368,7 @@ fn history(seed: u64) -> History {
                 }
                 for a in authors.iter_mut() {
                     a.auth_heads = state.heads();
-                    a.epoch = state.writer_epoch(&scope).unwrap();
+                    a.epoch = state.writer_epoch(&scope).expect("the scope has epochs");
                     a.in_force = policy.clone();
                 }
             }
@@ -384,7 +388,9 @@ fn history(seed: u64) -> History {
                     readers,
                     writers,
                 });
-                let op = base.sign_body(&admin.signing, body, T0.plus(90)).unwrap();
+                let op = base
+                    .sign_body(&admin.signing, body, T0.plus(90))
+                    .expect("the owner may reshare");
                 wrapped.push((op.id, to, prev.iter().map(|(e, _)| *e).collect()));
                 secrets.insert(op.id, secret);
                 epoch_policy.insert(op.id, next.clone());
@@ -396,7 +402,7 @@ fn history(seed: u64) -> History {
                     let to = rekey.wraps.iter().map(|w| w.to).collect();
                     let op = base
                         .sign_body(&authors[0].keys.signing, Body::Rekey(rekey), T0.plus(90))
-                        .unwrap();
+                        .expect("writer 0 writes under every policy, so may rekey");
                     wrapped.push((op.id, to, prev.iter().map(|(e, _)| *e).collect()));
                     secrets.insert(op.id, secret);
                     epoch_policy.insert(op.id, policy.clone());
@@ -405,7 +411,7 @@ fn history(seed: u64) -> History {
                 }
                 policy = next;
                 // The reshare is in force, whatever was made concurrently.
-                let now = state.scope(&scope).unwrap();
+                let now = state.scope(&scope).expect("the scope is accepted");
                 assert_eq!((&now.readers, &now.writers), (&policy.readers, &policy.writers));
                 for (i, a) in authors.iter_mut().enumerate() {
                     if (i == 2 && revoked_at.is_some()) || rng.random_bool(0.3) {
@@ -414,7 +420,7 @@ fn history(seed: u64) -> History {
                     a.auth_heads = state.heads();
                     a.epoch = match concurrent {
                         Some(e) if rng.random_bool(0.5) => e,
-                        _ => state.writer_epoch(&scope).unwrap(),
+                        _ => state.writer_epoch(&scope).expect("the scope has epochs"),
                     };
                     a.in_force = policy.clone();
                 }
@@ -551,7 +557,7 @@ proptest! {
         // Nothing is left pending once everything has arrived.
         prop_assert!(r.verdicts().values().all(|v| !matches!(v, Verdict::Pending(_))));
         let deps_valid = |id: &EnvId| {
-            r.envelope(id).unwrap().header.deps.iter().all(|d| r.verdict(d) == Some(&Verdict::Valid))
+            r.envelope(id).expect("held").header.deps.iter().all(|d| r.verdict(d) == Some(&Verdict::Valid))
         };
         // A change by someone the policy of its epoch makes view-only (or
         // not a member at all) is refused everywhere; so is one by a writer
@@ -579,7 +585,7 @@ proptest! {
         }
         // The policy in force is the same everywhere, and the generator's.
         for other in &replicas {
-            let def = other.auth().scope(&h.doc.0).unwrap();
+            let def = other.auth().scope(&h.doc.0).expect("the scope is accepted");
             prop_assert_eq!((&def.readers, &def.writers), (&h.policy.readers, &h.policy.writers));
         }
         // The revoked member's later changes are refused, and so is
