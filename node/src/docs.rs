@@ -9,8 +9,8 @@
 use crate::home::Passphrase;
 use crate::local::Local;
 use anyhow::{Context, Result, bail};
-use outpost_identity::scope::{Principal, ScopeDef};
-use outpost_identity::{Body, ExchangeKey, MemberKeys, OpId, PublicKey, Role, Timestamp};
+use outpost_identity::scope::{Principal, Reshare, ScopeDef};
+use outpost_identity::{AuthState, Body, ExchangeKey, MemberKeys, OpId, PublicKey, Role, Timestamp};
 use outpost_seal::envelope::{DocId, EnvId, Envelope, Header, Payload};
 use outpost_seal::epoch::{EpochSecret, Keyring, new_epoch};
 use outpost_seal::replica::DocKey;
@@ -147,18 +147,12 @@ impl Local {
         Ok(())
     }
 
-    /// Members who may read `scope` now, with their exchange keys.
+    /// Members who may read `scope` now (under the policy in force), with
+    /// their exchange keys.
     pub(crate) fn readers(&self, scope: &OpId, now: Timestamp) -> Result<Vec<(PublicKey, ExchangeKey)>> {
         let state = self.require_org()?;
         let def = state.scope(scope).context("unknown scope")?;
-        let mut out: Vec<(PublicKey, ExchangeKey)> = state
-            .role_certs()
-            .filter(|(id, c)| state.status(id, now).is_live() && def.allows_read(scope, c))
-            .map(|(_, c)| (c.subject, c.exchange))
-            .collect();
-        out.sort();
-        out.dedup_by_key(|(k, _)| *k);
-        Ok(out)
+        Ok(readers_under(state, scope, def, now))
     }
 
     /// Creates a scope and its first key epoch; returns the scope id.
@@ -173,18 +167,98 @@ impl Local {
     }
 
     /// Starts a new epoch of `scope` for its current readers, chaining every
-    /// earlier secret this member holds.
+    /// earlier secret this member holds. The epoch keeps the readers and
+    /// writers in force.
     pub fn rekey(&mut self, scope: OpId, member: &MemberKeys, pass: &Passphrase, now: Timestamp) -> Result<OpId> {
         let readers = self.readers(&scope, now)?;
         let ring = self.keyring(member, pass)?;
-        let state = self.require_org()?;
-        let previous: Vec<(OpId, EpochSecret)> = ring
-            .iter()
-            .filter(|(e, _)| state.epoch(e).is_some_and(|r| r.scope == scope))
-            .map(|(e, s)| (*e, s.clone()))
-            .collect();
+        let previous = chained(self.require_org()?, &ring, &scope);
         let (rekey, secret) = new_epoch(scope, &readers, &previous, &mut rand::rng());
-        let op = state.sign_body(&member.signing, Body::Rekey(rekey), now)?;
+        self.post_epoch(member, Body::Rekey(rekey), secret, pass, now)
+    }
+
+    /// Changes who may read and write `scope`, from a new epoch on: its
+    /// secret is wrapped to every member the new policy lets read (live
+    /// certificates), and every earlier secret this member holds is chained
+    /// into it, so that new readers read the history. A member the new
+    /// policy no longer lets read does not get this epoch's secret or any
+    /// later one, but keeps those of earlier epochs: what they could read
+    /// stays readable to them, what is written from now on does not. A
+    /// writer made view-only has their later changes refused everywhere
+    /// once they know of the change (the validity rule). The scope's name
+    /// stays.
+    ///
+    /// Only the scope's owner (who created it) or an admin may; the owner
+    /// must stay among the writers, an admin may leave. The op goes out to
+    /// peers like any other. Returns the new epoch.
+    pub fn reshare(
+        &mut self,
+        scope: OpId,
+        readers: Vec<Principal>,
+        writers: Vec<Principal>,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<OpId> {
+        let member = self.member_keys(pass)?;
+        let ring = self.keyring(&member, pass)?;
+        let state = self.require_org()?;
+        let current = state
+            .scope(&scope)
+            .with_context(|| format!("no scope {scope} is known here: check the id, or sync with your peers first"))?;
+        let (_, mine) = state
+            .role_of(&self.member, now)
+            .context("you hold no valid certificate: you cannot change who reads and writes a scope")?;
+        let admin = mine.role == Role::Admin;
+        if !admin && state.scope_owner(&scope) != Some(self.member) {
+            bail!(
+                "you ({}, {}) may not change who reads and writes scope {:?}: only its owner (who created it) or an admin may",
+                mine.name,
+                mine.role,
+                current.name
+            );
+        }
+        let next = ScopeDef {
+            name: current.name.clone(),
+            readers,
+            writers,
+            nonce: current.nonce,
+        };
+        if !admin && !next.allows_write(mine) {
+            bail!(
+                "these writers do not include you: as the owner of scope {:?} you would lock yourself out of it; add yourself ({}) to the writers, or ask an admin to make this change",
+                current.name,
+                Principal::Member(self.member)
+            );
+        }
+        if let Some(epoch) = state.writer_epoch(&scope)
+            && ring.get(&epoch).is_none()
+        {
+            tracing::warn!(
+                "you do not hold the current key of scope {scope}: readers the change adds will not read its history until a member who holds it rekeys"
+            );
+        }
+        let wrap_to = readers_under(state, &scope, &next, now);
+        let previous = chained(state, &ring, &scope);
+        let (rekey, secret) = new_epoch(scope, &wrap_to, &previous, &mut rand::rng());
+        let body = Body::Reshare(Reshare {
+            rekey,
+            readers: next.readers,
+            writers: next.writers,
+        });
+        self.post_epoch(&member, body, secret, pass, now)
+    }
+
+    /// Signs `body` (a rekey or a reshare whose new secret is `secret`),
+    /// stores the secret and then the op, which goes to the outbox.
+    fn post_epoch(
+        &mut self,
+        member: &MemberKeys,
+        body: Body,
+        secret: EpochSecret,
+        pass: &Passphrase,
+        now: Timestamp,
+    ) -> Result<OpId> {
+        let op = self.require_org()?.sign_body(&member.signing, body, now)?;
         let epoch = op.id;
         // The secret is stored before the op, so the epoch is never without it here.
         let storage = self.storage_key(pass)?;
@@ -476,13 +550,15 @@ impl Local {
 
 impl Local {
     /// Key stewardship: for every scope whose current key this member
-    /// holds, wraps it to readers who should have it and do not (members
-    /// certified after the rekey); and if someone who holds it may no
-    /// longer read the scope (revoked, expired, moved to another
-    /// department), starts a new epoch without them, where this member may
-    /// write the scope. Several members may do so at once: concurrent
-    /// rekeys resolve the same way everywhere. Returns how many wraps and
-    /// rekeys were posted.
+    /// holds, wraps it to readers who should have it under the policy in
+    /// force and do not (members certified after the rekey or reshare);
+    /// and if someone who holds it may no longer read the scope (revoked,
+    /// expired, moved to another department), starts a new epoch without
+    /// them, where this member may write the scope. A reader a reshare
+    /// removed never held the reshare's key, so nothing is rekeyed for
+    /// them; they keep earlier epochs' secrets. Several members may do so
+    /// at once: concurrent rekeys resolve the same way everywhere. Returns
+    /// how many wraps and rekeys were posted.
     pub fn steward_keys(&mut self, pass: &Passphrase, now: Timestamp) -> Result<usize> {
         let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
@@ -529,6 +605,27 @@ impl Local {
         }
         Ok(posted)
     }
+}
+
+/// The secrets of `scope`'s epochs in `ring`, to chain into a new epoch.
+fn chained(state: &AuthState, ring: &Keyring, scope: &OpId) -> Vec<(OpId, EpochSecret)> {
+    ring.iter()
+        .filter(|(e, _)| state.epoch(e).is_some_and(|r| r.scope == *scope))
+        .map(|(e, s)| (*e, s.clone()))
+        .collect()
+}
+
+/// Members whose live role certificate `def` lets read `scope`, with their
+/// exchange keys, by key.
+fn readers_under(state: &AuthState, scope: &OpId, def: &ScopeDef, now: Timestamp) -> Vec<(PublicKey, ExchangeKey)> {
+    let mut out: Vec<(PublicKey, ExchangeKey)> = state
+        .role_certs()
+        .filter(|(id, c)| state.status(id, now).is_live() && def.allows_read(scope, c))
+        .map(|(_, c)| (c.subject, c.exchange))
+        .collect();
+    out.sort();
+    out.dedup_by_key(|(k, _)| *k);
+    out
 }
 
 /// What sealing this member's changes to one document needs: the current
@@ -717,5 +814,127 @@ impl Local {
             ))),
             None => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+    use outpost_identity::request::Bundle;
+    use outpost_identity::{DeptPath, RoleCert};
+
+    fn member_cert(keys: &MemberKeys, name: &str, now: Timestamp) -> RoleCert {
+        RoleCert {
+            serial: rand::random(),
+            subject: keys.public(),
+            exchange: keys.exchange_public(),
+            name: name.to_owned(),
+            email: String::new(),
+            dept: DeptPath::parse("HQ/Mkt").expect("a valid path"),
+            position: String::new(),
+            level: 1,
+            role: Role::Member,
+            resources: Vec::new(),
+            not_before: now,
+            not_after: now.plus(30 * 86_400),
+            invite: None,
+        }
+    }
+
+    /// Gives `to` every op `from` holds, as a bundle would.
+    fn carry(from: &Local, to: &mut Local) {
+        let bundle = from.bundle_all().expect("a bundle of the org");
+        let (b, ops) = Bundle::decode(&bundle.encode()).expect("decodes");
+        if to.state().is_none() {
+            to.pin_org(b.root, &b.org_name).expect("pinned");
+        }
+        to.add_ops(ops, None).expect("ops added");
+    }
+
+    #[test]
+    fn a_reshare_makes_a_writer_view_only_and_only_the_owner_or_an_admin_may() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let pass = Passphrase::default();
+        let now = crate::now();
+        let homes: Vec<Home> = ["admin", "owner", "writer"]
+            .iter()
+            .map(|n| Home::at(dir.path().join(n)))
+            .collect();
+        for h in &homes {
+            h.init(&pass).expect("initialised");
+        }
+        let mut admin = Local::open(homes[0].clone()).expect("opens");
+        admin.create_org("Acme", "Admin", &pass, now).expect("org created");
+        let admin_keys = homes[0].member_keys(&pass).expect("keys");
+        for (h, name) in homes[1..].iter().zip(["Owner", "Writer"]) {
+            let keys = h.member_keys(&pass).expect("keys");
+            let op = admin
+                .require_org()
+                .expect("an org")
+                .sign_grant(&admin_keys.signing, member_cert(&keys, name, now), now)
+                .expect("granted");
+            admin.add_ops(vec![op], None).expect("stored");
+        }
+        let mut owner = Local::open(homes[1].clone()).expect("opens");
+        let mut writer = Local::open(homes[2].clone()).expect("opens");
+        carry(&admin, &mut owner);
+        carry(&admin, &mut writer);
+
+        let mkt = Principal::Dept(DeptPath::parse("HQ/Mkt").expect("a valid path"));
+        let def = ScopeDef {
+            name: "shared document".into(),
+            readers: vec![mkt.clone()],
+            writers: vec![mkt.clone()],
+            nonce: 1,
+        };
+        let scope = owner.create_scope(def, &pass, now).expect("scope created");
+        let doc = owner.create_doc(scope, "Plan", &pass, now).expect("doc created");
+        carry(&owner, &mut writer);
+        let change = |text: &str| TextDoc::create(&doc.1.0, text).expect("a change").1;
+        writer
+            .write_change(doc, change("mine"), &pass, now)
+            .expect("a writer writes");
+
+        // The writer may not change who reads and writes.
+        let err = writer
+            .reshare(scope, vec![mkt.clone()], vec![mkt.clone()], &pass, now)
+            .expect_err("only the owner or an admin");
+        assert!(format!("{err:#}").contains("only its owner"), "{err:#}");
+        // The owner may not lock themselves out; an admin may leave.
+        let err = owner
+            .reshare(scope, vec![mkt.clone()], vec![], &pass, now)
+            .expect_err("the owner stays a writer");
+        assert!(format!("{err:#}").contains("lock yourself out"), "{err:#}");
+
+        owner.take_outbox();
+        let me = Principal::Member(homes[1].member_public().expect("a key"));
+        let epoch = owner
+            .reshare(scope, vec![mkt.clone()], vec![me.clone()], &pass, now)
+            .expect("the owner reshares");
+        assert_eq!(owner.take_outbox().len(), 1, "the reshare goes out to peers");
+        let state = owner.require_org().expect("an org");
+        assert_eq!(state.writer_epoch(&scope), Some(epoch));
+        assert_eq!(state.scope(&scope).map(|s| s.writers.clone()), Some(vec![me]));
+
+        // The writer, now view-only, still reads the new epoch but may not write.
+        carry(&owner, &mut writer);
+        let keys = homes[2].member_keys(&pass).expect("keys");
+        let ring = writer.keyring(&keys, &pass).expect("a keyring");
+        assert!(ring.get(&epoch).is_some(), "a view-only reader holds the key");
+        let err = writer
+            .write_change(doc, change("still mine?"), &pass, now)
+            .expect_err("view-only");
+        assert!(format!("{err:#}").contains("view-only"), "{err:#}");
+        // The owner still writes.
+        owner
+            .write_change(doc, change("the owner's"), &pass, now)
+            .expect("the owner writes");
+
+        // An admin may make the change, and may leave the writers.
+        carry(&owner, &mut admin);
+        admin
+            .reshare(scope, vec![mkt.clone()], vec![mkt], &pass, now)
+            .expect("an admin reshares");
     }
 }

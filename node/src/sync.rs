@@ -175,14 +175,20 @@ pub struct Ingested {
 }
 
 /// Why `env` can never be valid, if that can be told from the
-/// authorisation state alone: its author's certificate and its scope are
-/// known, and the scope does not let that certificate write (a view-only
-/// member's change). Certificates and scopes never change, so such a change
-/// is refused for good: it is neither stored nor passed on. Anything that
-/// depends on ops not yet known is left to the validity rule.
+/// authorisation state alone: its author's certificate and its key epoch
+/// are known, and the epoch's policy does not let that certificate write (a
+/// view-only member's change). Certificates and the policy of an epoch
+/// never change, so such a change is refused for good: it is neither
+/// stored nor passed on. The scope's policy now is not the test: a change
+/// made before a reshare, by a writer it made view-only, can still be
+/// valid. Anything that depends on ops not yet known is left to the
+/// validity rule.
 fn never_valid(state: &outpost_identity::AuthState, env: &Envelope) -> Option<String> {
     let cert = state.op(&env.header.cert)?.grant()?;
-    let scope = state.scope(&env.header.scope)?;
+    if state.epoch(&env.header.epoch)?.scope != env.header.scope {
+        return None;
+    }
+    let scope = state.epoch_policy(&env.header.epoch)?;
     if cert.subject != env.header.author || scope.allows_write(cert) {
         return None;
     }

@@ -13,10 +13,10 @@
 //!   ([`keys::DeviceKey`]).
 //! - **Authorisation ops** ([`op::Op`]) are signed statements: a role
 //!   certificate grant, a device certificate, a revocation, or — for
-//!   encrypted content — a scope definition, a rekey or more key wraps
-//!   ([`scope`]). Each names the
-//!   certificate that authorises its author (`proof`) and its causal
-//!   `parents`, so the ops form a DAG.
+//!   encrypted content — a scope definition, a rekey, a reshare (a rekey
+//!   that changes who reads and writes) or more key wraps ([`scope`]).
+//!   Each names the certificate that authorises its author (`proof`) and
+//!   its causal `parents`, so the ops form a DAG.
 //! - The **authorisation state** ([`state::AuthState`]) is a pure function of
 //!   the set of ops: ops are linearised in a deterministic topological order,
 //!   delegation rules ([`rules`]) are checked at each op's place in that

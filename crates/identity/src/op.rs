@@ -286,13 +286,28 @@ pub enum Body {
     Rekey(crate::scope::Rekey),
     /// Wraps an existing epoch's secret to more readers.
     AddWraps(crate::scope::AddWraps),
+    /// Starts a new key epoch of a scope with new readers and writers (its
+    /// id is this op's id). Last, so that earlier variants keep their tags.
+    Reshare(crate::scope::Reshare),
 }
 
 impl Body {
-    /// Control ops (revocations, scopes, rekeys) form the chain that new
-    /// ops and envelopes name as parents / `auth_heads`.
+    /// Control ops (revocations, scopes, rekeys, reshares) form the chain
+    /// that new ops and envelopes name as parents / `auth_heads`.
     pub fn is_control(&self) -> bool {
-        matches!(self, Body::Revoke(_) | Body::Scope(_) | Body::Rekey(_))
+        matches!(
+            self,
+            Body::Revoke(_) | Body::Scope(_) | Body::Rekey(_) | Body::Reshare(_)
+        )
+    }
+
+    /// The new key epoch this op starts, if it is a rekey or a reshare.
+    pub fn epoch(&self) -> Option<&crate::scope::Rekey> {
+        match self {
+            Body::Rekey(r) => Some(r),
+            Body::Reshare(s) => Some(&s.rekey),
+            _ => None,
+        }
     }
 }
 
@@ -314,12 +329,13 @@ pub struct Op {
 
 impl Op {
     /// Every op this one depends on: parents, proof, and the revoked
-    /// certificate, rekeyed scope or wrapped epoch.
+    /// certificate, rekeyed or reshared scope, or wrapped epoch.
     pub fn deps(&self) -> impl Iterator<Item = OpId> + '_ {
         let target = match &self.body {
             Body::Revoke(r) => Some(r.target),
             Body::Rekey(r) => Some(r.scope),
             Body::AddWraps(w) => Some(w.epoch),
+            Body::Reshare(s) => Some(s.rekey.scope),
             _ => None,
         };
         self.parents.iter().copied().chain(self.proof).chain(target)
@@ -372,12 +388,11 @@ impl Op {
                     return Err(bad("scope", "more than 256 readers and writers"));
                 }
             }
-            Body::Rekey(r) => {
-                if r.wraps.len() > WRAPS_MAX || r.prev.len() > WRAPS_MAX {
-                    return Err(bad("rekey", "too many wraps"));
-                }
-                if r.wraps.iter().any(|w| w.ct.len() != 48) || r.prev.iter().any(|p| p.ct.len() != 48) {
-                    return Err(bad("rekey", "a wrapped secret is not 48 bytes"));
+            Body::Rekey(r) => check_rekey("rekey", r)?,
+            Body::Reshare(s) => {
+                check_rekey("reshare", &s.rekey)?;
+                if s.readers.len() + s.writers.len() > RESOURCES_MAX {
+                    return Err(bad("reshare", "more than 256 readers and writers"));
                 }
             }
             Body::AddWraps(w) => {
@@ -399,6 +414,22 @@ impl Op {
             op: self,
         }
     }
+}
+
+/// Bounds of a new epoch's wraps and previous secrets.
+fn check_rekey(field: &'static str, r: &crate::scope::Rekey) -> Result<(), FieldError> {
+    let bad = |why| FieldError::Text {
+        field,
+        value: String::new(),
+        why,
+    };
+    if r.wraps.len() > WRAPS_MAX || r.prev.len() > WRAPS_MAX {
+        return Err(bad("too many wraps"));
+    }
+    if r.wraps.iter().any(|w| w.ct.len() != 48) || r.prev.iter().any(|p| p.ct.len() != 48) {
+        return Err(bad("a wrapped secret is not 48 bytes"));
+    }
+    Ok(())
 }
 
 /// An op with its signature checked, its encoded bytes and its id.

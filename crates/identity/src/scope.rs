@@ -6,6 +6,10 @@
 //! Its id is the id of that op. Readers hold the scope's epoch secret,
 //! delivered by [`Rekey`] and [`AddWraps`] ops; writers are readers whose
 //! changes are accepted. View-only = reader but not writer.
+//!
+//! Who reads and writes can change: a [`Reshare`] starts a new epoch with
+//! new readers and writers (name and nonce stay). Every epoch has one
+//! policy, fixed when it is made; see [`crate::state::AuthState::epoch_policy`].
 
 use crate::keys::PublicKey;
 use crate::op::{DeptPath, OpId, Role, RoleCert};
@@ -129,6 +133,21 @@ pub struct Rekey {
     pub wraps: Vec<Wrap>,
     /// Earlier secrets, encrypted under the new one.
     pub prev: Vec<PrevSecret>,
+}
+
+/// Starts a new epoch of a scope, like a [`Rekey`], and replaces who may
+/// read and write it from this epoch on. The scope's name and nonce stay.
+/// The epoch's id is the id of this op. Only the scope's owner (the author
+/// of its [`ScopeDef`] op) or an admin may reshare.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reshare {
+    /// The new epoch: its secret is wrapped to every reader of the new
+    /// policy, and `prev` chains earlier secrets so they read the history.
+    pub rekey: Rekey,
+    /// Who may read from this epoch on. Writers read too.
+    pub readers: Vec<Principal>,
+    /// Who may write from this epoch on.
+    pub writers: Vec<Principal>,
 }
 
 /// Gives an existing epoch's secret to readers it missed (members added

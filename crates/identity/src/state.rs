@@ -22,6 +22,17 @@
 //! 4. A certificate is live at time `t` if it was accepted, nothing in its
 //!    proof chain (itself included) is revoked, and `t` is inside its own
 //!    validity window. Revoking an issuer ends everything it issued.
+//!
+//! # Scope policies
+//! A scope's readers and writers can change: every key epoch (an accepted
+//! rekey or reshare) has a **policy**, fixed when the epoch is made. A
+//! reshare carries its own readers and writers; a plain rekey inherits the
+//! policy of the epoch current as seen from its own parents (chosen by
+//! [`AuthState::preferred_epoch`] among the current ones); with no epoch
+//! before it, the policy is the scope's definition. The scope's policy
+//! *now* ([`AuthState::scope`]) is that of the epoch current as seen from
+//! every accepted op. All of this is computed once per change of the op
+//! set, in the same walk that judges the ops.
 
 use crate::keys::{OrgId, PublicKey};
 use crate::op::{Body, DeviceCert, OpId, Role, RoleCert, SignedOp};
@@ -74,6 +85,9 @@ pub enum Rejection {
     /// Wraps name something that is not an accepted epoch.
     #[error("it adds keys to {0}, which is not a valid key epoch")]
     NotAnEpoch(OpId),
+    /// A reshare names something that is not an accepted scope.
+    #[error("it changes who reads and writes {0}, which is not a valid scope")]
+    NotAScopeToReshare(OpId),
     /// The author's role does not allow this op.
     #[error("{0}")]
     NotAllowed(String),
@@ -189,6 +203,112 @@ struct Derived {
     revocation_heads: Vec<OpId>,
     by_subject: BTreeMap<PublicKey, Vec<OpId>>,
     by_device: BTreeMap<PublicKey, Vec<OpId>>,
+    /// Accepted reshares as whole definitions (the scope's name and nonce,
+    /// the reshare's readers and writers), by reshare id.
+    reshared: BTreeMap<OpId, ScopeDef>,
+    /// The reshare whose policy is in force in each epoch; absent when it
+    /// is the scope's definition.
+    epoch_policy: BTreeMap<OpId, OpId>,
+    /// The reshare whose policy is in force in each scope now; absent when
+    /// it is the scope's definition.
+    scope_policy: BTreeMap<OpId, OpId>,
+}
+
+/// For the judging walk: which key epochs of reshared scopes lie in the
+/// past of each op placed so far, as bit sets (one bit per epoch). Only
+/// scopes that some reshare names are tracked; the others keep their
+/// definition as the policy of every epoch, at no cost.
+#[derive(Default)]
+struct EpochPast {
+    tracked: BTreeSet<OpId>,
+    position: BTreeMap<OpId, usize>,
+    /// Per op placed, by position: the tracked epochs in its past, itself included.
+    past: Vec<Vec<u64>>,
+    /// Per tracked scope, its epochs with their bits and the epochs in the
+    /// past of their parents.
+    epochs: BTreeMap<OpId, Vec<(OpId, usize, Vec<u64>)>>,
+    bits: usize,
+}
+
+impl EpochPast {
+    fn new(tracked: BTreeSet<OpId>) -> EpochPast {
+        EpochPast {
+            tracked,
+            ..EpochPast::default()
+        }
+    }
+
+    fn tracks(&self, scope: &OpId) -> bool {
+        self.tracked.contains(scope)
+    }
+
+    /// The tracked epochs in the past of `ids` (placed ops).
+    fn union<'a>(&self, ids: impl Iterator<Item = &'a OpId>) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        if self.tracked.is_empty() {
+            return out;
+        }
+        for id in ids {
+            let Some(set) = self.position.get(id).map(|i| &self.past[*i]) else {
+                continue;
+            };
+            if out.len() < set.len() {
+                out.resize(set.len(), 0);
+            }
+            for (o, s) in out.iter_mut().zip(set) {
+                *o |= s;
+            }
+        }
+        out
+    }
+
+    /// Records `id`, placed next, whose parents' past is `seen`.
+    fn place(&mut self, id: OpId, op: &crate::op::Op, seen: &[u64]) {
+        if self.tracked.is_empty() {
+            return;
+        }
+        let others: Vec<OpId> = op.deps().filter(|d| *d != id).collect();
+        let mut past = self.union(others.iter());
+        if past.len() < seen.len() {
+            past.resize(seen.len(), 0);
+        }
+        for (p, s) in past.iter_mut().zip(seen) {
+            *p |= s;
+        }
+        self.position.insert(id, self.past.len());
+        self.past.push(past);
+    }
+
+    /// Records that `id`, placed last, is an accepted epoch of `scope`
+    /// whose parents' past is `seen`.
+    fn add_epoch(&mut self, id: OpId, scope: OpId, seen: Vec<u64>) {
+        let bit = self.bits;
+        self.bits += 1;
+        let past = self.past.last_mut().expect("the epoch was placed");
+        if past.len() <= bit / 64 {
+            past.resize(bit / 64 + 1, 0);
+        }
+        past[bit / 64] |= 1 << (bit % 64);
+        self.epochs.entry(scope).or_default().push((id, bit, seen));
+    }
+
+    /// The epochs of `scope` in `within` (all if `None`) that no other of
+    /// them supersedes: what [`AuthState::current_epochs`] gives.
+    fn current(&self, scope: &OpId, within: Option<&[u64]>) -> Vec<OpId> {
+        let has = |set: &[u64], bit: usize| set.get(bit / 64).is_some_and(|w| w & (1 << (bit % 64)) != 0);
+        let Some(all) = self.epochs.get(scope) else {
+            return Vec::new();
+        };
+        let candidates: Vec<&(OpId, usize, Vec<u64>)> = all
+            .iter()
+            .filter(|(_, bit, _)| within.is_none_or(|w| has(w, *bit)))
+            .collect();
+        candidates
+            .iter()
+            .filter(|(e, bit, _)| !candidates.iter().any(|(other, _, seen)| other != e && has(seen, *bit)))
+            .map(|(e, _, _)| *e)
+            .collect()
+    }
 }
 
 impl AuthState {
@@ -439,15 +559,30 @@ impl AuthState {
         for id in &self.derived.order {
             h.update(&id.0);
         }
+        for (id, def) in self.scopes() {
+            h.update(&id.0);
+            h.update(format!("{def:?}").as_bytes());
+        }
+        for id in self.derived.order.iter().filter(|id| self.epoch(id).is_some()) {
+            h.update(format!("{id:?}:{:?}", self.epoch_policy(id)).as_bytes());
+        }
         *h.finalize().as_bytes()
     }
 
-    /// An accepted scope definition.
+    /// An accepted scope with the policy in force now: the readers and
+    /// writers of its current epoch as seen from every accepted op (the
+    /// definition's until a reshare changes them). Name and nonce are the
+    /// definition's.
     pub fn scope(&self, id: &OpId) -> Option<&ScopeDef> {
-        self.accepted_scope(id, &self.derived)
+        let def = self.accepted_scope(id, &self.derived)?;
+        match self.derived.scope_policy.get(id) {
+            Some(reshare) => self.derived.reshared.get(reshare),
+            None => Some(def),
+        }
     }
 
-    /// Accepted scopes, in application order.
+    /// Accepted scopes with their policies now (see [`AuthState::scope`]),
+    /// in application order.
     pub fn scopes(&self) -> impl Iterator<Item = (OpId, &ScopeDef)> {
         self.derived
             .order
@@ -455,11 +590,37 @@ impl AuthState {
             .filter_map(|id| self.scope(id).map(|s| (*id, s)))
     }
 
-    /// An accepted rekey (key epoch).
+    /// An accepted scope as its definition made it, whatever reshares
+    /// changed since.
+    pub fn scope_definition(&self, id: &OpId) -> Option<&ScopeDef> {
+        self.accepted_scope(id, &self.derived)
+    }
+
+    /// The owner of an accepted scope: the author of its definition, who
+    /// may change its readers and writers (as may an admin).
+    pub fn scope_owner(&self, id: &OpId) -> Option<PublicKey> {
+        self.accepted_scope(id, &self.derived)?;
+        Some(self.ops[id].op.author)
+    }
+
+    /// An accepted key epoch: a rekey, or the rekey inside a reshare.
     pub fn epoch(&self, id: &OpId) -> Option<&Rekey> {
-        match (self.ops.get(id).map(|o| &o.op.body), self.derived.verdicts.get(id)) {
-            (Some(Body::Rekey(r)), Some(Verdict::Accepted)) => Some(r),
+        match self.derived.verdicts.get(id) {
+            Some(Verdict::Accepted) => self.ops.get(id)?.op.body.epoch(),
             _ => None,
+        }
+    }
+
+    /// The policy (readers and writers, with the scope's name and nonce)
+    /// in force in an accepted key epoch. A reshare's is its own; a plain
+    /// rekey's is that of the epoch current as seen from the rekey's
+    /// parents (see [`AuthState::preferred_epoch`]), or the scope's
+    /// definition if there is none. Fixed once the epoch is accepted.
+    pub fn epoch_policy(&self, epoch: &OpId) -> Option<&ScopeDef> {
+        let rekey = self.epoch(epoch)?;
+        match self.derived.epoch_policy.get(epoch) {
+            Some(reshare) => self.derived.reshared.get(reshare),
+            None => self.accepted_scope(&rekey.scope, &self.derived),
         }
     }
 
@@ -516,26 +677,102 @@ impl AuthState {
         epochs.into_iter().filter(|e| !superseded.contains(e)).collect()
     }
 
-    /// The epoch a writer uses for `scope`: of the current epochs, the one
-    /// wrapped to the fewest members (ties: the lowest id), so that a
-    /// concurrent rekey that removed someone wins.
+    /// Of several current epochs of one scope, the one in force: the one
+    /// writers use and whose policy is the scope's. A reshare comes before a
+    /// plain rekey (a concurrent rekey keeps the policy its author knew, and
+    /// must not undo a change of readers or writers); then the one wrapped
+    /// to the fewest members, so that a concurrent rekey that removed
+    /// someone wins; then the lowest id.
+    pub fn preferred_epoch(&self, current: &[OpId]) -> Option<OpId> {
+        current.iter().copied().min_by_key(|e| {
+            let body = self.ops.get(e).map(|o| &o.op.body);
+            let plain = !matches!(body, Some(Body::Reshare(_)));
+            let wraps = body.and_then(Body::epoch).map_or(usize::MAX, |r| r.wraps.len());
+            (plain, wraps, *e)
+        })
+    }
+
+    /// The epoch in force in `scope` considering only the ops in `within`
+    /// (all ops if `None`): [`AuthState::preferred_epoch`] of
+    /// [`AuthState::current_epochs`].
+    pub fn current_epoch(&self, scope: &OpId, within: Option<&BTreeSet<OpId>>) -> Option<OpId> {
+        self.preferred_epoch(&self.current_epochs(scope, within))
+    }
+
+    /// The epoch a writer uses for `scope`: the one in force considering
+    /// every accepted op ([`AuthState::current_epoch`]).
     pub fn writer_epoch(&self, scope: &OpId) -> Option<OpId> {
-        self.current_epochs(scope, None)
-            .into_iter()
-            .min_by_key(|e| (self.epoch(e).map_or(usize::MAX, |r| r.wraps.len()), *e))
+        self.current_epoch(scope, None)
     }
 
     fn recompute(&mut self) {
         let mut d = Derived::default();
         let order = self.linearise(&mut d);
+        let reshared = self
+            .ops
+            .values()
+            .filter_map(|o| match &o.op.body {
+                Body::Reshare(r) => Some(r.rekey.scope),
+                _ => None,
+            })
+            .collect();
+        let mut walk = EpochPast::new(reshared);
         for id in &order {
-            let verdict = Verdict::from(self.judge(*id, &d));
-            if verdict == Verdict::Accepted
-                && let Body::Revoke(r) = &self.ops[id].op.body
-            {
-                d.revoked_by.entry(r.target).or_insert(*id);
+            let op = &self.ops[id].op;
+            let seen = walk.union(op.parents.iter());
+            // The policy in force as seen from the op's parents, for the
+            // bodies whose rule or policy depends on it: `None` is the
+            // scope's definition, `Some` a reshare.
+            let scope = match &op.body {
+                Body::AddWraps(w) => match d.verdicts.get(&w.epoch) {
+                    Some(Verdict::Accepted) => self.ops[&w.epoch].op.body.epoch().map(|r| r.scope),
+                    _ => None,
+                },
+                body => body.epoch().map(|r| r.scope),
+            };
+            let seen_policy = scope
+                .filter(|s| walk.tracks(s))
+                .and_then(|s| self.preferred_epoch(&walk.current(&s, Some(&seen))))
+                .and_then(|e| d.epoch_policy.get(&e).copied());
+            let verdict = Verdict::from(self.judge(*id, &d, seen_policy));
+            walk.place(*id, op, &seen);
+            if verdict == Verdict::Accepted {
+                match &op.body {
+                    Body::Revoke(r) => {
+                        d.revoked_by.entry(r.target).or_insert(*id);
+                    }
+                    Body::Rekey(r) if walk.tracks(&r.scope) => {
+                        if let Some(reshare) = seen_policy {
+                            d.epoch_policy.insert(*id, reshare);
+                        }
+                        walk.add_epoch(*id, r.scope, seen);
+                    }
+                    Body::Reshare(r) => {
+                        let def = self
+                            .accepted_scope(&r.rekey.scope, &d)
+                            .expect("an accepted reshare names an accepted scope");
+                        let policy = ScopeDef {
+                            name: def.name.clone(),
+                            readers: r.readers.clone(),
+                            writers: r.writers.clone(),
+                            nonce: def.nonce,
+                        };
+                        d.reshared.insert(*id, policy);
+                        d.epoch_policy.insert(*id, *id);
+                        walk.add_epoch(*id, r.rekey.scope, seen);
+                    }
+                    _ => {}
+                }
             }
             d.verdicts.insert(*id, verdict);
+        }
+        for scope in &walk.tracked {
+            if let Some(reshare) = self
+                .preferred_epoch(&walk.current(scope, None))
+                .and_then(|e| d.epoch_policy.get(&e).copied())
+            {
+                d.scope_policy.insert(*scope, reshare);
+            }
         }
         for id in d.missing.keys() {
             d.verdicts.insert(*id, Verdict::Pending);
@@ -622,9 +859,10 @@ impl AuthState {
         order
     }
 
-    /// Ready ops are taken smallest first: revocations (0), then scopes and
-    /// rekeys (1), then certificates and wraps (2); revocations by seniority of the author's role, then
-    /// shorter proof chain; then op id.
+    /// Ready ops are taken smallest first: revocations (0), then scopes,
+    /// rekeys and reshares (1), then certificates and wraps (2); revocations
+    /// by seniority of the author's role, then shorter proof chain; then op
+    /// id.
     fn priority(&self, id: OpId, depth: &BTreeMap<OpId, usize>) -> (u8, u8, usize, OpId) {
         let op = &self.ops[&id].op;
         match &op.body {
@@ -642,14 +880,16 @@ impl AuthState {
                 };
                 (0, rank, chain, id)
             }
-            Body::Scope(_) | Body::Rekey(_) => (1, 0, 0, id),
+            Body::Scope(_) | Body::Rekey(_) | Body::Reshare(_) => (1, 0, 0, id),
             _ => (2, 0, 0, id),
         }
     }
 
     /// Checks one op at its place in the order. `d` holds the verdicts and
-    /// revocations of everything before it.
-    fn judge(&self, id: OpId, d: &Derived) -> Result<(), Rejection> {
+    /// revocations of everything before it; `seen_policy` is, for a rekey or
+    /// wraps, the reshare whose policy is in force as seen from the op's
+    /// parents (`None`: the scope's definition).
+    fn judge(&self, id: OpId, d: &Derived, seen_policy: Option<OpId>) -> Result<(), Rejection> {
         let op = &self.ops[&id].op;
         let issuer = self.issuer(op.author, op.proof, d)?;
         let window = |start: Timestamp, end: Timestamp| match issuer {
@@ -697,7 +937,8 @@ impl AuthState {
             }
             Body::Rekey(r) => {
                 self.author_alive(op.proof, d)?;
-                let scope = self.accepted_scope(&r.scope, d).ok_or(Rejection::NotAScope(r.scope))?;
+                self.accepted_scope(&r.scope, d).ok_or(Rejection::NotAScope(r.scope))?;
+                let scope = self.policy_in(&r.scope, seen_policy, d);
                 let owner = self.ops[&r.scope].op.author == op.author;
                 match issuer {
                     Issuer::Holder(c) if !(owner || c.role == Role::Admin || scope.allows_write(c)) => {
@@ -709,15 +950,37 @@ impl AuthState {
                     _ => Ok(()),
                 }
             }
-            Body::AddWraps(w) => {
+            Body::Reshare(r) => {
                 self.author_alive(op.proof, d)?;
-                let scope_id = match (self.ops.get(&w.epoch).map(|o| &o.op.body), d.verdicts.get(&w.epoch)) {
-                    (Some(Body::Rekey(r)), Some(Verdict::Accepted)) => r.scope,
-                    _ => return Err(Rejection::NotAnEpoch(w.epoch)),
-                };
+                let scope_id = r.rekey.scope;
                 let scope = self
                     .accepted_scope(&scope_id, d)
+                    .ok_or(Rejection::NotAScopeToReshare(scope_id))?;
+                let owner = self.ops[&scope_id].op.author == op.author;
+                match issuer {
+                    Issuer::Holder(c)
+                        if !(c.role == Role::Admin || (owner && !matches!(c.role, Role::Guest | Role::Relay))) =>
+                    {
+                        Err(Rejection::NotAllowed(format!(
+                            "{} ({}) may not change who reads and writes scope {:?}: only its owner (who created it) or an admin may",
+                            c.name, c.role, scope.name
+                        )))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Body::AddWraps(w) => {
+                self.author_alive(op.proof, d)?;
+                let scope_id = match (
+                    self.ops.get(&w.epoch).and_then(|o| o.op.body.epoch()),
+                    d.verdicts.get(&w.epoch),
+                ) {
+                    (Some(r), Some(Verdict::Accepted)) => r.scope,
+                    _ => return Err(Rejection::NotAnEpoch(w.epoch)),
+                };
+                self.accepted_scope(&scope_id, d)
                     .ok_or(Rejection::NotAScope(scope_id))?;
+                let scope = self.policy_in(&scope_id, seen_policy, d);
                 match issuer {
                     Issuer::Holder(c) if !(c.role == Role::Admin || scope.allows_read(&scope_id, c)) => {
                         Err(Rejection::NotAllowed(format!(
@@ -746,6 +1009,15 @@ impl AuthState {
             (Some(Body::Scope(s)), Some(Verdict::Accepted)) => Some(s),
             _ => None,
         }
+    }
+
+    /// The policy of the accepted scope `id` that `reshare` set (`None`:
+    /// its definition).
+    fn policy_in<'a>(&'a self, id: &OpId, reshare: Option<OpId>, d: &'a Derived) -> &'a ScopeDef {
+        reshare
+            .and_then(|r| d.reshared.get(&r))
+            .or_else(|| self.accepted_scope(id, d))
+            .expect("the scope was checked to be accepted")
     }
 
     /// Resolves the author's authority: the root, or their accepted proof.

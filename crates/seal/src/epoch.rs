@@ -1,9 +1,10 @@
 //! Key epochs.
 //!
-//! Each scope has one secret per epoch. A [`Rekey`] op starts an epoch: a
-//! fresh 32-byte secret wrapped to every reader's X25519 exchange key, and
-//! the previous epochs' secrets encrypted under the new one (so members
-//! added later can read history). Keys are derived with BLAKE3's
+//! Each scope has one secret per epoch. A [`Rekey`] op (alone, or inside a
+//! reshare that also changes the scope's readers and writers) starts an
+//! epoch: a fresh 32-byte secret wrapped to every reader's X25519 exchange
+//! key, and the previous epochs' secrets encrypted under the new one (so
+//! members added later can read history). Keys are derived with BLAKE3's
 //! `derive_key` mode (a KDF with a context string), one context per use:
 //!
 //! | key | context | input |
@@ -190,18 +191,21 @@ impl Keyring {
         self.secrets.is_empty()
     }
 
-    /// Opens every wrap addressed to `me` in accepted rekeys and wrap ops,
-    /// then follows previous-secret chains. Returns the newly learnt epochs.
+    /// Opens every wrap addressed to `me` in accepted rekeys, reshares and
+    /// wrap ops, then follows previous-secret chains. Returns the newly
+    /// learnt epochs.
     pub fn learn(&mut self, state: &AuthState, me: &MemberKeys) -> Vec<OpId> {
         let mut learnt = Vec::new();
         let mine = me.public();
         for id in state.order() {
-            let (epoch, wraps): (OpId, Vec<&Wrap>) = match state.op(id).map(|o| &o.op.body) {
-                Some(Body::Rekey(r)) if state.epoch(id).is_some() => (*id, r.wraps.iter().collect()),
-                Some(Body::AddWraps(w)) if state.verdict(id) == Some(&outpost_identity::state::Verdict::Accepted) => {
-                    (w.epoch, w.wraps.iter().collect())
-                }
-                _ => continue,
+            let (epoch, wraps): (OpId, Vec<&Wrap>) = if let Some(r) = state.epoch(id) {
+                (*id, r.wraps.iter().collect())
+            } else if let Some(Body::AddWraps(w)) = state.op(id).map(|o| &o.op.body)
+                && state.verdict(id) == Some(&outpost_identity::state::Verdict::Accepted)
+            {
+                (w.epoch, w.wraps.iter().collect())
+            } else {
+                continue;
             };
             if self.secrets.contains_key(&epoch) {
                 continue;

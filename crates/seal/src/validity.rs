@@ -12,15 +12,28 @@
 //!    (rule 5).
 //! 3. **Invalid** unless the certificate is an accepted role certificate of
 //!    the author, with nothing refused in its chain, valid at the
-//!    envelope's time, and the scope's policy lets it write (rule 2;
+//!    envelope's time; the scope is accepted; the epoch is an accepted
+//!    rekey or reshare of this scope; and the policy of that epoch
+//!    ([`AuthState::epoch_policy`]: the readers and writers in force when
+//!    the epoch was made, or the reshare's own) lets it write (rule 2;
 //!    view-only readers, guests and relays never write).
 //! 4. For each revocation `R` of the certificate or an ancestor (rule 3,
 //!    anti-backdating): **Invalid** if `R` is in the causal past of the
 //!    envelope's `auth_heads` (the author knew), or if the envelope is not
 //!    in the causal past of the heads `R` recorded for this document.
-//! 5. **Invalid** unless the epoch is an accepted rekey of this scope that
-//!    is current as seen from `auth_heads`: no later rekey of the scope in
-//!    the past of `auth_heads` supersedes it (rule 4).
+//! 5. **Invalid** unless the epoch is current as seen from `auth_heads`: no
+//!    later rekey or reshare of the scope in the past of `auth_heads`
+//!    supersedes it (rule 4). And **invalid** if, of the epochs current
+//!    there, the one in force ([`AuthState::preferred_epoch`]) is another
+//!    whose policy does not let the author write: concurrent epochs may
+//!    carry different policies, and an author who knew of a reshare that
+//!    made them view-only cannot write under an epoch made concurrently.
+//!
+//! So a member a reshare made view-only (or removed) can neither write
+//! under the reshare's epoch or any later one (rule 3), nor keep writing
+//! under an earlier epoch once they know of the reshare (rule 5). What they
+//! wrote before, or without knowing of it, stays valid, as concurrent edits
+//! do.
 //!
 //! Everything else is **Valid**. The verdict depends only on the sets of
 //! envelopes and ops, not on arrival order.
@@ -68,9 +81,15 @@ pub enum Reason {
     /// The scope was refused.
     #[error("its scope is not a valid scope")]
     BadScope,
-    /// The author may not write in this scope.
+    /// The author may not write under the policy of the envelope's epoch.
     #[error("its author may read but not write in this scope (view-only), or may not access it at all")]
     NotAWriter,
+    /// The author knew of an epoch, concurrent with the envelope's, whose
+    /// policy does not let them write.
+    #[error(
+        "its author knew of key epoch {0}, whose readers and writers do not let them write (view-only, or removed)"
+    )]
+    NoLongerAWriter(OpId),
     /// The epoch is not a rekey of this scope.
     #[error("its key epoch does not belong to its scope")]
     BadEpoch,
@@ -107,7 +126,15 @@ pub trait Known {
 #[derive(Debug, Default)]
 pub struct Memo {
     past: HashMap<Vec<OpId>, Rc<BTreeSet<OpId>>>,
-    current: HashMap<(OpId, Vec<OpId>), Rc<Vec<OpId>>>,
+    current: HashMap<(OpId, Vec<OpId>), Rc<Current>>,
+}
+
+/// The current epochs of a scope as seen from some `auth_heads`, and the
+/// one of them in force.
+#[derive(Debug)]
+struct Current {
+    epochs: Vec<OpId>,
+    in_force: Option<OpId>,
 }
 
 impl Memo {
@@ -118,12 +145,14 @@ impl Memo {
             .clone()
     }
 
-    fn current(&mut self, auth: &AuthState, scope: OpId, heads: &[OpId]) -> Rc<Vec<OpId>> {
+    fn current(&mut self, auth: &AuthState, scope: OpId, heads: &[OpId]) -> Rc<Current> {
         if let Some(c) = self.current.get(&(scope, heads.to_vec())) {
             return c.clone();
         }
         let past = self.past(auth, heads);
-        let c = Rc::new(auth.current_epochs(&scope, Some(&past)));
+        let epochs = auth.current_epochs(&scope, Some(&past));
+        let in_force = auth.preferred_epoch(&epochs);
+        let c = Rc::new(Current { epochs, in_force });
         self.current.insert((scope, heads.to_vec()), c.clone());
         c
     }
@@ -166,7 +195,7 @@ pub fn judge(id: &EnvId, h: &Header, auth: &AuthState, known: &impl Known, memo:
             return Verdict::Invalid(Reason::DepInvalid(*dep));
         }
     }
-    // 3. The author's certificate and the scope's policy.
+    // 3. The author's certificate, and the policy of the envelope's epoch.
     let cert = match auth.op(&h.cert).map(|o| &o.op.body) {
         Some(Body::Grant(c)) if c.subject == h.author => c,
         _ => return Verdict::Invalid(Reason::CertNotAuthor),
@@ -180,10 +209,14 @@ pub fn judge(id: &EnvId, h: &Header, auth: &AuthState, known: &impl Known, memo:
     if h.time < cert.not_before || h.time > cert.not_after {
         return Verdict::Invalid(Reason::OutsideValidity);
     }
-    let Some(scope) = auth.scope(&h.scope) else {
+    if auth.scope(&h.scope).is_none() {
         return Verdict::Invalid(Reason::BadScope);
+    }
+    let policy = match auth.epoch(&h.epoch) {
+        Some(r) if r.scope == h.scope => auth.epoch_policy(&h.epoch).expect("an accepted epoch has a policy"),
+        _ => return Verdict::Invalid(Reason::BadEpoch),
     };
-    if !scope.allows_write(cert) {
+    if !policy.allows_write(cert) {
         return Verdict::Invalid(Reason::NotAWriter);
     }
     // 4. Revocations in the chain: anti-backdating.
@@ -210,13 +243,17 @@ pub fn judge(id: &EnvId, h: &Header, auth: &AuthState, known: &impl Known, memo:
             Err(missing) => return Verdict::Pending(missing.into_iter().map(Missing::Envelope).collect()),
         }
     }
-    // 5. The key epoch.
-    match auth.epoch(&h.epoch) {
-        Some(r) if r.scope == h.scope => {}
-        _ => return Verdict::Invalid(Reason::BadEpoch),
-    }
-    if !memo.current(auth, h.scope, &h.auth_heads).contains(&h.epoch) {
+    // 5. The key epoch is current where the author stood, and so is their
+    // right to write.
+    let current = memo.current(auth, h.scope, &h.auth_heads);
+    if !current.epochs.contains(&h.epoch) {
         return Verdict::Invalid(Reason::StaleEpoch(h.epoch));
+    }
+    if let Some(in_force) = current.in_force
+        && in_force != h.epoch
+        && !auth.epoch_policy(&in_force).is_some_and(|p| p.allows_write(cert))
+    {
+        return Verdict::Invalid(Reason::NoLongerAWriter(in_force));
     }
     Verdict::Valid
 }

@@ -459,3 +459,351 @@ proptest! {
         }
     }
 }
+
+// Scopes whose readers and writers change.
+
+use crate::scope::{AddWraps, Principal, Reshare, Wrap};
+
+/// A new epoch's body with `wraps` stand-in wraps: the authorisation state
+/// never opens them, only counts them.
+fn rekey_body(scope: OpId, wraps: u8) -> Rekey {
+    Rekey {
+        scope,
+        salt: [0; 16],
+        wraps: (0..wraps)
+            .map(|i| Wrap {
+                to: PublicKey([i; 32]),
+                ephemeral: [0; 32],
+                ct: vec![0; 48],
+            })
+            .collect(),
+        prev: vec![],
+    }
+}
+
+fn reshare_body(scope: OpId, wraps: u8, readers: Vec<Principal>, writers: Vec<Principal>) -> Body {
+    Body::Reshare(Reshare {
+        rekey: rekey_body(scope, wraps),
+        readers,
+        writers,
+    })
+}
+
+fn dept(path: &str) -> Principal {
+    Principal::Dept(DeptPath::parse(path).expect("a valid path"))
+}
+
+impl Org {
+    /// Signs `body` against the current state (`by: None`: the root) and
+    /// inserts it if it is accepted.
+    fn sign(&mut self, by: Option<&MemberKeys>, body: Body) -> Result<OpId, IssueError> {
+        let signer = by.map_or(&self.root.0, |k| &k.signing);
+        let op = self.state.sign_body(signer, body, T0)?;
+        let id = op.id;
+        self.state.insert(op).expect("same org");
+        Ok(id)
+    }
+}
+
+/// An org with an admin, a scope owned by a member of HQ/Mkt (readers: all
+/// of HQ; writers: HQ/Mkt) and its first epoch.
+struct Shared {
+    org: Org,
+    admin: MemberKeys,
+    owner: MemberKeys,
+    /// Another member of HQ/Mkt: a writer, not the owner.
+    writer: MemberKeys,
+    /// A member of HQ/RnD: a view-only reader.
+    reader: MemberKeys,
+    scope: OpId,
+    first: OpId,
+}
+
+fn shared() -> Shared {
+    let (mut org, admin, _) = org_with_admin();
+    let (owner, writer, reader) = (keys(), keys(), keys());
+    org.grant(Some(&admin), &owner, Role::Member, "HQ/Mkt");
+    org.grant(Some(&admin), &writer, Role::Member, "HQ/Mkt");
+    org.grant(Some(&admin), &reader, Role::Member, "HQ/RnD");
+    let def = ScopeDef {
+        name: "Apollo".into(),
+        readers: vec![dept("HQ")],
+        writers: vec![dept("HQ/Mkt")],
+        nonce: 7,
+    };
+    let scope = org
+        .sign(Some(&owner), Body::Scope(def))
+        .expect("a member may create a scope");
+    let first = org
+        .sign(Some(&owner), Body::Rekey(rekey_body(scope, 4)))
+        .expect("the owner may rekey");
+    Shared {
+        org,
+        admin,
+        owner,
+        writer,
+        reader,
+        scope,
+        first,
+    }
+}
+
+#[test]
+fn only_the_owner_or_an_admin_may_reshare() {
+    let mut s = shared();
+    let guest = keys();
+    let relay = keys();
+    s.org.grant(Some(&s.admin), &guest, Role::Guest, "HQ");
+    s.org.grant(Some(&s.admin), &relay, Role::Relay, "HQ");
+    let policy = || reshare_body(s.scope, 3, vec![dept("HQ")], vec![dept("HQ")]);
+    for (who, what) in [
+        (&s.writer, "a writer who is not the owner"),
+        (&s.reader, "a member"),
+        (&guest, "a guest"),
+        (&relay, "a relay"),
+    ] {
+        let err = s
+            .org
+            .sign(Some(who), policy())
+            .expect_err("only the owner or an admin may reshare");
+        assert!(
+            matches!(&err, IssueError::Rejected(Rejection::NotAllowed(m)) if m.contains("only its owner (who created it) or an admin may")),
+            "{what}: {err}"
+        );
+    }
+    // A writer may still rotate the key: the plain rekey path is theirs.
+    s.org
+        .sign(Some(&s.writer), Body::Rekey(rekey_body(s.scope, 4)))
+        .expect("a writer may rekey");
+    let owner = s.org.sign(Some(&s.owner), policy()).expect("the owner may reshare");
+    let admin = s.org.sign(Some(&s.admin), policy()).expect("an admin may reshare");
+    let root = s.org.sign(None, policy()).expect("the root may reshare");
+    for id in [owner, admin, root] {
+        assert_eq!(s.org.state.verdict(&id), Some(&Verdict::Accepted));
+        assert!(s.org.state.epoch(&id).is_some(), "a reshare is a key epoch");
+    }
+    assert_eq!(s.org.state.scope_owner(&s.scope), Some(s.owner.public()));
+
+    // A hand-made reshare by someone else is refused by every node and
+    // changes nothing.
+    let before = s.org.state.scope(&s.scope).cloned();
+    let (proof, _) = s
+        .org
+        .state
+        .role_of(&s.writer.public(), T0)
+        .expect("the writer is certified");
+    let forged = Op {
+        org: s.org.state.org(),
+        author: s.writer.public(),
+        proof: Some(proof),
+        parents: s.org.state.heads(),
+        body: reshare_body(s.scope, 1, vec![], vec![Principal::Member(s.writer.public())]),
+    }
+    .sign(&s.writer.signing);
+    s.org.state.insert(forged.clone()).expect("same org");
+    assert!(matches!(
+        s.org.state.verdict(&forged.id),
+        Some(Verdict::Rejected(Rejection::NotAllowed(_)))
+    ));
+    assert_eq!(s.org.state.scope(&s.scope).cloned(), before);
+    assert_ne!(s.org.state.writer_epoch(&s.scope), Some(forged.id));
+}
+
+#[test]
+fn a_plain_rekey_inherits_the_policy_of_the_reshare_before_it() {
+    let mut s = shared();
+    let definition = s.org.state.scope(&s.scope).expect("accepted").clone();
+    assert_eq!(s.org.state.epoch_policy(&s.first), Some(&definition));
+
+    // The owner makes the other writer view-only.
+    let writers = vec![Principal::Member(s.owner.public())];
+    let reshare = s
+        .org
+        .sign(
+            Some(&s.owner),
+            reshare_body(s.scope, 3, vec![dept("HQ")], writers.clone()),
+        )
+        .expect("the owner may reshare");
+    let policy = s.org.state.epoch_policy(&reshare).expect("an epoch").clone();
+    assert_eq!(
+        policy,
+        ScopeDef {
+            name: definition.name.clone(),
+            readers: vec![dept("HQ")],
+            writers: writers.clone(),
+            nonce: definition.nonce,
+        }
+    );
+    assert_eq!(s.org.state.scope(&s.scope), Some(&policy));
+    assert_eq!(s.org.state.scope_definition(&s.scope), Some(&definition));
+    assert_eq!(
+        s.org.state.scopes().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+        vec![policy.clone()]
+    );
+    // The earlier epoch keeps its own policy.
+    assert_eq!(s.org.state.epoch_policy(&s.first), Some(&definition));
+
+    // The downgraded writer may no longer rekey; the owner may, and the new
+    // epoch keeps the reshare's policy.
+    let err = s
+        .org
+        .sign(Some(&s.writer), Body::Rekey(rekey_body(s.scope, 2)))
+        .expect_err("a view-only member may not rekey");
+    assert!(err.to_string().contains("may not rekey scope \"Apollo\""), "{err}");
+    let next = s
+        .org
+        .sign(Some(&s.owner), Body::Rekey(rekey_body(s.scope, 2)))
+        .expect("the owner may rekey");
+    assert_eq!(s.org.state.epoch_policy(&next), Some(&policy));
+    assert_eq!(s.org.state.writer_epoch(&s.scope), Some(next));
+    assert_eq!(s.org.state.scope(&s.scope), Some(&policy));
+
+    // Handing out a key follows the policy too: a reader removed by a
+    // reshare may no longer add wraps.
+    let wraps = |epoch| {
+        Body::AddWraps(AddWraps {
+            epoch,
+            wraps: rekey_body(s.scope, 1).wraps,
+        })
+    };
+    s.org
+        .sign(Some(&s.reader), wraps(next))
+        .expect("a reader may hand out the key");
+    let private = s
+        .org
+        .sign(
+            Some(&s.owner),
+            reshare_body(s.scope, 1, vec![], vec![Principal::Member(s.owner.public())]),
+        )
+        .expect("the owner may reshare");
+    let err = s
+        .org
+        .sign(Some(&s.reader), wraps(private))
+        .expect_err("a removed reader may not hand out the key");
+    assert!(err.to_string().contains("does not read scope"), "{err}");
+}
+
+/// Policies the concurrent reshares below pick from.
+fn policies(owner: &MemberKeys, writer: &MemberKeys) -> Vec<(Vec<Principal>, Vec<Principal>)> {
+    vec![
+        (vec![Principal::Everyone], vec![dept("HQ/Mkt")]),
+        (vec![dept("HQ/Mkt")], vec![Principal::Member(owner.public())]),
+        (vec![Principal::Everyone], vec![Principal::Everyone]),
+        (
+            vec![],
+            vec![Principal::Member(owner.public()), Principal::Member(writer.public())],
+        ),
+    ]
+}
+
+/// A scope, its first epoch, then epochs made concurrently: reshares by
+/// the owner, an admin or the root and plain rekeys by a writer, each
+/// signed knowing the base and a random few of the others. Returns the
+/// base ops and the concurrent ones.
+fn concurrent_epochs(seed: u64) -> (PublicKey, OpId, Vec<SignedOp>, Vec<SignedOp>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let s = shared();
+    let base: Vec<SignedOp> = s.org.state.ops().cloned().collect();
+    let choices = policies(&s.owner, &s.writer);
+    let mut made: Vec<SignedOp> = Vec::new();
+    for _ in 0..rng.random_range(2..6) {
+        let mut knows = s.org.state.clone();
+        knows
+            .insert_all(made.iter().filter(|_| rng.random_bool(0.3)).cloned())
+            .expect("same org");
+        let wraps = rng.random_range(0..4);
+        let (signer, body) = match rng.random_range(0..4) {
+            0 => (&s.writer.signing, Body::Rekey(rekey_body(s.scope, wraps))),
+            who => {
+                let (readers, writers) = choices[rng.random_range(0..choices.len())].clone();
+                let signer = [&s.owner.signing, &s.admin.signing, &s.org.root.0][who - 1];
+                (signer, reshare_body(s.scope, wraps, readers, writers))
+            }
+        };
+        // A writer made view-only by a reshare it knows cannot rekey: skip.
+        if let Ok(op) = knows.sign_body(signer, body, T0) {
+            made.push(op);
+        }
+    }
+    (s.org.state.root(), s.scope, base, made)
+}
+
+/// Everything a node derives about one scope's policies.
+#[derive(Clone, Debug, PartialEq)]
+struct PolicyView {
+    /// The policy in force now.
+    now: Option<ScopeDef>,
+    writer_epoch: Option<OpId>,
+    /// Each epoch with its policy, in application order.
+    epochs: Vec<(OpId, Option<ScopeDef>)>,
+}
+
+fn policy_view(state: &AuthState, scope: &OpId) -> PolicyView {
+    let epochs = state
+        .order()
+        .iter()
+        .filter(|id| state.epoch(id).is_some_and(|r| r.scope == *scope))
+        .map(|id| (*id, state.epoch_policy(id).cloned()))
+        .collect();
+    PolicyView {
+        now: state.scope(scope).cloned(),
+        writer_epoch: state.writer_epoch(scope),
+        epochs,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Concurrent reshares and rekeys give the same policies on every node,
+    /// whatever order their ops arrive in; and the policy computed in the
+    /// judging walk is the one the slower definition gives.
+    #[test]
+    fn concurrent_reshares_resolve_the_same_way_in_any_order(seed in any::<u64>(), shuffles in any::<[u64; 3]>()) {
+        let (root, scope, base, made) = concurrent_epochs(seed);
+        let mut all = AuthState::new(root);
+        all.insert_all(base.iter().chain(&made).cloned()).expect("same org");
+        let expected = policy_view(&all, &scope);
+        for shuffle in shuffles {
+            let mut ops: Vec<SignedOp> = base.iter().chain(&made).cloned().collect();
+            let mut rng = StdRng::seed_from_u64(shuffle);
+            for i in (1..ops.len()).rev() {
+                ops.swap(i, rng.random_range(0..=i));
+            }
+            let mut one_by_one = AuthState::new(root);
+            for op in ops {
+                one_by_one.insert(op).expect("same org");
+            }
+            prop_assert_eq!(policy_view(&one_by_one, &scope), expected.clone());
+            prop_assert_eq!(one_by_one.digest(T0), all.digest(T0));
+        }
+        for op in &made {
+            prop_assert_eq!(all.verdict(&op.id), Some(&Verdict::Accepted));
+        }
+        // The walk agrees with the definition: a reshare's policy is its
+        // own, a rekey's that of the epoch in force as seen from its parents.
+        for (epoch, policy) in &expected.epochs {
+            let op = &all.op(epoch).expect("held").op;
+            let want = match &op.body {
+                Body::Reshare(r) => Some((r.readers.clone(), r.writers.clone())),
+                _ => {
+                    let seen = all.past(&op.parents);
+                    let in_force = all.current_epoch(&scope, Some(&seen));
+                    in_force
+                        .and_then(|e| all.epoch_policy(&e))
+                        .or(all.scope_definition(&scope))
+                        .map(|d| (d.readers.clone(), d.writers.clone()))
+                }
+            };
+            prop_assert_eq!(policy.as_ref().map(|d| (d.readers.clone(), d.writers.clone())), want);
+        }
+        // The scope's policy now is that of the epoch writers use; a reshare,
+        // if any is current, is in force over a concurrent plain rekey.
+        let in_force = expected.writer_epoch.expect("the scope has epochs");
+        prop_assert_eq!(all.epoch_policy(&in_force).cloned(), expected.now.clone());
+        let current = all.current_epochs(&scope, None);
+        if current.iter().any(|e| matches!(all.op(e).map(|o| &o.op.body), Some(Body::Reshare(_)))) {
+            prop_assert!(matches!(all.op(&in_force).map(|o| &o.op.body), Some(Body::Reshare(_))));
+        }
+    }
+}
