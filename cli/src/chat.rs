@@ -205,7 +205,7 @@ fn call(ctx: &Ctx, req: ChatRequest) -> Result<Value> {
 
 /// Encrypts the file at `path` into this home's blobs with a progress bar,
 /// after checking it against the org's limits.
-fn seal_file(ctx: &Ctx, path: &std::path::Path) -> Result<SealedFile> {
+pub(crate) fn seal_file(ctx: &Ctx, path: &std::path::Path) -> Result<SealedFile> {
     let settings = call(ctx, ChatRequest::OrgSettings)?;
     let policy = FilePolicy {
         bytes_max: settings["file_bytes_max"]

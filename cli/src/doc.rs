@@ -1,281 +1,345 @@
-//! `outpost doc ...`: documents on this node.
+//! `outpost doc ...`, `outpost space ...` and `outpost file ...`: the
+//! library of documents and files, through the running node or, when none
+//! runs, on the store.
 
-use crate::flags::DocCommand;
+use crate::flags::{DocCommand, FileCommand, PlaceArgs, SpaceCommand};
 use crate::io::Ctx;
-use anyhow::{Context, Result, bail};
-use outpost_identity::scope::{Principal, ScopeDef};
-use outpost_identity::{DeptPath, RoleCert, Timestamp};
-use outpost_node::{Local, now};
-use serde_json::json;
+use anyhow::{Context, Result};
+use outpost_identity::Timestamp;
+use outpost_node::Local;
+use outpost_node::api_client::ApiClient;
+use outpost_node::library::{LibraryRequest, MetaChange, Place};
+use serde_json::Value;
 
-pub fn run(ctx: &Ctx, cmd: DocCommand) -> Result<()> {
-    if let Some(api) = outpost_node::api_client::ApiClient::running(ctx.home.dir()) {
-        return through_node(ctx, &api, cmd);
-    }
-    let mut local = Local::open(ctx.home.clone())?;
-    let now = now();
-    match cmd {
-        DocCommand::New {
-            title,
-            scope,
-            readers,
-            writers,
-        } => new(ctx, &mut local, &title, scope, &readers, &writers, now),
-        DocCommand::Edit { id, set_text, append } => edit(ctx, &mut local, &id, set_text, append, now),
-        DocCommand::Show { id } => show(ctx, &local, &id),
-        DocCommand::History { id } => history(ctx, &local, &id),
-        DocCommand::List => list(ctx, &local),
+/// Carries out `req` through the running node, or on the store when no
+/// node runs.
+fn call(ctx: &Ctx, req: LibraryRequest) -> Result<Value> {
+    match ApiClient::running(ctx.home.dir()) {
+        Some(api) => api.post("/api/library", &serde_json::to_value(&req)?),
+        None => {
+            let mut local = Local::open(ctx.home.clone())?;
+            outpost_node::library::handle(&mut local, &ctx.pass, req)
+        }
     }
 }
 
-fn principals(list: &[String]) -> Result<Vec<Principal>> {
-    list.iter()
-        .map(|p| {
-            Principal::parse(p).with_context(|| {
-                format!("cannot read {p:?}: write everyone, dept:PATH, role:ROLE or member:KEY (64 hex digits)")
+/// Carries out `req` and prints `render` of the answer (or the JSON).
+fn answer(ctx: &Ctx, req: LibraryRequest, render: impl FnOnce(&Value) -> String) -> Result<()> {
+    let v = call(ctx, req)?;
+    ctx.print(render(&v), v);
+    Ok(())
+}
+
+fn place(p: PlaceArgs) -> Place {
+    Place {
+        space: p.space,
+        dept: p.scope,
+        folder: p.folder,
+    }
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_default()
+}
+
+fn short(id: &str) -> &str {
+    id.get(..16).unwrap_or(id)
+}
+
+fn changed(v: &Value, what: &str) -> String {
+    if v["changed"] == true {
+        format!("{what}: change {}\n", short(s(v, "change")))
+    } else {
+        "nothing to change\n".to_owned()
+    }
+}
+
+fn time(v: &Value) -> String {
+    Timestamp(v.as_u64().unwrap_or_default()).to_utc_string()
+}
+
+/// A listing of library entries.
+fn listing(v: &Value, folder: Option<&str>, only_files: bool) -> Value {
+    let rows = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| !only_files || e["kind"] == "file")
+        .filter(|e| {
+            folder.is_none_or(|f| {
+                let have = e["folder"].as_str().unwrap_or_default();
+                have == f || have.starts_with(&format!("{f}/"))
             })
         })
-        .collect()
-}
-
-fn new(
-    ctx: &Ctx,
-    local: &mut Local,
-    title: &str,
-    scope: Option<String>,
-    readers: &[String],
-    writers: &[String],
-    now: Timestamp,
-) -> Result<()> {
-    let (_, mine) = local
-        .require_org()?
-        .role_of(&local.member, now)
-        .context("you hold no valid certificate")?;
-    let mine = mine.clone();
-    // A scope its creator may not write in is refused here, before it is
-    // stored: the validity rule would refuse the document's first change
-    // and leave an empty scope behind.
-    let me = Principal::Member(local.member);
-    if !may_write(vec![me.clone()], &mine) {
-        bail!("a {} may not write documents", mine.role);
-    }
-    let scope_id = if readers.is_empty() && writers.is_empty() {
-        let dept = match scope {
-            Some(p) => DeptPath::parse(&p)?,
-            None => mine.dept.clone(),
-        };
-        local.dept_scope(&dept, &ctx.pass, now)?
-    } else {
-        let mut writers = principals(writers)?;
-        if !writers.contains(&me) {
-            writers.push(me);
-        }
-        // The scope's name is visible to every node of the org (relays
-        // included), so it must not carry the title.
-        let def = ScopeDef {
-            name: "shared document".to_owned(),
-            readers: principals(readers)?,
-            writers,
-            nonce: rand::random(),
-        };
-        local.create_scope(def, &ctx.pass, now)?
-    };
-    let key = local.create_doc(scope_id, title, &ctx.pass, now)?;
-    let scope_name = local
-        .require_org()?
-        .scope(&scope_id)
-        .map(|s| s.name.clone())
-        .unwrap_or_default();
-    ctx.print(
-        format!("created document {} \"{title}\" in scope {scope_name}\n", key.1),
-        json!({"id": key.1.to_hex(), "title": title, "scope": scope_id.to_hex(), "scope_name": scope_name}),
-    );
-    Ok(())
-}
-
-/// Would the validity rule accept changes by the holder of `cert` in a
-/// scope written by `writers`?
-fn may_write(writers: Vec<Principal>, cert: &RoleCert) -> bool {
-    ScopeDef {
-        name: String::new(),
-        readers: Vec::new(),
-        writers,
-        nonce: 0,
-    }
-    .allows_write(cert)
-}
-
-fn edit(
-    ctx: &Ctx,
-    local: &mut Local,
-    id: &str,
-    set_text: Option<String>,
-    append: Option<String>,
-    _now: Timestamp,
-) -> Result<()> {
-    match local.edit_doc(id, set_text.as_deref(), append.as_deref(), &ctx.pass)? {
-        Some((key, env)) => ctx.print(
-            format!("saved change {env} to document {}\n", key.1),
-            json!({"id": key.1.to_hex(), "changed": true, "change": hex::encode(env.0)}),
-        ),
-        None => ctx.print(
-            "no change: the text is already that\n",
-            json!({"id": id, "changed": false}),
-        ),
-    }
-    Ok(())
-}
-
-fn show(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
-    let open = local.open_doc(id, &ctx.pass)?;
-    let doc = open
-        .view
-        .doc
-        .context("you do not hold the key of this document's scope: you may not read it")?;
-    ctx.print(
-        format!("# {}\n\n{}\n", doc.title(), doc.body()),
-        json!({"id": open.key.1.to_hex(), "title": doc.title(), "body": doc.body(), "scope": open.view.scope_name, "changes": open.view.changes}),
-    );
-    Ok(())
-}
-
-fn history(ctx: &Ctx, local: &Local, id: &str) -> Result<()> {
-    let open = local.open_doc(id, &ctx.pass)?;
-    let entries = local.history(&*local.replica()?, &open.ring, &open.key)?;
-    let mut text = String::new();
-    for e in &entries {
-        text.push_str(&format!(
-            "{}  {}  {:<20}  {}\n",
-            e.id,
-            e.time.to_utc_string(),
-            e.author,
-            e.summary
-        ));
-    }
-    let js: Vec<_> = entries
-        .iter()
-        .map(|e| json!({"change": hex::encode(e.id.0), "author": e.author, "time": e.time.0, "summary": e.summary}))
+        .cloned()
         .collect();
-    ctx.print(text, json!(js));
-    Ok(())
+    Value::Array(rows)
 }
 
-fn list(ctx: &Ctx, local: &Local) -> Result<()> {
-    let member = ctx.home.member_keys(&ctx.pass)?;
-    let ring = local.keyring(&member, &ctx.pass)?;
-    let replica = local.replica()?;
-    let mut rows = Vec::new();
-    for key in replica.docs().copied().collect::<Vec<_>>() {
-        if local.is_channel(&replica, &ring, &key) == Some(true) {
-            continue;
-        }
-        let view = local.view_doc(&replica, &ring, &key, &local.device.0[..16], &ctx.pass)?;
-        if view.changes == 0 {
-            continue;
-        }
-        let title = view
-            .doc
-            .as_ref()
-            .map_or_else(|| "(no access)".to_owned(), |d| d.title());
-        rows.push((key, title, view.scope_name, view.changes, view.updated));
-    }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.4));
+fn listing_text(rows: &Value) -> String {
     let mut text = format!(
-        "{:<32}  {:<30}  {:<20}  {:>7}  {}\n",
-        "ID", "TITLE", "SCOPE", "CHANGES", "UPDATED"
+        "{:<32}  {:<4}  {:<30}  {:<20}  {:<20}  {}\n",
+        "ID", "KIND", "TITLE", "SPACE", "FOLDER", "UPDATED"
     );
-    for (key, title, scope, changes, updated) in &rows {
+    for e in rows.as_array().into_iter().flatten() {
         text.push_str(&format!(
-            "{}  {title:<30}  {scope:<20}  {changes:>7}  {}\n",
-            key.1,
-            updated.to_utc_string()
+            "{}  {:<4}  {:<30}  {:<20}  {:<20}  {}\n",
+            s(e, "id"),
+            s(e, "kind"),
+            s(e, "title"),
+            e["space"]["name"].as_str().unwrap_or_default(),
+            s(e, "folder"),
+            time(&e["updated"])
         ));
     }
-    let js: Vec<_> = rows
-        .iter()
-        .map(|(k, t, s, c, u)| json!({"id": k.1.to_hex(), "title": t, "scope": s, "changes": c, "updated": u.0}))
-        .collect();
-    ctx.print(text, json!(js));
-    Ok(())
+    text
 }
 
-/// The same commands through a running node's API.
-fn through_node(ctx: &Ctx, api: &outpost_node::api_client::ApiClient, cmd: DocCommand) -> Result<()> {
+pub fn run(ctx: &Ctx, cmd: DocCommand) -> Result<()> {
     match cmd {
         DocCommand::New {
             title,
-            scope,
+            place: p,
             readers,
             writers,
+            markdown,
         } => {
-            if !readers.is_empty() || !writers.is_empty() {
-                bail!(
-                    "--readers/--writers are not available while the node runs yet: stop it (Ctrl-C) and run the command again"
-                );
-            }
-            let v = api.post("/api/docs", &json!({"title": title, "scope": scope}))?;
-            ctx.print(
-                format!(
-                    "created document {} \"{title}\"\n",
-                    v["id"].as_str().unwrap_or_default()
-                ),
-                v,
-            );
-        }
-        DocCommand::Edit { id, set_text, append } => {
-            let v = api.post(
-                &format!("/api/docs/{id}"),
-                &json!({"set_text": set_text, "append": append}),
-            )?;
-            let text = if v["changed"] == json!(true) {
-                format!(
-                    "saved change {} to document {id}\n",
-                    &v["change"].as_str().unwrap_or_default()[..16.min(v["change"].as_str().unwrap_or_default().len())]
-                )
-            } else {
-                "no change: the text is already that\n".to_owned()
+            let markdown = markdown
+                .map(|f| std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display())))
+                .transpose()?;
+            let req = LibraryRequest::New {
+                title,
+                place: place(p),
+                markdown,
+                readers,
+                writers,
             };
-            ctx.print(text, v);
-        }
-        DocCommand::Show { id } => {
-            let v = api.get(&format!("/api/docs/{id}"))?;
-            ctx.print(
+            answer(ctx, req, |v| {
                 format!(
-                    "# {}\n\n{}\n",
-                    v["title"].as_str().unwrap_or_default(),
-                    v["body"].as_str().unwrap_or_default()
-                ),
-                v,
-            );
+                    "created document {} \"{}\" in space {}\n",
+                    s(v, "id"),
+                    s(v, "title"),
+                    s(v, "space_name")
+                )
+            })
         }
-        DocCommand::History { id } => {
-            let v = api.get(&format!("/api/docs/{id}/history"))?;
+        DocCommand::Edit { id, set_text, append } => answer(
+            ctx,
+            LibraryRequest::Edit {
+                id: id.clone(),
+                set_text,
+                append,
+            },
+            |v| {
+                if v["changed"] == true {
+                    format!("saved change {} to document {id}\n", short(s(v, "change")))
+                } else {
+                    "no change: the text is already that\n".to_owned()
+                }
+            },
+        ),
+        DocCommand::Show { id, at } => answer(ctx, LibraryRequest::Show { id, at }, |v| {
+            if v["kind"] == "file" {
+                let mut text = format!("{} (file)\n", s(v, "title"));
+                for (i, ver) in v["versions"].as_array().into_iter().flatten().enumerate() {
+                    text.push_str(&format!("  {}  {} bytes  {}\n", i + 1, ver["bytes"], time(&ver["at"])));
+                }
+                text
+            } else {
+                format!("# {}\n\n{}\n", s(v, "title"), s(v, "markdown"))
+            }
+        }),
+        DocCommand::History { id } => answer(ctx, LibraryRequest::History { id }, |v| {
             let mut text = String::new();
             for e in v.as_array().into_iter().flatten() {
                 text.push_str(&format!(
                     "{}  {}  {:<20}  {}\n",
-                    e["change"].as_str().unwrap_or_default().get(..16).unwrap_or_default(),
-                    Timestamp(e["time"].as_u64().unwrap_or_default()).to_utc_string(),
-                    e["author"].as_str().unwrap_or_default(),
-                    e["summary"].as_str().unwrap_or_default()
+                    short(s(e, "change")),
+                    time(&e["time"]),
+                    s(e, "author"),
+                    s(e, "summary")
                 ));
             }
-            ctx.print(text, v);
+            text
+        }),
+        DocCommand::Diff { id, from, to } => answer(ctx, LibraryRequest::Diff { id, from, to }, |v| {
+            let mut text = String::new();
+            for line in v.as_array().into_iter().flatten() {
+                let sign = match s(line, "change") {
+                    "added" => "+",
+                    "removed" => "-",
+                    _ => " ",
+                };
+                text.push_str(&format!("{sign} {}\n", s(line, "text")));
+            }
+            text
+        }),
+        DocCommand::Restore { id, version } => answer(ctx, LibraryRequest::Restore { id, at: version }, |v| {
+            changed(v, "restored")
+        }),
+        DocCommand::Version { id, name, at } => answer(ctx, LibraryRequest::NameVersion { id, name, at }, |v| {
+            changed(v, "named")
+        }),
+        DocCommand::List { trash, folder } => {
+            let v = call(ctx, LibraryRequest::List { trash })?;
+            let rows = listing(&v, folder.as_deref(), false);
+            ctx.print(listing_text(&rows), rows);
+            Ok(())
         }
-        DocCommand::List => {
-            let v = api.get("/api/docs")?;
-            let mut text = format!("{:<32}  {:<30}  {:<20}  {:>7}\n", "ID", "TITLE", "SCOPE", "CHANGES");
-            for d in v.as_array().into_iter().flatten() {
-                text.push_str(&format!(
-                    "{}  {:<30}  {:<20}  {:>7}\n",
-                    d["id"].as_str().unwrap_or_default(),
-                    d["title"].as_str().unwrap_or("(no access)"),
-                    d["scope"].as_str().unwrap_or_default(),
-                    d["changes"]
-                ));
-            }
-            ctx.print(text, v);
+        DocCommand::Rename { id, title } => {
+            let change = MetaChange {
+                title: Some(title),
+                ..MetaChange::default()
+            };
+            answer(ctx, LibraryRequest::Meta { id, change }, |v| changed(v, "renamed"))
+        }
+        DocCommand::Mv { id, folder, space } => answer(ctx, LibraryRequest::Move { id, space, folder }, |v| {
+            format!("moved: {} in space {}\n", s(v, "id"), short(s(v, "space")))
+        }),
+        DocCommand::Trash { id } => {
+            let change = MetaChange {
+                trashed: Some(true),
+                ..MetaChange::default()
+            };
+            answer(ctx, LibraryRequest::Meta { id, change }, |v| {
+                changed(v, "moved to the trash")
+            })
+        }
+        DocCommand::Untrash { id } => {
+            let change = MetaChange {
+                trashed: Some(false),
+                ..MetaChange::default()
+            };
+            answer(ctx, LibraryRequest::Meta { id, change }, |v| {
+                changed(v, "restored from the trash")
+            })
+        }
+        DocCommand::Delete { id } => answer(ctx, LibraryRequest::Delete { id }, |v| changed(v, "deleted for good")),
+        DocCommand::Share { id, readers, writers } => {
+            answer(ctx, LibraryRequest::Share { id, readers, writers }, |v| {
+                format!("shared: {} in space {}\n", s(v, "id"), short(s(v, "space")))
+            })
+        }
+        DocCommand::Export { id, format, out } => {
+            let out = absolute(&out)?;
+            answer(ctx, LibraryRequest::Export { id, format, out }, |v| {
+                format!("wrote {} ({} bytes)\n", s(v, "out"), v["bytes"])
+            })
+        }
+        DocCommand::Import { id, file } => {
+            let markdown = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            answer(ctx, LibraryRequest::Import { id, markdown }, |v| changed(v, "imported"))
         }
     }
-    Ok(())
+}
+
+/// `path` made absolute (the running node resolves paths from its own
+/// working directory).
+fn absolute(path: &std::path::Path) -> Result<String> {
+    Ok(std::path::absolute(path)
+        .with_context(|| format!("cannot resolve {}", path.display()))?
+        .to_string_lossy()
+        .into_owned())
+}
+
+pub fn space(ctx: &Ctx, cmd: SpaceCommand) -> Result<()> {
+    match cmd {
+        SpaceCommand::List => answer(ctx, LibraryRequest::Spaces, |v| {
+            let mut text = format!("{:<16}  {:<24}  {:<30}  {}\n", "ID", "NAME", "WRITERS", "READERS");
+            for sp in v.as_array().into_iter().flatten() {
+                let join = |k: &str| {
+                    sp[k]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                text.push_str(&format!(
+                    "{}  {:<24}  {:<30}  {}\n",
+                    short(s(sp, "id")),
+                    s(sp, "name"),
+                    join("writers"),
+                    join("readers")
+                ));
+            }
+            text
+        }),
+        SpaceCommand::Create { name, readers, writers } => {
+            answer(ctx, LibraryRequest::CreateSpace { name, readers, writers }, |v| {
+                format!("created space {} \"{}\"\n", short(s(v, "id")), s(v, "name"))
+            })
+        }
+        SpaceCommand::Share {
+            space,
+            readers,
+            writers,
+        } => answer(
+            ctx,
+            LibraryRequest::ShareSpace {
+                space,
+                readers,
+                writers,
+            },
+            |v| {
+                format!(
+                    "space {} reshared: new key epoch {}\n",
+                    short(s(v, "space")),
+                    short(s(v, "epoch"))
+                )
+            },
+        ),
+    }
+}
+
+pub fn file(ctx: &Ctx, cmd: FileCommand) -> Result<()> {
+    match cmd {
+        FileCommand::Put { path, place: p, to } => {
+            let sealed = crate::chat::seal_file(ctx, &path)?;
+            let req = LibraryRequest::PutFile {
+                path: absolute(&path)?,
+                sealed: Some(sealed),
+                place: place(p),
+                to,
+            };
+            answer(ctx, req, |v| {
+                format!(
+                    "stored {} ({} bytes) as file {}\n",
+                    v["version"]["name"].as_str().unwrap_or_default(),
+                    v["version"]["bytes"],
+                    s(v, "id")
+                )
+            })
+        }
+        FileCommand::Get { id, out, version } => {
+            let out = absolute(&out)?;
+            answer(ctx, LibraryRequest::SaveFile { id, version, out }, |v| {
+                format!("wrote {} ({} bytes)\n", s(v, "out"), v["bytes"])
+            })
+        }
+        FileCommand::Ls { folder } => {
+            let v = call(ctx, LibraryRequest::List { trash: false })?;
+            let rows = listing(&v, folder.as_deref(), true);
+            ctx.print(listing_text(&rows), rows);
+            Ok(())
+        }
+        FileCommand::Versions { id } => {
+            let v = call(ctx, LibraryRequest::Show { id, at: None })?;
+            let versions = v["versions"].clone();
+            let mut text = String::new();
+            for (i, ver) in versions.as_array().into_iter().flatten().enumerate() {
+                text.push_str(&format!(
+                    "{:>3}  {:<30}  {:>12} bytes  {}  {}\n",
+                    i + 1,
+                    s(ver, "name"),
+                    ver["bytes"],
+                    time(&ver["at"]),
+                    short(s(ver, "by"))
+                ));
+            }
+            ctx.print(text, versions);
+            Ok(())
+        }
+    }
 }

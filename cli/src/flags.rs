@@ -54,15 +54,35 @@ pub enum Command {
     /// Redeem an invite from an admin.
     #[command(subcommand)]
     Invite(InviteCommand),
-    /// Create, edit and read documents.
+    /// Create, edit, read, version, move, share and export documents.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// List, create and share spaces (the permissions of what they hold).
+    #[command(subcommand)]
+    Space(SpaceCommand),
+    /// Put files in the library, get them, list their versions.
+    #[command(subcommand)]
+    File(FileCommand),
     /// Create, list, join, leave and archive chat channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
     /// Send, read, edit, react to and search chat messages.
     #[command(subcommand)]
     Chat(ChatCommand),
+}
+
+/// Where a new document or file goes.
+#[derive(Debug, Clone, Args)]
+pub struct PlaceArgs {
+    /// The space (id prefix or name; see `outpost space list`) [default: your department's].
+    #[arg(long, value_name = "SPACE", conflicts_with = "scope")]
+    pub space: Option<String>,
+    /// A department: its space, made on first use.
+    #[arg(long, value_name = "PATH")]
+    pub scope: Option<String>,
+    /// The folder inside the space, such as Campaigns/2027.
+    #[arg(long, value_name = "PATH", default_value = "")]
+    pub folder: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,15 +92,18 @@ pub enum DocCommand {
         /// The title.
         #[arg(long)]
         title: String,
-        /// Department whose members read and write it [default: your department].
-        #[arg(long, value_name = "PATH", conflicts_with_all = ["readers", "writers"])]
-        scope: Option<String>,
-        /// Who may read (view only): everyone, dept:PATH, role:ROLE or member:KEY (repeatable).
-        #[arg(long = "readers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        /// Where.
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// Who may read (view only): everyone, dept:PATH, role:ROLE or member:KEY; gives the document a space of its own.
+        #[arg(long = "readers", value_name = "WHO", num_args = 1.., value_delimiter = ',', conflicts_with_all = ["space", "scope"])]
         readers: Vec<String>,
-        /// Who may edit: everyone, dept:PATH, role:ROLE or member:KEY (repeatable; you are always one).
-        #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        /// Who may edit (you always do); gives the document a space of its own.
+        #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',', conflicts_with_all = ["space", "scope"])]
         writers: Vec<String>,
+        /// Start from this Markdown file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<std::path::PathBuf>,
     },
     /// Change a document's text.
     Edit {
@@ -98,18 +121,180 @@ pub enum DocCommand {
         #[arg(long, value_name = "TEXT")]
         append: Option<String>,
     },
-    /// Print a document.
+    /// Print a document (as Markdown).
     Show {
         /// The document id (or a unique prefix).
         id: String,
+        /// A past version: a change id from `doc history` or a version's name.
+        #[arg(long, value_name = "VERSION")]
+        at: Option<String>,
     },
     /// Who changed a document, when, and what.
     History {
         /// The document id (or a unique prefix).
         id: String,
     },
-    /// List the documents on this node.
+    /// What changed between two versions, line by line.
+    Diff {
+        /// The document.
+        id: String,
+        /// The older version.
+        from: String,
+        /// The newer version [default: now].
+        to: Option<String>,
+    },
+    /// Make a document read as it did at a version (a new change; history is kept).
+    Restore {
+        /// The document.
+        id: String,
+        /// The version.
+        version: String,
+    },
+    /// Name the current version of a document (or --at one).
+    Version {
+        /// The document.
+        id: String,
+        /// The name, such as "sent to client".
+        name: String,
+        /// The version to name [default: now].
+        #[arg(long, value_name = "VERSION")]
+        at: Option<String>,
+    },
+    /// List the documents and files you can read.
+    List {
+        /// List the trash instead.
+        #[arg(long)]
+        trash: bool,
+        /// Only this folder (and below).
+        #[arg(long, value_name = "PATH")]
+        folder: Option<String>,
+    },
+    /// Rename a document or file.
+    Rename {
+        /// The entry.
+        id: String,
+        /// The new title or file name.
+        title: String,
+    },
+    /// Move a document or file to a folder (of another space: it is copied there with its history).
+    Mv {
+        /// The entry.
+        id: String,
+        /// The folder.
+        folder: String,
+        /// Another space.
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
+    },
+    /// Move a document or file to the trash.
+    Trash {
+        /// The entry.
+        id: String,
+    },
+    /// Bring a document or file back from the trash.
+    Untrash {
+        /// The entry.
+        id: String,
+    },
+    /// Delete a document or file for good.
+    Delete {
+        /// The entry.
+        id: String,
+    },
+    /// Give a document or file its own readers and writers.
+    Share {
+        /// The entry.
+        id: String,
+        /// Who may read (view only).
+        #[arg(long = "readers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        readers: Vec<String>,
+        /// Who may edit.
+        #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        writers: Vec<String>,
+    },
+    /// Write a document to a file: Markdown, HTML or the automerge binary.
+    Export {
+        /// The document.
+        id: String,
+        /// markdown, html or automerge.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// Where.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Replace a document's body with a Markdown file.
+    Import {
+        /// The document.
+        id: String,
+        /// The Markdown file.
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpaceCommand {
+    /// List the spaces you can read.
     List,
+    /// Create a space (a project, a team): its readers and writers are the permissions of what it holds.
+    Create {
+        /// Its name (every node of the org sees it: keep secrets out).
+        name: String,
+        /// Who may read (view only).
+        #[arg(long = "readers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        readers: Vec<String>,
+        /// Who may edit (you always do).
+        #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        writers: Vec<String>,
+    },
+    /// Change who may read and edit a space (its owner or an admin).
+    Share {
+        /// The space.
+        space: String,
+        /// Who may read (view only).
+        #[arg(long = "readers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        readers: Vec<String>,
+        /// Who may edit.
+        #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        writers: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FileCommand {
+    /// Add a file to the library (or a new version of a file).
+    Put {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where.
+        #[command(flatten)]
+        place: PlaceArgs,
+        /// Add it as a new version of this file entry.
+        #[arg(long, value_name = "ID", conflicts_with_all = ["space", "scope", "folder"])]
+        to: Option<String>,
+    },
+    /// Save a file from the library (a running node fetches what it lacks from peers).
+    Get {
+        /// The file entry.
+        id: String,
+        /// Where to write it.
+        #[arg(long, value_name = "PATH")]
+        out: std::path::PathBuf,
+        /// Which version, 1 for the first [default: the current one].
+        #[arg(long)]
+        version: Option<usize>,
+    },
+    /// List the files you can read.
+    Ls {
+        /// Only this folder (and below).
+        #[arg(long, value_name = "PATH")]
+        folder: Option<String>,
+    },
+    /// A file's versions.
+    Versions {
+        /// The file entry.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -95,6 +95,8 @@ fn main() -> ExitCode {
         Command::Staff(cmd) => staff::run(&ctx, cmd),
         Command::Invite(cmd) => staff::invite(&ctx, cmd),
         Command::Doc(cmd) => doc::run(&ctx, cmd),
+        Command::Space(cmd) => doc::space(&ctx, cmd),
+        Command::File(cmd) => doc::file(&ctx, cmd),
         Command::Channel(cmd) => chat::channel(&ctx, cmd),
         Command::Chat(cmd) => chat::chat(&ctx, cmd),
     };

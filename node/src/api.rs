@@ -8,19 +8,20 @@
 //! `GET /api/openapi.json` describes every route (`api/openapi.json`).
 
 use crate::daemon::Shared;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 mod certs;
 mod chat;
 mod events;
+mod library;
+pub mod live;
 
 /// An API error: HTTP status, a code for programs, a message for people.
 #[derive(Debug)]
@@ -40,6 +41,8 @@ impl From<anyhow::Error> for ApiError {
             ApiError(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
         } else if e.chain().any(|c| c.is::<outpost_identity::keyfile::KeyFileError>()) {
             ApiError(StatusCode::FORBIDDEN, "key", msg)
+        } else if e.chain().any(|c| c.is::<crate::library::NoKey>()) {
+            ApiError(StatusCode::FORBIDDEN, "no_access", msg)
         } else if msg.contains("no document") || msg.contains("no channel") || msg.contains("no message") {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
@@ -92,9 +95,27 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/openapi.json", get(openapi))
         .route("/api/status", get(status))
         .route("/api/peers", get(peers))
-        .route("/api/docs", get(list_docs).post(new_doc))
-        .route("/api/docs/{id}", get(show_doc).post(edit_doc))
-        .route("/api/docs/{id}/history", get(history))
+        .route("/api/docs", get(library::list_docs).post(library::new_doc))
+        .route("/api/docs/{id}", get(library::show_doc).post(library::edit_doc))
+        .route("/api/docs/{id}/history", get(library::history))
+        .route("/api/docs/{id}/at/{version}", get(library::at_version))
+        .route("/api/docs/{id}/diff", get(library::diff))
+        .route("/api/docs/{id}/restore", post(library::restore))
+        .route("/api/docs/{id}/versions", post(library::name_version))
+        .route("/api/docs/{id}/meta", post(library::set_meta))
+        .route("/api/docs/{id}/move", post(library::move_entry))
+        .route("/api/docs/{id}/share", post(library::share_entry))
+        .route("/api/docs/{id}/delete", post(library::delete_entry))
+        .route("/api/docs/{id}/import", post(library::import))
+        .route("/api/docs/{id}/export", get(library::export))
+        .route("/api/docs/{id}/presence", post(library::presence))
+        .route("/api/docs/{id}/live", get(live::live))
+        .route("/api/library", get(library::library).post(library::rpc))
+        .route("/api/spaces", get(library::spaces).post(library::create_space))
+        .route("/api/spaces/{space}/share", post(library::share_space))
+        .route("/api/files", post(library::put_file))
+        .route("/api/files/{id}/content", get(library::file_content))
+        .route("/api/files/{id}/save", post(library::save_file))
         .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
@@ -215,136 +236,4 @@ fn doc_sync_states(replica: &outpost_seal::Replica) -> Vec<Value> {
             })
         })
         .collect()
-}
-
-async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
-    let v = shared
-        .with_local(|l, pass| {
-            let member = l.member_keys(pass)?;
-            let ring = l.keyring(&member, pass)?;
-            let replica = l.replica()?;
-            let actor = l.device.0;
-            let mut rows = Vec::new();
-            for key in replica.docs().copied().collect::<Vec<_>>() {
-                if l.is_channel(&replica, &ring, &key) == Some(true) {
-                    continue;
-                }
-                let view = l.view_doc(&replica, &ring, &key, &actor[..16], pass)?;
-                if view.changes == 0 {
-                    continue;
-                }
-                rows.push(json!({
-                    "id": key.1.to_hex(),
-                    "title": view.doc.as_ref().map(|d| d.title()),
-                    "scope": view.scope_name,
-                    "changes": view.changes,
-                    "updated": view.updated.0,
-                }));
-            }
-            Ok(json!(rows))
-        })
-        .await?;
-    Ok(Json(v))
-}
-
-async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    let v = shared
-        .with_local(move |l, pass| {
-            let open = l.open_doc(&id, pass)?;
-            let mut heads: Vec<String> = open.heads.iter().map(|h| hex::encode(h.0)).collect();
-            heads.sort();
-            Ok(open.view.doc.map(|doc| {
-                json!({
-                    "id": open.key.1.to_hex(), "title": doc.title(), "body": doc.body(),
-                    "scope": open.view.scope_name, "changes": open.view.changes, "heads": heads,
-                })
-            }))
-        })
-        .await?;
-    v.map(Json).ok_or_else(|| {
-        ApiError(
-            StatusCode::FORBIDDEN,
-            "no_access",
-            "this node holds the document's changes but cannot read them: it holds no key of the document's scope (a relay never does; a member gets one from a reader of the scope)".into(),
-        )
-    })
-}
-
-async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    let v = shared
-        .with_local(move |l, pass| {
-            let open = l.open_doc(&id, pass)?;
-            let entries = l.history(&*l.replica()?, &open.ring, &open.key)?;
-            Ok(json!(entries
-                .iter()
-                .map(|e| json!({"change": hex::encode(e.id.0), "author": e.author, "time": e.time.0, "summary": e.summary}))
-                .collect::<Vec<_>>()))
-        })
-        .await?;
-    Ok(Json(v))
-}
-
-/// `POST /api/docs` body.
-#[derive(Debug, Deserialize)]
-pub struct NewDoc {
-    /// The title.
-    pub title: String,
-    /// Department path of the scope; default: the member's department.
-    pub scope: Option<String>,
-}
-
-async fn new_doc(State(shared): State<Arc<Shared>>, Json(req): Json<NewDoc>) -> ApiResult {
-    let v = shared
-        .with_local(move |l, pass| {
-            let now = crate::now();
-            let (_, mine) = l
-                .require_org()?
-                .role_of(&l.member, now)
-                .ok_or_else(|| anyhow::anyhow!("you hold no valid certificate"))?;
-            let dept = match &req.scope {
-                Some(p) => outpost_identity::DeptPath::parse(p)?,
-                None => mine.dept.clone(),
-            };
-            let scope = l.dept_scope(&dept, pass, now)?;
-            let key = l.create_doc(scope, &req.title, pass, now)?;
-            Ok(json!({"id": key.1.to_hex(), "title": req.title}))
-        })
-        .await?;
-    shared.flush().await?;
-    Ok(Json(v))
-}
-
-/// `POST /api/docs/{id}` body: one of the three.
-#[derive(Debug, Deserialize)]
-pub struct EditDoc {
-    /// Replace the body.
-    pub set_text: Option<String>,
-    /// Append to the body.
-    pub append: Option<String>,
-    /// Append each text as its own change, in order, all stored at once
-    /// (at most [`crate::docs::APPENDS_MAX`]); the answer lists the changes.
-    pub appends: Option<Vec<String>>,
-}
-
-async fn edit_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Json(req): Json<EditDoc>) -> ApiResult {
-    let v = shared
-        .with_local(move |l, pass| {
-            if let Some(texts) = &req.appends {
-                if req.set_text.is_some() || req.append.is_some() {
-                    anyhow::bail!("give appends alone, without set_text or append");
-                }
-                let (_, envs) = l.append_each(&id, texts, pass)?;
-                let changes: Vec<String> = envs.iter().map(|e| hex::encode(e.0)).collect();
-                return Ok(json!({"changed": !changes.is_empty(), "changes": changes}));
-            }
-            Ok(
-                match l.edit_doc(&id, req.set_text.as_deref(), req.append.as_deref(), pass)? {
-                    Some((_, env)) => json!({"changed": true, "change": hex::encode(env.0)}),
-                    None => json!({"changed": false}),
-                },
-            )
-        })
-        .await?;
-    shared.flush().await?;
-    Ok(Json(v))
 }

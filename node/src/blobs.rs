@@ -247,6 +247,17 @@ impl Blobs {
         Ok(m)
     }
 
+    /// Removes blob `id` (its manifest and chunks), if held.
+    pub fn remove(&self, id: &BlobId) -> Result<()> {
+        let dir = self.blob_dir(id);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("cannot remove {}", dir.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The chunks of `manifest` not held here.
     pub fn missing(&self, manifest: &Manifest) -> Vec<u32> {
         let dir = self.blob_dir(&manifest.id());
@@ -362,7 +373,7 @@ pub fn answered(response: &[u8]) -> Option<&[u8]> {
 
 /// Writes `bytes` to `path` through a temporary file, synced before it is
 /// renamed into place.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(bytes)
@@ -370,6 +381,70 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The file to attach from `path` (its name is the attachment's name):
+/// encrypted into this home's blobs now, or, if the CLI did that already
+/// (with a progress bar), the `sealed` blob checked to be complete, within
+/// `policy`, and opened by its key.
+pub fn take_file(
+    home: &Path,
+    path: &Path,
+    sealed: Option<crate::chat::SealedFile>,
+    policy: &FilePolicy,
+) -> Result<outpost_workspace::chat::Attachment> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("give the path of a file")?;
+    let media_type = policy.media_type(&name)?;
+    let blobs = Blobs::new(home);
+    let (blob, key, manifest) = match sealed {
+        None => blobs.add_file(path, policy)?,
+        Some(s) => {
+            let hex32 = |h: &str, what: &str| -> Result<[u8; 32]> {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .with_context(|| format!("the {what} must be 64 hex digits"))
+            };
+            let blob = BlobId(hex32(&s.blob, "blob id")?);
+            let key = FileKey::from_bytes(hex32(&s.key, "file key")?);
+            let manifest = blobs.complete(&blob)?;
+            policy.check_size(&name, manifest.size)?;
+            let first = blobs.chunk(&blob, 0)?.context("the file's first chunk is missing")?;
+            manifest
+                .open_chunk(&key, 0, &first)
+                .context("the file key does not open this file")?;
+            (blob, key, manifest)
+        }
+    };
+    Ok(outpost_workspace::chat::Attachment {
+        blob: blob.0,
+        key: *key.bytes(),
+        name,
+        bytes: manifest.size,
+        media_type: media_type.to_owned(),
+    })
+}
+
+/// Decrypts attachment `a` (all of whose chunks this home holds) into
+/// `out`, through a partial file renamed once complete and synced.
+pub fn save_attachment(blobs: &Blobs, a: &outpost_workspace::chat::Attachment, out: &Path) -> Result<u64> {
+    let tmp = out.with_extension("outpost-partial");
+    let written = {
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let n = blobs.open_to(&BlobId(a.blob), &FileKey::from_bytes(a.key), &mut f);
+        match n.and_then(|n| f.sync_all().map(|()| n).map_err(Into::into)) {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
+    };
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
+    Ok(written)
 }
 
 #[cfg(test)]

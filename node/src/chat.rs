@@ -280,51 +280,20 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             let open = local.open_channel(&channel, pass, now)?;
             open.writable()?;
             let reply_to = reply.map(|r| open.message_id(&r)).transpose()?;
-            let path = std::path::PathBuf::from(path);
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .context("give the path of a file")?;
             let policy = local.file_policy(pass, now)?;
-            let media_type = policy.media_type(&name)?;
-            let blobs = crate::blobs::Blobs::new(local.home.dir());
-            let (blob, key, manifest) = match sealed {
-                None => blobs.add_file(&path, &policy)?,
-                Some(s) => {
-                    let hex32 = |h: &str, what: &str| -> Result<[u8; 32]> {
-                        hex::decode(h)
-                            .ok()
-                            .and_then(|b| b.try_into().ok())
-                            .with_context(|| format!("the {what} must be 64 hex digits"))
-                    };
-                    let blob = outpost_seal::blob::BlobId(hex32(&s.blob, "blob id")?);
-                    let key = outpost_seal::blob::FileKey::from_bytes(hex32(&s.key, "file key")?);
-                    let manifest = blobs.complete(&blob)?;
-                    policy.check_size(&name, manifest.size)?;
-                    let first = blobs.chunk(&blob, 0)?.context("the file's first chunk is missing")?;
-                    manifest
-                        .open_chunk(&key, 0, &first)
-                        .context("the file key does not open this file")?;
-                    (blob, key, manifest)
-                }
-            };
+            let file = crate::blobs::take_file(local.home.dir(), std::path::Path::new(&path), sealed, &policy)?;
+            let (blob, bytes) = (file.blob, file.bytes);
             let text = text.unwrap_or_default();
             let mentions = mentions_in(&text, local.require_org()?, now);
             let op = LogOp::Post {
                 text,
                 reply_to,
                 mentions,
-                attachments: vec![outpost_workspace::chat::Attachment {
-                    blob: blob.0,
-                    key: *key.bytes(),
-                    name,
-                    bytes: manifest.size,
-                    media_type: media_type.to_owned(),
-                }],
+                attachments: vec![file],
             };
             let id = local.write_log(open.key, op, pass, now)?;
             Ok(
-                json!({"channel": open.key.1.to_hex(), "message": hex::encode(id.0), "blob": hex::encode(blob.0), "bytes": manifest.size}),
+                json!({"channel": open.key.1.to_hex(), "message": hex::encode(id.0), "blob": hex::encode(blob), "bytes": bytes}),
             )
         }
         ChatRequest::SaveFile {
@@ -334,25 +303,8 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
             index,
         } => {
             let a = attachment(local, pass, &channel, &message, index, now)?;
-            let blobs = crate::blobs::Blobs::new(local.home.dir());
             let out = std::path::PathBuf::from(out);
-            let tmp = out.with_extension("outpost-partial");
-            let written = {
-                let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-                let n = blobs.open_to(
-                    &outpost_seal::blob::BlobId(a.blob),
-                    &outpost_seal::blob::FileKey::from_bytes(a.key),
-                    &mut f,
-                );
-                match n.and_then(|n| f.sync_all().map(|()| n).map_err(Into::into)) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        return Err(e);
-                    }
-                }
-            };
-            std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+            let written = crate::blobs::save_attachment(&crate::blobs::Blobs::new(local.home.dir()), &a, &out)?;
             Ok(json!({"name": a.name, "bytes": written, "out": out, "media_type": a.media_type}))
         }
         ChatRequest::OrgSettings => settings_json(&local.file_policy(pass, now)?),

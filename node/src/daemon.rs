@@ -60,6 +60,12 @@ pub enum NodeEvent {
     /// Authorisation ops received from peers were stored: keys that open
     /// envelopes stored earlier may have come with them.
     Ops(usize),
+    /// Documents changed here, by this node's writers or by envelopes from
+    /// peers now stored: (scope, document) ids.
+    Changed(Arc<[([u8; 32], [u8; 16])]>),
+    /// Someone has a document open (see [`crate::presence`]); beats of
+    /// this node's own editors are reported too.
+    Presence(Arc<crate::presence::Seen>),
     /// A sync session this node initiated with `peer` ended, with its
     /// counters (bytes and round trips of both directions).
     Synced {
@@ -68,6 +74,15 @@ pub enum NodeEvent {
         /// The session's counters.
         stats: Stats,
     },
+}
+
+/// A sync document key as (scope, document) ids.
+fn doc_ref(key: &outpost_sync::DocKey) -> ([u8; 32], [u8; 16]) {
+    let mut scope = [0u8; 32];
+    let mut doc = [0u8; 16];
+    scope.copy_from_slice(&key.0[..32]);
+    doc.copy_from_slice(&key.0[32..]);
+    (scope, doc)
 }
 
 /// What `outpost up` was asked to do.
@@ -91,6 +106,8 @@ pub struct DaemonConfig {
 
 /// State shared by the loops and the API.
 pub struct Shared {
+    /// Documents open in live editors, each with its latest snapshot.
+    pub live: crate::api::live::Hub,
     /// The member's view of the org; one writer at a time.
     pub local: Mutex<Local>,
     /// The key passphrase.
@@ -236,6 +253,7 @@ impl Shared {
             })
             .await?;
         let ops_changed = frames.iter().any(|f| f.first() == Some(&frame::OP));
+        let mut changed = Vec::new();
         for f in frames {
             let topic = match f.split_first() {
                 Some((&frame::OP, _)) => Topic::Org,
@@ -249,7 +267,10 @@ impl Shared {
                     }
                     // Our own store's bytes, verified when stored.
                     match outpost_seal::Envelope::decode_stored(bytes) {
-                        Ok(e) => Topic::Scope(e.header.scope.0),
+                        Ok(e) => {
+                            changed.push((e.header.scope.0, e.header.doc.0));
+                            Topic::Scope(e.header.scope.0)
+                        }
                         Err(e) => {
                             tracing::warn!("not gossiping an envelope that does not decode: {e}");
                             continue;
@@ -262,6 +283,11 @@ impl Shared {
                 }
             };
             let _ = self.client.publish(topic, f).await;
+        }
+        if !changed.is_empty() {
+            changed.sort();
+            changed.dedup();
+            let _ = self.events.send(NodeEvent::Changed(changed.into()));
         }
         if ops_changed && let Some(state) = state {
             self.gate.update(state);
@@ -563,6 +589,19 @@ impl Shared {
                     bytes: e.bytes,
                 })
             }
+            (Some((&frame::PRESENCE, bytes)), Topic::Scope(scope)) => {
+                let bytes = bytes.to_vec();
+                let seen = self
+                    .with_local(move |l, pass| l.open_presence(scope, &bytes, pass))
+                    .await;
+                return match seen {
+                    Ok(Some(seen)) => {
+                        let _ = self.events.send(NodeEvent::Presence(Arc::new(seen)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::debug!(%peer, "dropping a presence beat: {e:#}"),
+                };
+            }
             (Some((&kind, _)), _) => {
                 return tracing::warn!(%peer, "dropping a gossip frame of kind {kind} on {topic:?}, where it does not belong");
             }
@@ -585,6 +624,22 @@ impl Shared {
         }
     }
 
+    /// Sends this member's presence in document `doc` to the document's
+    /// other readers, and to this node's own event stream.
+    pub async fn send_presence(
+        self: &Arc<Self>,
+        doc: outpost_seal::replica::DocKey,
+        beat: crate::presence::Beat,
+    ) -> Result<()> {
+        let (frame, seen) = self
+            .with_local(move |l, pass| l.presence_frame(doc, &beat, pass))
+            .await?;
+        let _ = self.events.send(NodeEvent::Presence(Arc::new(seen)));
+        // No peer in the mesh yet is not an error: nobody else is there.
+        let _ = self.client.publish(Topic::Scope(doc.0.0), frame).await;
+        Ok(())
+    }
+
     /// Events from now on (see [`NodeEvent`]).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<NodeEvent> {
         self.events.subscribe()
@@ -602,6 +657,13 @@ impl Shared {
         if items.is_empty() {
             return;
         }
+        let docs: HashMap<[u8; 32], ([u8; 32], [u8; 16])> = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Envelope(e) => Some((e.id, doc_ref(&e.doc))),
+                Item::Op(_) => None,
+            })
+            .collect();
         let result = self
             .with_local(move |l, pass| {
                 let counts = ingest(l, items, learnt_by_sync)?;
@@ -625,8 +687,12 @@ impl Shared {
                     let _ = self.events.send(NodeEvent::Ops(counts.ops));
                 }
                 if !counts.envelopes.is_empty() {
+                    let mut changed: Vec<_> = counts.envelopes.iter().filter_map(|id| docs.get(id).copied()).collect();
+                    changed.sort();
+                    changed.dedup();
                     // No subscriber is not an error.
                     let _ = self.events.send(NodeEvent::Stored(counts.envelopes.into()));
+                    let _ = self.events.send(NodeEvent::Changed(changed.into()));
                 }
             }
             Err(e) => tracing::warn!("storing items from a peer failed: {e:#}"),
@@ -860,6 +926,7 @@ pub async fn run(
         listen: Mutex::new(Vec::new()),
         held: Mutex::new(HashSet::new()),
         pulls: Mutex::new(HashMap::new()),
+        live: crate::api::live::Hub::default(),
     });
     shared.follow_held_scopes().await;
     let listener = tokio::net::TcpListener::bind(config.api)

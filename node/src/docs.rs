@@ -684,6 +684,20 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// Seals `payload` for `doc` on top of `deps` as this member, under the
+/// scope's current epoch, without judging or storing it.
+pub(crate) fn seal_with(
+    state: &outpost_identity::AuthState,
+    member: &MemberKeys,
+    ring: &Keyring,
+    doc: DocKey,
+    now: Timestamp,
+    deps: Vec<EnvId>,
+    payload: Payload,
+) -> Result<Envelope> {
+    Ok(Writer::new(state, member, ring, doc, now)?.seal(deps, payload))
+}
+
 /// A document opened for reading or editing: everything needed to view it
 /// and to write the next change.
 #[derive(Debug)]

@@ -14,8 +14,10 @@ pub mod daemon;
 pub mod docs;
 pub mod gate;
 pub mod home;
+pub mod library;
 pub mod local;
 pub mod network_file;
+pub mod presence;
 pub mod sync;
 
 pub use home::{Home, Passphrase};

@@ -53,6 +53,10 @@ pub struct Local {
     /// Channel views kept between requests, by document.
     pub(crate) channel_cache:
         std::cell::RefCell<std::collections::HashMap<outpost_seal::replica::DocKey, crate::chat::CachedChannel>>,
+    /// Documents and files kept current in memory (see
+    /// [`Local::live_doc`]).
+    pub(crate) doc_cache:
+        std::cell::RefCell<std::collections::HashMap<outpost_seal::replica::DocKey, crate::library::LiveDoc>>,
 }
 
 /// Counters of writes made with deferred durability.
@@ -86,6 +90,9 @@ pub mod frame {
     pub const OP: u8 = 1;
     /// An envelope follows.
     pub const ENVELOPE: u8 = 2;
+    /// A presence beat follows (an envelope never stored; see
+    /// [`crate::presence`]).
+    pub const PRESENCE: u8 = 3;
 
     /// Prefixes `bytes` with `kind`.
     pub fn wrap(kind: u8, bytes: &[u8]) -> Vec<u8> {
@@ -136,6 +143,7 @@ impl Local {
             replica_cache: std::cell::RefCell::new(None),
             entry_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             channel_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
+            doc_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
         })
     }
 

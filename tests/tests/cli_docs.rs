@@ -55,7 +55,7 @@ fn edits_show_up_in_the_text_the_history_and_the_list() {
     let (t0, t1, t2) = (sb.now(), sb.now() + 3_600, sb.now() + 7_200);
     let title = "季度计划 Q3 · 机密";
     let created = alice.json(["doc", "new", "--title", title]);
-    assert_eq!(created["scope_name"], "Everyone", "{created}");
+    assert_eq!(created["space_name"], "Everyone", "{created}");
     let id = created["id"].as_str().expect("doc new prints the id").to_owned();
     assert_eq!(id.len(), 32, "{created}");
     assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{created}");
@@ -91,13 +91,28 @@ fn edits_show_up_in_the_text_the_history_and_the_list() {
         .stdout_has("no change: the text is already that");
 
     let body = "第二行\nsecond line\n三";
+    let shown = alice.json(["doc", "show", &id]);
+    let fields = [
+        "id",
+        "title",
+        "body",
+        "changes",
+        "kind",
+        "folder",
+        "trashed",
+        "can_write",
+    ];
+    let picked: serde_json::Map<String, Value> = fields.iter().map(|f| (f.to_string(), shown[*f].clone())).collect();
     assert_eq!(
-        alice.json(["doc", "show", &id]),
-        json!({"id": id, "title": title, "body": body, "scope": "Everyone", "changes": 5})
+        Value::Object(picked),
+        json!({"id": id, "title": title, "body": body, "changes": 5, "kind": "text", "folder": "", "trashed": false, "can_write": true}),
+        "{shown}"
     );
+    assert_eq!(shown["space"]["name"], "Everyone", "{shown}");
+    // Each line of plain text is a paragraph; Markdown separates them.
     assert_eq!(
         alice.ok(["doc", "show", &id[..4]]).stdout,
-        format!("# {title}\n\n{body}\n")
+        format!("# {title}\n\n第二行\n\nsecond line\n\n三\n\n")
     );
 
     let history = alice.json(["doc", "history", &id]);
@@ -125,16 +140,23 @@ fn edits_show_up_in_the_text_the_history_and_the_list() {
 
     // The list shows the most recently updated document first.
     let notes = alice.cmd(["doc", "new", "--title", "Notes"]).at(t2).json()["id"].clone();
+    let listed = alice.json(["doc", "list"]);
+    let rows: Vec<Value> = listed
+        .as_array()
+        .expect("doc list prints an array")
+        .iter()
+        .map(|r| json!({"id": r["id"], "title": r["title"], "space": r["space"]["name"], "changes": r["changes"], "updated": r["updated"]}))
+        .collect();
     assert_eq!(
-        alice.json(["doc", "list"]),
-        json!([
-            {"id": notes, "title": "Notes", "scope": "Everyone", "changes": 1, "updated": t2},
-            {"id": id, "title": title, "scope": "Everyone", "changes": 5, "updated": t1},
-        ])
+        rows,
+        [
+            json!({"id": notes, "title": "Notes", "space": "Everyone", "changes": 1, "updated": t2}),
+            json!({"id": id, "title": title, "space": "Everyone", "changes": 5, "updated": t1}),
+        ]
     );
     alice
         .ok(["doc", "list"])
-        .stdout_has(&format!("{id}  {title}"))
+        .stdout_has(&format!("{id}  text  {title}"))
         .stdout_has("2027-01-15 10:00:00");
 }
 
@@ -537,7 +559,7 @@ fn doc_commands_say_what_is_wrong_and_change_nothing() {
         "--writers dept:HQ/Sales,role:dept-head".to_owned(),
     ] {
         let created = alice.json(words(&format!("doc new --title 'Board pay' {extra}")));
-        assert_eq!(created["scope_name"], "shared document", "{created}");
+        assert_eq!(created["space_name"], "shared document", "{created}");
         let id = created["id"].as_str().expect("doc new prints the id");
         alice.ok(["doc", "edit", id, "--set-text", "draft"]);
         assert_eq!(body(&alice, id), "draft");

@@ -105,6 +105,9 @@ pub enum Payload {
     Change(Vec<u8>),
     /// A message-log op (chat messages, edits, recalls, reactions...).
     Log(Vec<u8>),
+    /// A presence beat (who is in a document, where their cursor is):
+    /// carried on gossip only, never stored.
+    Presence(Vec<u8>),
 }
 
 /// A decoded envelope before its signature check: the body, the signed

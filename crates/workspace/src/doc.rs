@@ -71,11 +71,13 @@ use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value, tr
 use serde::{Deserialize, Serialize};
 
 mod html;
+mod live;
 mod markdown;
 mod rich;
 #[cfg(test)]
 mod tests;
 
+pub use live::describe_change;
 pub use rich::{Block, BlockKind, Edit, MarkKind, Run, URL_BYTES_MAX, url_ok};
 
 /// Largest body or title accepted, in bytes.

@@ -5,6 +5,10 @@
 //! - `notification`: a chat message for this member (`kind` is `mention`,
 //!   `direct` or `reply`; the rest is the message as `chat read` shows it,
 //!   with `channel` and `channel_name`);
+//! - `changed`: documents changed, here or by peers
+//!   (`{"docs": [{"scope", "id"}]}`);
+//! - `presence`: someone has a document open (`{"doc", "member", "name",
+//!   "cursor", "leaving", "time"}`; see `crate::presence`);
 //! - `synced`: a sync session with a peer ended (`{"peer_id", ...}`);
 //! - `lagged`: the client read too slowly and `missed` events were dropped
 //!   (re-read what it shows).
@@ -69,6 +73,11 @@ async fn translate(
         }
         Ok(NodeEvent::Ops(_)) if !undecided.is_empty() => Some(notifications(shared, Vec::new(), undecided).await),
         Ok(NodeEvent::Ops(_)) => Some(Vec::new()),
+        Ok(NodeEvent::Changed(docs)) => Some(vec![event(
+            "changed",
+            &json!({"docs": docs.iter().map(|(s, d)| json!({"scope": hex::encode(s), "id": hex::encode(d)})).collect::<Vec<_>>()}),
+        )]),
+        Ok(NodeEvent::Presence(seen)) => Some(vec![event("presence", &seen.to_json())]),
         Ok(NodeEvent::Synced { peer, stats }) => Some(vec![event(
             "synced",
             &json!({

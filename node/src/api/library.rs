@@ -1,0 +1,531 @@
+//! Library routes: spaces, documents and files (see [`crate::library`]).
+//! Writes are durable before the answer.
+
+use super::{ApiError, ApiResult};
+use crate::daemon::Shared;
+use crate::library::{LibraryRequest, MetaChange, Place, parse_principals};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use outpost_workspace::doc::Edit;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Runs a write on the node's store and makes it durable.
+async fn write(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut crate::Local, &crate::home::Passphrase) -> anyhow::Result<Value> + Send + 'static,
+) -> ApiResult {
+    let v = shared.with_local(f).await?;
+    shared.flush().await?;
+    Ok(Json(v))
+}
+
+/// Runs a read on the node's store.
+async fn read(
+    shared: &Arc<Shared>,
+    f: impl FnOnce(&mut crate::Local, &crate::home::Passphrase) -> anyhow::Result<Value> + Send + 'static,
+) -> ApiResult {
+    Ok(Json(shared.with_local(f).await?))
+}
+
+fn env_json(env: Option<outpost_seal::envelope::EnvId>) -> Value {
+    match env {
+        Some(e) => json!({"changed": true, "change": hex::encode(e.0)}),
+        None => json!({"changed": false}),
+    }
+}
+
+/// `GET /api/library` query.
+#[derive(Debug, Deserialize)]
+pub struct LibraryQuery {
+    /// List the trash instead.
+    #[serde(default)]
+    trash: bool,
+}
+
+pub async fn library(State(shared): State<Arc<Shared>>, Query(q): Query<LibraryQuery>) -> ApiResult {
+    read(&shared, move |l, pass| Ok(json!(l.library(pass, q.trash)?))).await
+}
+
+pub async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
+    read(&shared, move |l, pass| Ok(json!(l.library(pass, false)?))).await
+}
+
+pub async fn spaces(State(shared): State<Arc<Shared>>) -> ApiResult {
+    read(&shared, |l, pass| Ok(json!(l.spaces(pass)?))).await
+}
+
+/// `POST /api/spaces` body, and `POST /api/spaces/{space}/share` (without
+/// the name).
+#[derive(Debug, Deserialize)]
+pub struct SpaceBody {
+    /// The space's name (visible to every node of the org, relays
+    /// included: keep secrets out of it).
+    #[serde(default)]
+    name: String,
+    /// Who may read (view only): `everyone`, `dept:PATH`, `role:ROLE`,
+    /// `member:KEY`.
+    #[serde(default)]
+    readers: Vec<String>,
+    /// Who may edit.
+    #[serde(default)]
+    writers: Vec<String>,
+}
+
+pub async fn create_space(State(shared): State<Arc<Shared>>, Json(b): Json<SpaceBody>) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let id = l.create_space(
+            &b.name,
+            parse_principals(&b.readers)?,
+            parse_principals(&b.writers)?,
+            pass,
+        )?;
+        Ok(json!({"id": id.to_hex(), "name": b.name}))
+    })
+    .await
+}
+
+pub async fn share_space(
+    State(shared): State<Arc<Shared>>,
+    Path(space): Path<String>,
+    Json(b): Json<SpaceBody>,
+) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let scope = l.find_space(&space)?;
+        let epoch = l.reshare(
+            scope,
+            parse_principals(&b.readers)?,
+            parse_principals(&b.writers)?,
+            pass,
+            crate::now(),
+        )?;
+        Ok(json!({"space": scope.to_hex(), "epoch": epoch.to_hex()}))
+    })
+    .await
+}
+
+/// `POST /api/docs` body.
+#[derive(Debug, Deserialize)]
+pub struct NewDoc {
+    /// The title.
+    title: String,
+    /// A department path: the document goes to that department's space.
+    #[serde(default)]
+    scope: Option<String>,
+    /// Where: space and folder.
+    #[serde(flatten)]
+    place: Place,
+    /// The body, as Markdown.
+    #[serde(default)]
+    markdown: Option<String>,
+}
+
+pub async fn new_doc(State(shared): State<Arc<Shared>>, Json(b): Json<NewDoc>) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let mut place = b.place;
+        if let Some(dept) = &b.scope {
+            let now = crate::now();
+            let scope = l.dept_scope(&outpost_identity::DeptPath::parse(dept)?, pass, now)?;
+            place.space = Some(scope.to_hex());
+        }
+        let key = l.new_text(&b.title, &place, b.markdown.as_deref(), pass)?;
+        Ok(json!({"id": key.1.to_hex(), "title": b.title, "space": key.0.to_hex()}))
+    })
+    .await
+}
+
+pub async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    read(&shared, move |l, pass| l.entry(&id, pass)).await
+}
+
+/// `POST /api/docs/{id}` body: `edits` (with `base`), or one of the
+/// plain-text forms.
+#[derive(Debug, Deserialize)]
+pub struct EditDoc {
+    /// Rich-text edits, applied as one change.
+    #[serde(default)]
+    edits: Option<Vec<Edit>>,
+    /// The automerge heads the edits' positions refer to (hex); default:
+    /// the document as it is now.
+    #[serde(default)]
+    base: Option<Vec<String>>,
+    /// Replace the body's text.
+    #[serde(default)]
+    set_text: Option<String>,
+    /// Append to the body.
+    #[serde(default)]
+    append: Option<String>,
+    /// Append each text as its own change, in order, all stored at once
+    /// (at most [`crate::docs::APPENDS_MAX`]); the answer lists the changes.
+    #[serde(default)]
+    appends: Option<Vec<String>>,
+}
+
+/// Parses hex automerge heads.
+pub fn parse_heads(base: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
+    base.iter()
+        .map(|h| {
+            hex::decode(h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| anyhow::anyhow!("base head {h:?} is not 64 hex digits"))
+        })
+        .collect()
+}
+
+pub async fn edit_doc(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(req): Json<EditDoc>,
+) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let forms = [
+            req.edits.is_some(),
+            req.set_text.is_some(),
+            req.append.is_some(),
+            req.appends.is_some(),
+        ];
+        if forms.iter().filter(|f| **f).count() != 1 {
+            anyhow::bail!("give exactly one of edits, set_text, append or appends");
+        }
+        if let Some(edits) = &req.edits {
+            let base = req.base.as_deref().map(parse_heads).transpose()?;
+            let (key, env, after) = l.edit_text(&id, base.as_deref(), edits, pass)?;
+            let mut v = env_json(env);
+            v["id"] = json!(key.1.to_hex());
+            v["heads"] = json!(after.heads.iter().map(hex::encode).collect::<Vec<_>>());
+            v["text_len"] = json!(after.text_len);
+            return Ok(v);
+        }
+        if let Some(texts) = &req.appends {
+            let (_, envs) = l.append_each(&id, texts, pass)?;
+            let changes: Vec<String> = envs.iter().map(|e| hex::encode(e.0)).collect();
+            return Ok(json!({"changed": !changes.is_empty(), "changes": changes}));
+        }
+        Ok(
+            match l.edit_plain(&id, req.set_text.as_deref(), req.append.as_deref(), pass)? {
+                Some((_, env)) => json!({"changed": true, "change": hex::encode(env.0)}),
+                None => json!({"changed": false}),
+            },
+        )
+    })
+    .await
+}
+
+pub async fn set_meta(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(m): Json<MetaChange>,
+) -> ApiResult {
+    write(&shared, move |l, pass| Ok(env_json(l.set_meta(&id, &m, pass)?))).await
+}
+
+/// `POST /api/docs/{id}/move` body.
+#[derive(Debug, Deserialize)]
+pub struct MoveBody {
+    /// The space to move to; default: the entry's own.
+    #[serde(default)]
+    space: Option<String>,
+    /// The folder in that space.
+    #[serde(default)]
+    folder: String,
+}
+
+pub async fn move_entry(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(b): Json<MoveBody>,
+) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let key = l.move_entry(&id, b.space.as_deref(), &b.folder, pass)?;
+        Ok(json!({"id": key.1.to_hex(), "space": key.0.to_hex()}))
+    })
+    .await
+}
+
+pub async fn share_entry(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(b): Json<SpaceBody>,
+) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let key = l.share_entry(&id, parse_principals(&b.readers)?, parse_principals(&b.writers)?, pass)?;
+        Ok(json!({"id": key.1.to_hex(), "space": key.0.to_hex()}))
+    })
+    .await
+}
+
+pub async fn delete_entry(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    write(&shared, move |l, pass| Ok(env_json(l.delete_entry(&id, pass)?))).await
+}
+
+pub async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
+    read(&shared, move |l, pass| Ok(json!(l.entry_history(&id, pass)?))).await
+}
+
+pub async fn at_version(State(shared): State<Arc<Shared>>, Path((id, at)): Path<(String, String)>) -> ApiResult {
+    read(&shared, move |l, pass| l.entry_at(&id, &at, pass)).await
+}
+
+/// `GET /api/docs/{id}/diff` query.
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    /// The older version.
+    from: String,
+    /// The newer version; default: now.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+pub async fn diff(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(q): Query<DiffQuery>) -> ApiResult {
+    read(&shared, move |l, pass| {
+        l.entry_diff(&id, &q.from, q.to.as_deref(), pass)
+    })
+    .await
+}
+
+/// `POST /api/docs/{id}/restore` and `/versions` body.
+#[derive(Debug, Deserialize)]
+pub struct VersionBody {
+    /// A version: change id or hash (or prefix), or a version name.
+    #[serde(default)]
+    at: Option<String>,
+    /// The name to give (for `/versions`).
+    #[serde(default)]
+    name: Option<String>,
+}
+
+pub async fn restore(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(b): Json<VersionBody>,
+) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let at = b.at.ok_or_else(|| anyhow::anyhow!("give the version to restore: at"))?;
+        Ok(env_json(l.restore_version(&id, &at, pass)?))
+    })
+    .await
+}
+
+pub async fn name_version(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(b): Json<VersionBody>,
+) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let name = b.name.ok_or_else(|| anyhow::anyhow!("give the version's name"))?;
+        Ok(env_json(l.name_version(&id, &name, b.at.as_deref(), pass)?))
+    })
+    .await
+}
+
+/// `POST /api/docs/{id}/import` body.
+#[derive(Debug, Deserialize)]
+pub struct ImportBody {
+    /// The new body, as Markdown.
+    markdown: String,
+}
+
+pub async fn import(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Json(b): Json<ImportBody>) -> ApiResult {
+    write(&shared, move |l, pass| {
+        Ok(env_json(l.import_markdown(&id, &b.markdown, pass)?))
+    })
+    .await
+}
+
+/// `GET /api/docs/{id}/export` query.
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    /// `markdown`, `html` or `automerge`.
+    #[serde(default = "markdown")]
+    format: String,
+}
+
+fn markdown() -> String {
+    "markdown".into()
+}
+
+pub async fn export(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let (bytes, media, name) = shared
+        .with_local(move |l, pass| l.export_entry(&id, &q.format, pass))
+        .await?;
+    Ok(download(bytes, media, &name, false))
+}
+
+/// A response carrying a file.
+fn download(bytes: Vec<u8>, media: &str, name: &str, inline: bool) -> Response {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!("{}; filename=\"{safe}\"", if inline { "inline" } else { "attachment" });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, media.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            // A previewed file never runs scripts in the page's origin.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'".to_owned(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `POST /api/docs/{id}/presence` body.
+#[derive(Debug, Deserialize)]
+pub struct PresenceBody {
+    /// What this editor says.
+    #[serde(flatten)]
+    beat: crate::presence::Beat,
+}
+
+pub async fn presence(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(b): Json<PresenceBody>,
+) -> ApiResult {
+    let key = shared
+        .with_local(move |l, _| {
+            let replica = l.replica()?;
+            l.find_doc(&replica, &id)
+        })
+        .await?;
+    shared.send_presence(key, b.beat).await?;
+    Ok(Json(json!({"sent": true})))
+}
+
+/// `POST /api/files` body.
+#[derive(Debug, Deserialize)]
+pub struct PutFile {
+    /// The file on this machine.
+    path: String,
+    /// The file as the CLI already encrypted it into this home's blobs.
+    #[serde(default)]
+    sealed: Option<crate::chat::SealedFile>,
+    /// Where: space and folder.
+    #[serde(flatten)]
+    place: Place,
+    /// A file entry to add this as a new version of.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+pub async fn put_file(State(shared): State<Arc<Shared>>, Json(b): Json<PutFile>) -> ApiResult {
+    write(&shared, move |l, pass| {
+        let (key, version) = l.put_file(std::path::Path::new(&b.path), b.sealed, &b.place, b.to.as_deref(), pass)?;
+        Ok(json!({"id": key.1.to_hex(), "space": key.0.to_hex(), "version": version}))
+    })
+    .await
+}
+
+/// `GET /api/files/{id}/content` query, and `POST /api/files/{id}/save`
+/// body.
+#[derive(Debug, Deserialize)]
+pub struct FileVersionQuery {
+    /// Version number, 1 for the first; default: the current one.
+    #[serde(default)]
+    version: Option<usize>,
+    /// Show in the page (`true`) rather than download.
+    #[serde(default)]
+    inline: bool,
+    /// Where to write it (`/save`).
+    #[serde(default)]
+    out: Option<String>,
+}
+
+/// The attachment of a file version, fetched from peers as far as this
+/// node lacks it.
+async fn fetched(
+    shared: &Arc<Shared>,
+    id: String,
+    version: Option<usize>,
+) -> Result<outpost_workspace::file::FileVersion, ApiError> {
+    let v = shared
+        .with_local(move |l, pass| l.file_version(&id, version, pass))
+        .await?;
+    shared
+        .fetch_blob(outpost_seal::blob::BlobId(v.file.blob), |_, _| {})
+        .await?;
+    Ok(v)
+}
+
+pub async fn file_content(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<FileVersionQuery>,
+) -> Result<Response, ApiError> {
+    let v = fetched(&shared, id, q.version).await?;
+    let blobs = shared.blobs.clone();
+    let a = v.file.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(a.bytes.min(64 << 20) as usize);
+        blobs.open_to(
+            &outpost_seal::blob::BlobId(a.blob),
+            &outpost_seal::blob::FileKey::from_bytes(a.key),
+            &mut out,
+        )?;
+        Ok(out)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the file failed: {e}"))??;
+    Ok(download(bytes, &v.file.media_type, &v.file.name, q.inline))
+}
+
+pub async fn save_file(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Json(q): Json<FileVersionQuery>,
+) -> ApiResult {
+    let out = q.out.clone().ok_or_else(|| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            "refused",
+            "give out: where to write the file".into(),
+        )
+    })?;
+    let v = fetched(&shared, id, q.version).await?;
+    let blobs = shared.blobs.clone();
+    let a = v.file.clone();
+    let written =
+        tokio::task::spawn_blocking(move || crate::blobs::save_attachment(&blobs, &a, std::path::Path::new(&out)))
+            .await
+            .map_err(|e| anyhow::anyhow!("writing the file failed: {e}"))??;
+    Ok(Json(
+        json!({"name": v.file.name, "bytes": written, "media_type": v.file.media_type}),
+    ))
+}
+
+/// `POST /api/library`: any [`LibraryRequest`], as `{"action": "new", ...}`
+/// (what the CLI sends). A file to save is first fetched from peers, as
+/// far as this node lacks it.
+pub async fn rpc(State(shared): State<Arc<Shared>>, Json(req): Json<LibraryRequest>) -> ApiResult {
+    if let LibraryRequest::SaveFile { id, version, .. } = &req {
+        fetched(&shared, id.clone(), *version).await?;
+    }
+    let writes = req.writes();
+    let v = shared
+        .with_local(move |l, pass| crate::library::handle(l, pass, req))
+        .await?;
+    if writes {
+        shared.flush().await?;
+    }
+    Ok(Json(v))
+}
