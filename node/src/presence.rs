@@ -7,7 +7,7 @@
 //! [`frame::PRESENCE`] frame and is never stored or synced: it matters
 //! only while it is fresh. Editors send one when they open a document,
 //! when their cursor moves (at most a few per second) and every few
-//! seconds while they stay; a beat older than [`PRESENCE_TTL_MS`] is
+//! seconds while they stay; a beat older than [`PRESENCE_TTL_SECS`] is
 //! dropped, and pages forget an editor not heard from for as long.
 
 use crate::home::Passphrase;
@@ -18,8 +18,9 @@ use outpost_seal::envelope::{Envelope, Payload};
 use outpost_seal::replica::DocKey;
 use serde::{Deserialize, Serialize};
 
-/// A beat older (or further in the future) than this is dropped.
-pub const PRESENCE_TTL_MS: u64 = 15_000;
+/// A beat older (or further in the future) than this, in seconds, is
+/// dropped.
+pub const PRESENCE_TTL_SECS: u64 = 15;
 /// Largest beat accepted, in bytes of its JSON.
 pub const BEAT_BYTES_MAX: usize = 1024;
 
@@ -109,8 +110,8 @@ impl Local {
             bail!("a presence beat of another scope came on this scope's topic");
         }
         let now = crate::now();
-        if now.0.abs_diff(h.time.0) > PRESENCE_TTL_MS {
-            bail!("a presence beat is {} ms old", now.0.saturating_sub(h.time.0));
+        if now.0.abs_diff(h.time.0) > PRESENCE_TTL_SECS {
+            bail!("a presence beat is {} s old (or from the future)", now.0.abs_diff(h.time.0));
         }
         let state = self.require_org()?;
         let cert = state

@@ -19,6 +19,8 @@ use std::time::Duration;
 const API_RS: &str = include_str!("../../node/src/api.rs");
 /// The source that declares the chat actions.
 const CHAT_RS: &str = include_str!("../../node/src/chat.rs");
+/// The source that declares the library actions.
+const LIBRARY_RS: &str = include_str!("../../node/src/library.rs");
 /// The document as it is in the tree.
 const OPENAPI_JSON: &str = include_str!("../../node/src/api/openapi.json");
 
@@ -127,9 +129,10 @@ fn documented_routes(spec: &Value) -> BTreeSet<(String, String)> {
     routes
 }
 
-/// The variants of `enum ChatRequest`, in snake case as serde names them.
-fn chat_actions(src: &str) -> BTreeSet<String> {
-    let body = function(src, "pub enum ChatRequest {");
+/// The variants of the enum declared by `signature` (`ChatRequest`,
+/// `LibraryRequest`), in snake case as serde names them.
+fn actions(src: &str, signature: &str) -> BTreeSet<String> {
+    let body = function(src, signature);
     let mut actions = BTreeSet::new();
     for line in body.lines().skip(1) {
         // Variants are indented once; their fields and docs deeper or not
@@ -154,7 +157,7 @@ fn chat_actions(src: &str) -> BTreeSet<String> {
         }
         actions.insert(snake);
     }
-    assert!(!actions.is_empty(), "no variant found in ChatRequest");
+    assert!(!actions.is_empty(), "no variant found in `{signature}`");
     actions
 }
 
@@ -301,9 +304,22 @@ fn documents_every_route() {
         .expect("ChatRequest has a discriminator mapping");
     let documented_actions: BTreeSet<String> = mapping.keys().cloned().collect();
     assert_eq!(
-        chat_actions(CHAT_RS),
+        actions(CHAT_RS, "pub enum ChatRequest {"),
         documented_actions,
         "the actions of ChatRequest in node/src/chat.rs and of POST /api/chat in openapi.json"
+    );
+    // Every library action is one of `POST /api/library`'s.
+    let documented_actions: BTreeSet<String> = spec["components"]["schemas"]["LibraryRequest"]["properties"]["action"]
+        ["enum"]
+        .as_array()
+        .expect("LibraryRequest lists its actions")
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        actions(LIBRARY_RS, "pub enum LibraryRequest {"),
+        documented_actions,
+        "the actions of LibraryRequest in node/src/library.rs and of POST /api/library in openapi.json"
     );
 
     // (b) Every documented GET without path parameters is served.
