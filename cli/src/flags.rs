@@ -144,6 +144,9 @@ pub enum DocCommand {
         to: Option<String>,
     },
     /// Make a document read as it did at a version (a new change; history is kept).
+    // Its argument is named `version`, as is the `--version` flag every
+    // command gets: clap refuses the clash unless the flag goes.
+    #[command(disable_version_flag = true)]
     Restore {
         /// The document.
         id: String,
@@ -274,6 +277,8 @@ pub enum FileCommand {
         to: Option<String>,
     },
     /// Save a file from the library (a running node fetches what it lacks from peers).
+    // `--version` picks a file version here, not the program's.
+    #[command(disable_version_flag = true)]
     Get {
         /// The file entry.
         id: String,
@@ -627,4 +632,17 @@ pub enum InviteCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Clap checks a command's definition only when that command is
+    /// parsed: a clash in a rarely used subcommand would panic at its
+    /// first use.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }
