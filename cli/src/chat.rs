@@ -177,8 +177,8 @@ fn settings(v: &Value) -> String {
         .filter_map(Value::as_str)
         .collect();
     format!(
-        "largest file: {} MB\nfile types: {}\n",
-        v["file_bytes_max"].as_u64().unwrap_or(0) / (1024 * 1024),
+        "largest file: {}\nfile types: {}\n",
+        outpost_node::blobs::size_text(v["file_bytes_max"].as_u64().unwrap_or(0)),
         types.join(", ")
     )
 }

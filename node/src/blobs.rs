@@ -122,12 +122,27 @@ impl FilePolicy {
     pub fn check_size(&self, name: &str, bytes: u64) -> Result<()> {
         if bytes > self.bytes_max {
             bail!(
-                "{name} is {} MB; files of at most {} MB may be sent (the org's limit)",
-                bytes.div_ceil(1024 * 1024),
-                self.bytes_max / (1024 * 1024)
+                "{name} is {}; files of at most {} may be sent (the org's limit)",
+                size_text(bytes),
+                size_text(self.bytes_max)
             );
         }
         Ok(())
+    }
+}
+
+/// A size as people read it: whole MB or KB when it is one (as limits
+/// are set), else with one decimal, and bytes below a KB. A limit of
+/// 1 KB reads "1 KB", not "0 MB".
+pub fn size_text(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * KB;
+    match bytes {
+        b if b >= MB && b % MB == 0 => format!("{} MB", b / MB),
+        b if b >= MB => format!("{:.1} MB", b as f64 / MB as f64),
+        b if b >= KB && b % KB == 0 => format!("{} KB", b / KB),
+        b if b >= KB => format!("{:.1} KB", b as f64 / KB as f64),
+        b => format!("{b} bytes"),
     }
 }
 
@@ -500,5 +515,31 @@ mod tests {
         assert!(format!("{err:#}").contains("1000"), "{err:#}");
         let left: Vec<_> = fs::read_dir(home.path().join("blobs")).expect("dir").collect();
         assert!(left.is_empty(), "nothing stays behind: {left:?}");
+    }
+
+    #[test]
+    fn sizes_read_in_the_unit_they_were_set_in() {
+        let cases = [
+            (0, "0 bytes"),
+            (1000, "1000 bytes"),
+            (1024, "1 KB"),
+            (2000, "2.0 KB"),
+            (1536, "1.5 KB"),
+            (2 << 20, "2 MB"),
+            ((100 << 20) + 1, "100.0 MB"),
+            (5 << 30, "5120 MB"),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(size_text(bytes), text, "{bytes} bytes");
+        }
+        let policy = FilePolicy {
+            bytes_max: 1024,
+            types: None,
+        };
+        let err = policy.check_size("big.bin", 2000).expect_err("too large");
+        assert_eq!(
+            err.to_string(),
+            "big.bin is 2.0 KB; files of at most 1 KB may be sent (the org's limit)"
+        );
     }
 }
