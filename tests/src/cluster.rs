@@ -24,11 +24,17 @@ pub fn acme() -> (Sandbox, Node) {
 
 /// A new node `name`, certified by `admin` with `role` in HQ/East.
 pub fn certified(sb: &Sandbox, admin: &Node, name: &str, role: &str) -> Node {
+    certified_in(sb, admin, name, role, "HQ/East")
+}
+
+/// A new node `name`, certified by `admin` with `role` in department
+/// `dept` (a path such as `HQ/RnD`).
+pub fn certified_in(sb: &Sandbox, admin: &Node, name: &str, role: &str, dept: &str) -> Node {
     let node = sb.node(name);
     node.init(name);
     let cert = admin.issue(
         &node.request(),
-        ["--role", role, "--dept", "HQ/East"],
+        ["--role", role, "--dept", dept],
         &format!("{name}.cert"),
     );
     node.ok(["cert", "install", &cert]);
