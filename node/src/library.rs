@@ -498,6 +498,9 @@ pub struct MetaChange {
 /// A version of a document named by an envelope id (or prefix), an
 /// automerge change hash, or a version name.
 fn resolve_version(live: &LiveDoc, at: &str) -> Result<Vec<[u8; 32]>> {
+    if live.model.deleted() {
+        bail!("this was deleted permanently: its past versions are not shown either");
+    }
     let t = at.trim();
     let lower = t.to_ascii_lowercase();
     if let Model::Text(d) = &live.model
@@ -963,6 +966,7 @@ fn entry_json(
         "title": title,
         "folder": live.model.folder(),
         "trashed": live.model.trashed(),
+        "deleted": live.model.deleted(),
         "space": {
             "id": key.0.to_hex(),
             "name": def.map(|d| d.name.clone()),
