@@ -25,7 +25,7 @@
 //! of editors watching it ([`Hub`]).
 
 use crate::daemon::{NodeEvent, Shared};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
@@ -41,23 +41,23 @@ use tokio::sync::watch;
 pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(25);
 
 /// The documents open in live editors on this node, each with its latest
-/// snapshot.
+/// snapshot, encoded once for all the sockets that send it.
 #[derive(Debug, Default)]
 pub struct Hub {
-    docs: Mutex<HashMap<DocKey, watch::Sender<Arc<Value>>>>,
+    docs: Mutex<HashMap<DocKey, watch::Sender<Utf8Bytes>>>,
 }
 
 impl Hub {
     /// A receiver of the snapshots of `key`; the first one starts the task
     /// that builds them.
-    fn watch(&self, shared: &Arc<Shared>, key: DocKey, first: Value) -> watch::Receiver<Arc<Value>> {
+    fn watch(&self, shared: &Arc<Shared>, key: DocKey, first: Utf8Bytes) -> watch::Receiver<Utf8Bytes> {
         let mut docs = self.docs.lock().expect("never poisoned");
         if let Some(tx) = docs.get(&key)
             && !tx.is_closed()
         {
             return tx.subscribe();
         }
-        let (tx, rx) = watch::channel(Arc::new(first));
+        let (tx, rx) = watch::channel(first);
         docs.insert(key, tx.clone());
         tokio::spawn(snapshots(shared.clone(), key, tx));
         rx
@@ -65,7 +65,7 @@ impl Hub {
 }
 
 /// Builds a snapshot of `key` after each change, until nobody watches.
-async fn snapshots(shared: Arc<Shared>, key: DocKey, tx: watch::Sender<Arc<Value>>) {
+async fn snapshots(shared: Arc<Shared>, key: DocKey, tx: watch::Sender<Utf8Bytes>) {
     let mut events = shared.subscribe();
     loop {
         let changed = tokio::select! {
@@ -85,7 +85,7 @@ async fn snapshots(shared: Arc<Shared>, key: DocKey, tx: watch::Sender<Arc<Value
         let id = key.1.to_hex();
         match shared.with_local(move |l, pass| snapshot(l, &id, pass)).await {
             Ok(v) => {
-                if tx.send(Arc::new(v)).is_err() {
+                if tx.send(v.to_string().into()).is_err() {
                     break;
                 }
             }
@@ -145,48 +145,49 @@ pub async fn live(
 /// One editor's connection.
 async fn session(shared: Arc<Shared>, key: DocKey, first: Value, socket: WebSocket) {
     let (mut out, mut incoming) = socket.split();
+    let first: Utf8Bytes = first.to_string().into();
     let mut docs = shared.live.watch(&shared, key, first.clone());
     let mut events = shared.subscribe();
-    if out.send(Message::Text(first.to_string().into())).await.is_err() {
+    if out.send(Message::Text(first)).await.is_err() {
         return;
     }
     docs.mark_unchanged();
     let id = key.1.to_hex();
     let mut present = false;
     loop {
-        let reply: Option<Value> = tokio::select! {
+        let reply: Option<Utf8Bytes> = tokio::select! {
             m = incoming.next() => match m {
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientMessage>(&t) {
-                    Ok(ClientMessage::Edit { seq, base, edits }) => Some(edit(&shared, &id, seq, base, edits).await),
+                    Ok(ClientMessage::Edit { seq, base, edits }) => Some(edit(&shared, &id, seq, base, edits).await.to_string().into()),
                     Ok(ClientMessage::Presence { cursor }) => {
                         present = true;
                         let beat = crate::presence::Beat { cursor, leaving: false };
                         match shared.send_presence(key, beat).await {
                             Ok(()) => None,
-                            Err(e) => Some(json!({"type": "error", "code": "presence", "message": format!("{e:#}")})),
+                            Err(e) => Some(json!({"type": "error", "code": "presence", "message": format!("{e:#}")}).to_string().into()),
                         }
                     }
-                    Err(e) => Some(json!({"type": "error", "code": "bad_message", "message": format!("cannot read this message: {e}")})),
+                    Err(e) => Some(json!({"type": "error", "code": "bad_message", "message": format!("cannot read this message: {e}")}).to_string().into()),
                 },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => None,
             },
             c = docs.changed() => match c {
-                Ok(()) => Some((**docs.borrow_and_update()).clone()),
+                Ok(()) => Some(docs.borrow_and_update().clone()),
                 Err(_) => break,
             },
             e = events.recv() => match e {
                 Ok(NodeEvent::Presence(seen)) if seen.doc == key => {
                     let mut v = seen.to_json();
                     v["type"] = json!("presence");
-                    Some(v)
+                    Some(v.to_string().into())
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 _ => None,
             },
         };
         if let Some(v) = reply
-            && out.send(Message::Text(v.to_string().into())).await.is_err()
+            && out.send(Message::Text(v)).await.is_err()
         {
             break;
         }
