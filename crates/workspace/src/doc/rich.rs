@@ -336,15 +336,6 @@ impl Style {
             MarkKind::Link => self.link.as_deref().map(|u| ScalarValue::Str(u.into())),
         }
     }
-
-    fn set(&mut self, mark: MarkKind, value: Option<&str>) {
-        match mark {
-            MarkKind::Bold => self.bold = value.is_some(),
-            MarkKind::Italic => self.italic = value.is_some(),
-            MarkKind::Code => self.code = value.is_some(),
-            MarkKind::Link => self.link = value.map(str::to_owned),
-        }
-    }
 }
 
 /// Appends `text` in `style` to `runs`, joining it to the last run when the
@@ -587,36 +578,81 @@ fn insert_boundary(
 
 /// Gives the document a leading marker (of `kind`) when it has none, so
 /// that later boundaries are markers too. Returns whether it did.
-fn ensure_lead(doc: &mut AutoCommit, body: &ObjId, layout: &Layout, kind: BlockKind) -> Result<bool, DocError> {
-    if layout.lead {
+fn ensure_lead(doc: &mut AutoCommit, body: &ObjId, kind: BlockKind) -> Result<bool, DocError> {
+    if starts_with_marker(doc, body) {
         return Ok(false);
     }
     insert_boundary(doc, body, 0, kind, false)?;
     Ok(true)
 }
 
-/// Makes block `i` of `layout` a `kind` block.
-fn set_kind(doc: &mut AutoCommit, body: &ObjId, layout: &Layout, i: usize, kind: BlockKind) -> Result<(), DocError> {
-    let block = &layout.blocks[i];
-    if block.block.kind == kind {
+/// How far edits look around a position element by element (each step is
+/// a lookup in automerge's index) before reading the whole body instead.
+const SCAN_MAX: usize = 4096;
+
+/// The element at automerge index `idx`, if it is a block boundary: a
+/// marker (`Some(Some(its object))`) or a `\n` (`Some(None)`).
+fn boundary_at(doc: &AutoCommit, body: &ObjId, idx: usize) -> Option<Option<ObjId>> {
+    match automerge::ReadDoc::get(doc, body, idx) {
+        Ok(Some((automerge::Value::Object(automerge::ObjType::Map), id))) => Some(Some(id)),
+        Ok(Some((automerge::Value::Scalar(s), _))) if s.as_str() == Some("\n") => Some(None),
+        _ => None,
+    }
+}
+
+/// The kind a block marker gives.
+fn marker_kind(doc: &AutoCommit, marker: &ObjId) -> BlockKind {
+    match automerge::ReadDoc::hydrate(doc, marker, None) {
+        Ok(hydrate::Value::Map(map)) => BlockKind::from_marker(&map),
+        _ => BlockKind::Paragraph,
+    }
+}
+
+/// The block that holds the cursor before automerge index `idx`: how it
+/// starts and its kind. Looks back from `idx` for the boundary; reads the
+/// whole layout only for a block longer than [`SCAN_MAX`].
+fn block_of(doc: &AutoCommit, body: &ObjId, idx: usize) -> (Start, BlockKind) {
+    let floor = idx.saturating_sub(SCAN_MAX);
+    let mut i = idx;
+    while i > floor {
+        i -= 1;
+        match boundary_at(doc, body, i) {
+            Some(Some(marker)) => return (Start::Marker(i), marker_kind(doc, &marker)),
+            Some(None) => return (Start::Newline(i), BlockKind::Paragraph),
+            None => {}
+        }
+    }
+    if floor == 0 {
+        return (Start::Implicit, BlockKind::Paragraph);
+    }
+    let layout = layout(doc, body);
+    let b = &layout.blocks[layout.block_at(idx - usize::from(layout.lead))];
+    (b.start, b.block.kind)
+}
+
+/// Makes the block that starts at `start` (now of kind `current`) a
+/// `kind` block.
+fn set_kind(
+    doc: &mut AutoCommit,
+    body: &ObjId,
+    start: Start,
+    current: BlockKind,
+    kind: BlockKind,
+) -> Result<(), DocError> {
+    if current == kind {
         return Ok(());
     }
-    match block.start {
-        Start::Marker(idx) => {
-            let Some((automerge::Value::Object(automerge::ObjType::Map), marker)) =
-                automerge::ReadDoc::get(doc, body, idx).map_err(am::internal)?
-            else {
-                return Err(am::internal("a block marker was not where the layout put it"));
-            };
-            write_marker(doc, &marker, kind)
-        }
+    match start {
+        Start::Marker(idx) => match boundary_at(doc, body, idx) {
+            Some(Some(marker)) => write_marker(doc, &marker, kind),
+            _ => Err(am::internal("a block marker was not where it was found")),
+        },
         Start::Implicit => {
-            ensure_lead(doc, body, layout, kind)?;
+            ensure_lead(doc, body, kind)?;
             Ok(())
         }
         Start::Newline(idx) => {
-            let shift = usize::from(ensure_lead(doc, body, layout, BlockKind::Paragraph)?);
-            let idx = idx + shift;
+            let idx = idx + usize::from(ensure_lead(doc, body, BlockKind::Paragraph)?);
             doc.splice_text(body, idx, 1, "").map_err(am::internal)?;
             insert_boundary(doc, body, idx, kind, false)
         }
@@ -660,8 +696,7 @@ pub(crate) fn insert(doc: &mut AutoCommit, body: &ObjId, at: usize, text: &str) 
     let lead = starts_with_marker(doc, body);
     let pieces: Vec<&str> = text.split('\n').collect();
     let kind = if pieces.len() > 1 && lead {
-        let layout = layout(doc, body);
-        layout.blocks[layout.block_at(at)].block.kind.continued()
+        block_of(doc, body, at + 1).1.continued()
     } else {
         BlockKind::Paragraph
     };
@@ -739,20 +774,18 @@ pub(crate) fn apply(doc: &mut AutoCommit, body: &ObjId, edit: &Edit) -> Result<(
             if start == end {
                 return Ok(());
             }
-            let layout = layout(doc, body);
-            let current = layout.segments(|i| &layout.blocks[i].block.runs);
-            let lead = usize::from(layout.lead);
-            let wanted = restyle(&current, start + lead, end + lead, *mark, value);
-            apply_mark_diff(doc, body, &current, &wanted)
+            let lead = usize::from(starts_with_marker(doc, body));
+            mark_range(doc, body, start + lead, end + lead, *mark, value)
         }
         Edit::SetBlock { at, kind } => {
             kind.check()?;
-            let layout = layout(doc, body);
-            let len = layout.len();
+            let len = text_len(doc, body);
             if *at > len {
                 return Err(out_of_range(*at, len));
             }
-            set_kind(doc, body, &layout, layout.block_at(*at), *kind)
+            let lead = usize::from(starts_with_marker(doc, body));
+            let (start, current) = block_of(doc, body, at + lead);
+            set_kind(doc, body, start, current, *kind)
         }
         Edit::SplitBlock { at, kind } => {
             kind.check()?;
@@ -764,41 +797,108 @@ pub(crate) fn apply(doc: &mut AutoCommit, body: &ObjId, edit: &Edit) -> Result<(
             if !lead && *kind == BlockKind::Paragraph {
                 return insert_boundary(doc, body, *at, *kind, true);
             }
-            let layout = layout(doc, body);
-            let shift = usize::from(ensure_lead(doc, body, &layout, BlockKind::Paragraph)?);
+            let shift = usize::from(ensure_lead(doc, body, BlockKind::Paragraph)?);
             insert_boundary(doc, body, at + shift + usize::from(lead), *kind, false)
         }
         Edit::Title { .. } => Ok(()),
     }
 }
 
-/// `segs` with `mark` set to `value` over automerge indices `start..end`.
-fn restyle(segs: &[Seg], start: usize, end: usize, mark: MarkKind, value: Option<&str>) -> Vec<Seg> {
-    let mut out = Vec::with_capacity(segs.len() + 2);
-    let mut idx = 0;
-    for seg in segs {
-        match seg {
-            Seg::Boundary => {
-                out.push(Seg::Boundary);
-                idx += 1;
+/// Sets `mark` to `want` (`None`: off) over automerge indices `s..e`,
+/// writing only where the text does not have that value already. Block
+/// boundaries carry no marks and are skipped. The current marks come from
+/// automerge's mark index, and the boundaries from looking at each element
+/// (or at the whole layout for a range longer than [`SCAN_MAX`]), so the
+/// cost follows the range, not the body.
+fn mark_range(
+    doc: &mut AutoCommit,
+    body: &ObjId,
+    s: usize,
+    e: usize,
+    mark: MarkKind,
+    want: Option<&str>,
+) -> Result<(), DocError> {
+    let want = match (mark, want) {
+        (_, None) => None,
+        (MarkKind::Link, Some(url)) => Some(ScalarValue::Str(url.into())),
+        (_, Some(_)) => Some(ScalarValue::Boolean(true)),
+    };
+    // What automerge holds for this mark, as this crate reads it.
+    let mut current: Vec<(usize, usize, Option<ScalarValue>)> = automerge::ReadDoc::marks(doc, body)
+        .map_err(am::internal)?
+        .into_iter()
+        .filter(|m| m.name == mark.name() && m.end > s && m.start < e)
+        .map(|m| {
+            let value = match &m.value {
+                ScalarValue::Boolean(true) if mark != MarkKind::Link => Some(m.value.clone()),
+                ScalarValue::Str(url) if mark == MarkKind::Link && url_ok(url) => Some(m.value.clone()),
+                _ => None,
+            };
+            (m.start.max(s), m.end.min(e), value)
+        })
+        .collect();
+    current.sort_by_key(|(a, _, _)| *a);
+    // Stretches where the value differs from the one wanted.
+    let mut differ: Vec<(usize, usize)> = Vec::new();
+    let mut add = |a: usize, b: usize| match differ.last_mut() {
+        Some((_, end)) if *end == a => *end = b,
+        _ if b > a => differ.push((a, b)),
+        _ => {}
+    };
+    let mut at = s;
+    for (a, b, value) in &current {
+        if *a > at && want.is_some() {
+            add(at, *a);
+        }
+        let a = (*a).max(at);
+        if b > &a && *value != want {
+            add(a, *b);
+        }
+        at = at.max(*b);
+    }
+    if at < e && want.is_some() {
+        add(at, e);
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    // Cut out the boundaries.
+    let boundaries: Vec<usize> = if e - s <= SCAN_MAX {
+        (s..e).filter(|&i| boundary_at(doc, body, i).is_some()).collect()
+    } else {
+        layout(doc, body)
+            .blocks
+            .iter()
+            .filter_map(|b| match b.start {
+                Start::Marker(i) | Start::Newline(i) if (s..e).contains(&i) => Some(i),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut ranges = Vec::new();
+    for (a, b) in differ {
+        let mut from = a;
+        for &x in boundaries.iter().filter(|&&x| x >= a && x < b) {
+            if x > from {
+                ranges.push((from, x));
             }
-            Seg::Text(len, style) => {
-                let (a, b) = (idx, idx + len);
-                let cuts = [a, start.clamp(a, b), end.clamp(a, b), b];
-                for w in cuts.windows(2) {
-                    if w[1] > w[0] {
-                        let mut s = style.clone();
-                        if w[0] >= start && w[1] <= end {
-                            s.set(mark, value);
-                        }
-                        out.push(Seg::Text(w[1] - w[0], s));
-                    }
-                }
-                idx = b;
-            }
+            from = x + 1;
+        }
+        if b > from {
+            ranges.push((from, b));
         }
     }
-    out
+    for (a, b) in ranges {
+        match &want {
+            Some(v) => doc
+                .mark(body, Mark::new(mark.name().to_owned(), v.clone(), a, b), mark.expand())
+                .map_err(am::internal)?,
+            None => doc
+                .unmark(body, mark.name(), a, b, mark.expand())
+                .map_err(am::internal)?,
+        }
+    }
+    Ok(())
 }
 
 /// Marks and unmarks so that the text's marks go from `current` to
@@ -902,8 +1002,7 @@ pub(crate) fn reshape(
     // edits) gets a leading marker too, so that deleting that text cannot
     // turn the next marker into a leading one, which is not a boundary.
     if (needs_markers || layout.has_markers()) && !layout.lead {
-        let first = layout.blocks[0].block.kind;
-        ensure_lead(doc, body, &layout, first)?;
+        ensure_lead(doc, body, BlockKind::Paragraph)?;
         layout = self::layout(doc, body);
     }
     let plain = !layout.lead;
@@ -988,10 +1087,9 @@ pub(crate) fn reshape(
             return Err(am::internal("the body does not have the blocks it was given"));
         }
         for (i, k) in kinds.iter().enumerate() {
-            if layout.blocks[i].block.kind != *k {
-                // Only a `\n` becomes a marker here, which keeps every index.
-                set_kind(doc, body, &layout, i, *k)?;
-            }
+            // Only a `\n` becomes a marker here, which keeps every index.
+            let b = &layout.blocks[i];
+            set_kind(doc, body, b.start, b.block.kind, *k)?;
         }
     }
     Ok(())
