@@ -266,6 +266,29 @@ pub fn space(ctx: &Ctx, cmd: SpaceCommand) -> Result<()> {
             }
             text
         }),
+        SpaceCommand::History { space } => answer(ctx, LibraryRequest::SpaceHistory { space }, |v| {
+            let mut text = String::new();
+            for e in v.as_array().into_iter().flatten() {
+                let join = |k: &str| {
+                    e[k].as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                text.push_str(&format!(
+                    "{}  {:<8}  {:<20}  writers {}  readers {}{}\n",
+                    short(s(e, "op")),
+                    s(e, "what"),
+                    s(e, "by"),
+                    join("writers"),
+                    join("readers"),
+                    if e["in_force"] == true { "  (in force)" } else { "" }
+                ));
+            }
+            text
+        }),
         SpaceCommand::Create { name, readers, writers } => {
             answer(ctx, LibraryRequest::CreateSpace { name, readers, writers }, |v| {
                 format!("created space {} \"{}\"\n", short(s(v, "id")), s(v, "name"))

@@ -250,6 +250,11 @@ pub enum SpaceCommand {
         #[arg(long = "writers", value_name = "WHO", num_args = 1.., value_delimiter = ',')]
         writers: Vec<String>,
     },
+    /// Who made a space and every change of who may read and edit it.
+    History {
+        /// The space.
+        space: String,
+    },
     /// Change who may read and edit a space (its owner or an admin).
     Share {
         /// The space.

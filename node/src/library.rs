@@ -222,6 +222,48 @@ impl Local {
         Ok(out)
     }
 
+    /// Who made space `space` and every change of who may read and write
+    /// it, in the order every node applies them: the permission audit of
+    /// the space. Each entry is a signed op of the authorisation state.
+    pub fn space_history(&self, space: &str) -> Result<Vec<Value>> {
+        let scope = self.find_space(space)?;
+        let state = self.require_org()?;
+        let name_of = |op: &outpost_identity::SignedOp| {
+            let by = op.op.author;
+            state
+                .role_certs()
+                .find(|(_, c)| c.subject == by)
+                .map_or_else(|| by.short(), |(_, c)| c.name.clone())
+        };
+        let mut out = Vec::new();
+        for id in state.order() {
+            let Some(op) = state.op(id) else { continue };
+            let (what, readers, writers) = match &op.op.body {
+                outpost_identity::Body::Scope(def) if *id == scope => ("created", &def.readers, &def.writers),
+                outpost_identity::Body::Reshare(r) if r.rekey.scope == scope => ("reshared", &r.readers, &r.writers),
+                _ => continue,
+            };
+            out.push(json!({
+                "op": id.to_hex(),
+                "what": what,
+                "by": name_of(op),
+                "member": op.op.author.to_string(),
+                "readers": principals_text(readers),
+                "writers": principals_text(writers),
+                "accepted": matches!(state.verdict(id), Some(outpost_identity::state::Verdict::Accepted)),
+                "in_force": false,
+            }));
+        }
+        // The policy in force is the last entry that states it.
+        if let Some(def) = state.scope(&scope) {
+            let (r, w) = (json!(principals_text(&def.readers)), json!(principals_text(&def.writers)));
+            if let Some(e) = out.iter_mut().rev().find(|e| e["readers"] == r && e["writers"] == w) {
+                e["in_force"] = json!(true);
+            }
+        }
+        Ok(out)
+    }
+
     /// Finds a space by id prefix or exact name.
     pub fn find_space(&self, text: &str) -> Result<OpId> {
         let state = self.require_org()?;
@@ -1016,6 +1058,11 @@ pub enum LibraryRequest {
         #[serde(default)]
         writers: Vec<String>,
     },
+    /// Who made a space and every change of its readers and writers.
+    SpaceHistory {
+        /// The space: id prefix or name.
+        space: String,
+    },
     /// Creates a text document.
     New {
         /// The title.
@@ -1170,6 +1217,7 @@ impl LibraryRequest {
             self,
             LibraryRequest::List { .. }
                 | LibraryRequest::Spaces
+                | LibraryRequest::SpaceHistory { .. }
                 | LibraryRequest::Show { .. }
                 | LibraryRequest::History { .. }
                 | LibraryRequest::Diff { .. }
@@ -1195,6 +1243,7 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: LibraryRequest) -> Resu
     Ok(match req {
         LibraryRequest::List { trash } => json!(local.library(pass, trash)?),
         LibraryRequest::Spaces => json!(local.spaces(pass)?),
+        LibraryRequest::SpaceHistory { space } => json!(local.space_history(&space)?),
         LibraryRequest::CreateSpace { name, readers, writers } => {
             let id = local.create_space(&name, parse_principals(&readers)?, parse_principals(&writers)?, pass)?;
             json!({"id": id.to_hex(), "name": name})
