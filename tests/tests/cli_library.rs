@@ -569,3 +569,40 @@ fn rich_text_edits_over_http_make_a_bold_run() {
     let through_cli = alice.json(["doc", "show", &id]);
     assert_eq!(through_cli["blocks"], before["blocks"]);
 }
+
+#[test]
+fn space_history_is_the_permission_audit_of_a_space() {
+    let sb = Sandbox::new();
+    let alice = alice(&sb);
+    alice.ok(words("space create Apollo --writers dept:HQ/Marketing --readers dept:HQ/RnD"));
+    let unchanged = alice.json(words("space history Apollo"));
+    let rows = unchanged.as_array().expect("space history prints an array");
+    assert_eq!(rows.len(), 1, "{unchanged}");
+    assert_eq!(rows[0]["what"], "created", "{unchanged}");
+    assert_eq!(rows[0]["by"], "Alice", "{unchanged}");
+    assert_eq!(rows[0]["in_force"], true, "{unchanged}");
+
+    alice.ok(words("space share Apollo --writers dept:HQ/Marketing,dept:HQ/RnD --readers everyone"));
+    let history = alice.json(words("space history Apollo"));
+    let rows = history.as_array().expect("space history prints an array");
+    let column = |key: &str| -> Vec<Value> { rows.iter().map(|r| r[key].clone()).collect() };
+    assert_eq!(column("what"), [json!("created"), json!("reshared")], "{history}");
+    assert_eq!(column("in_force"), [json!(false), json!(true)], "{history}");
+    assert_eq!(rows[1]["writers"], json!(["dept:HQ/Marketing", "dept:HQ/RnD"]), "{history}");
+    assert_eq!(rows[1]["readers"], json!(["everyone"]), "{history}");
+    assert_eq!(column("accepted"), [json!(true), json!(true)], "{history}");
+    // The listing shows the policy in force.
+    let spaces = alice.json(words("space list"));
+    let apollo = spaces
+        .as_array()
+        .expect("space list prints an array")
+        .iter()
+        .find(|s| s["name"] == "Apollo")
+        .unwrap_or_else(|| panic!("Apollo is not listed: {spaces}"));
+    assert_eq!(apollo["readers"], json!(["everyone"]), "{apollo}");
+    alice
+        .ok(words("space history Apollo"))
+        .stdout_has("reshared")
+        .stdout_has("(in force)");
+    alice.fails(words("space history Nowhere"), exit::ERROR, "no space \"Nowhere\"");
+}
