@@ -156,6 +156,7 @@ impl Run {
 
 /// One block of the body: a paragraph, a heading, a list item...
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Block {
     /// What it is.
     pub kind: BlockKind,
