@@ -54,6 +54,16 @@ fn changed(v: &Value, what: &str) -> String {
     }
 }
 
+/// A JSON list of strings, comma-separated.
+fn joined(v: &Value) -> String {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn time(v: &Value) -> String {
     Timestamp(v.as_u64().unwrap_or_default()).to_utc_string()
 }
@@ -247,15 +257,7 @@ pub fn space(ctx: &Ctx, cmd: SpaceCommand) -> Result<()> {
         SpaceCommand::List => answer(ctx, LibraryRequest::Spaces, |v| {
             let mut text = format!("{:<16}  {:<24}  {:<30}  {}\n", "ID", "NAME", "WRITERS", "READERS");
             for sp in v.as_array().into_iter().flatten() {
-                let join = |k: &str| {
-                    sp[k]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
+                let join = |k: &str| joined(&sp[k]);
                 text.push_str(&format!(
                     "{}  {:<24}  {:<30}  {}\n",
                     short(s(sp, "id")),
@@ -269,14 +271,7 @@ pub fn space(ctx: &Ctx, cmd: SpaceCommand) -> Result<()> {
         SpaceCommand::History { space } => answer(ctx, LibraryRequest::SpaceHistory { space }, |v| {
             let mut text = String::new();
             for e in v.as_array().into_iter().flatten() {
-                let join = |k: &str| {
-                    e[k].as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                };
+                let join = |k: &str| joined(&e[k]);
                 text.push_str(&format!(
                     "{}  {:<8}  {:<20}  writers {}  readers {}{}\n",
                     short(s(e, "op")),

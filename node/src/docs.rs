@@ -28,19 +28,6 @@ pub fn doc_key_bytes(doc: &DocKey) -> [u8; 48] {
     k
 }
 
-/// One entry of a document's history.
-#[derive(Debug, Clone)]
-pub struct HistoryEntry {
-    /// The envelope.
-    pub id: EnvId,
-    /// The author's name from their certificate.
-    pub author: String,
-    /// When the author says they wrote it.
-    pub time: Timestamp,
-    /// What changed.
-    pub summary: String,
-}
-
 /// A document as this member sees it.
 #[derive(Debug)]
 pub struct DocView {
@@ -449,45 +436,6 @@ impl Local {
             updated,
         })
     }
-
-    /// Who changed what and when, oldest first.
-    pub fn history(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Result<Vec<HistoryEntry>> {
-        let changes = self
-            .changes(replica, ring, doc)
-            .context("you cannot read this document")?;
-        let state = replica.auth();
-        let mut applied = Vec::new();
-        let mut before = String::new();
-        let mut out = Vec::new();
-        for (env, change) in changes {
-            applied.push(change);
-            let now = TextDoc::from_changes(b"history", applied.iter().cloned())?;
-            let after = format!("{}\n{}", now.title(), now.body());
-            let summary = if out.is_empty() {
-                "created".to_owned()
-            } else {
-                outpost_workspace::doc::summarize(&before, &after)
-            };
-            let author = state.op(&env.header.cert).and_then(|o| o.grant()).map_or_else(
-                || env.header.author.short(),
-                |c| {
-                    if c.role == Role::Admin {
-                        format!("{} (admin)", c.name)
-                    } else {
-                        c.name.clone()
-                    }
-                },
-            );
-            out.push(HistoryEntry {
-                id: env.id,
-                author,
-                time: env.header.time,
-                summary,
-            });
-            before = after;
-        }
-        Ok(out)
-    }
 }
 
 impl Local {
@@ -799,35 +747,6 @@ impl Local {
             self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         }
         Ok((key, envs.iter().map(|e| e.id).collect()))
-    }
-
-    /// Applies an edit to the document `id` (`set` replaces the body,
-    /// otherwise `append` adds to it) and stores the change. Returns the
-    /// new change, or `None` if the text was already that.
-    pub fn edit_doc(
-        &mut self,
-        id: &str,
-        set: Option<&str>,
-        append: Option<&str>,
-        pass: &Passphrase,
-    ) -> Result<Option<(DocKey, EnvId)>> {
-        let open = self.open_doc(id, pass)?;
-        let mut doc = open
-            .view
-            .doc
-            .context("you may not read this document, so you cannot edit it")?;
-        let change = match (set, append) {
-            (Some(t), _) => doc.set_body(t)?,
-            (None, Some(t)) => doc.append(t)?,
-            (None, None) => bail!("give the new text or the text to append"),
-        };
-        match change {
-            Some(change) => Ok(Some((
-                open.key,
-                self.write_change(open.key, change, pass, crate::now())?,
-            ))),
-            None => Ok(None),
-        }
     }
 }
 

@@ -256,7 +256,10 @@ impl Local {
         }
         // The policy in force is the last entry that states it.
         if let Some(def) = state.scope(&scope) {
-            let (r, w) = (json!(principals_text(&def.readers)), json!(principals_text(&def.writers)));
+            let (r, w) = (
+                json!(principals_text(&def.readers)),
+                json!(principals_text(&def.writers)),
+            );
             if let Some(e) = out.iter_mut().rev().find(|e| e["readers"] == r && e["writers"] == w) {
                 e["in_force"] = json!(true);
             }
@@ -629,12 +632,9 @@ impl Local {
             };
             let author = state.op(&env.header.cert).and_then(|o| o.grant()).map_or_else(
                 || env.header.author.short(),
-                |c| {
-                    if c.role == Role::Admin {
-                        format!("{} (admin)", c.name)
-                    } else {
-                        c.name.clone()
-                    }
+                |c| match c.role {
+                    Role::Admin => format!("{} (admin)", c.name),
+                    _ => c.name.clone(),
                 },
             );
             out.push(json!({

@@ -111,7 +111,10 @@ impl Local {
         }
         let now = crate::now();
         if now.0.abs_diff(h.time.0) > PRESENCE_TTL_SECS {
-            bail!("a presence beat is {} s old (or from the future)", now.0.abs_diff(h.time.0));
+            bail!(
+                "a presence beat is {} s old (or from the future)",
+                now.0.abs_diff(h.time.0)
+            );
         }
         let state = self.require_org()?;
         let cert = state

@@ -574,7 +574,9 @@ fn rich_text_edits_over_http_make_a_bold_run() {
 fn space_history_is_the_permission_audit_of_a_space() {
     let sb = Sandbox::new();
     let alice = alice(&sb);
-    alice.ok(words("space create Apollo --writers dept:HQ/Marketing --readers dept:HQ/RnD"));
+    alice.ok(words(
+        "space create Apollo --writers dept:HQ/Marketing --readers dept:HQ/RnD",
+    ));
     let unchanged = alice.json(words("space history Apollo"));
     let rows = unchanged.as_array().expect("space history prints an array");
     assert_eq!(rows.len(), 1, "{unchanged}");
@@ -582,13 +584,19 @@ fn space_history_is_the_permission_audit_of_a_space() {
     assert_eq!(rows[0]["by"], "Alice", "{unchanged}");
     assert_eq!(rows[0]["in_force"], true, "{unchanged}");
 
-    alice.ok(words("space share Apollo --writers dept:HQ/Marketing,dept:HQ/RnD --readers everyone"));
+    alice.ok(words(
+        "space share Apollo --writers dept:HQ/Marketing,dept:HQ/RnD --readers everyone",
+    ));
     let history = alice.json(words("space history Apollo"));
     let rows = history.as_array().expect("space history prints an array");
     let column = |key: &str| -> Vec<Value> { rows.iter().map(|r| r[key].clone()).collect() };
     assert_eq!(column("what"), [json!("created"), json!("reshared")], "{history}");
     assert_eq!(column("in_force"), [json!(false), json!(true)], "{history}");
-    assert_eq!(rows[1]["writers"], json!(["dept:HQ/Marketing", "dept:HQ/RnD"]), "{history}");
+    assert_eq!(
+        rows[1]["writers"],
+        json!(["dept:HQ/Marketing", "dept:HQ/RnD"]),
+        "{history}"
+    );
     assert_eq!(rows[1]["readers"], json!(["everyone"]), "{history}");
     assert_eq!(column("accepted"), [json!(true), json!(true)], "{history}");
     // The listing shows the policy in force.

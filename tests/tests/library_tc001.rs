@@ -14,9 +14,8 @@
 //! Nodes that cannot read a scope neither hold nor pass on its changes, so
 //! every node dials the Marketing node directly.
 
-use outpost_node::docs::doc_key_bytes;
-use outpost_node::{Home, Local, Passphrase};
-use outpost_seal::envelope::{Envelope, Header, Payload};
+mod common;
+
 use outpost_tests::cluster::{TIMEOUT, acme, certified_in, converged, doc, holds_for, wait_for_log, wait_for_peers};
 use outpost_tests::{Node, RunningNode, exit, wait_until};
 use serde_json::{Value, json};
@@ -85,49 +84,6 @@ fn state(node: &RunningNode, id: &str) -> Value {
         "trashed": shown["trashed"], "folder": shown["folder"], "versions": shown["versions"],
         "changes": shown["changes"],
     })
-}
-
-/// Writes, into the store of the stopped node `home`, a change appending
-/// `text` to document `id`, sealed and signed by its member as a writer's
-/// would be but with no check of the validity rule: what a tampered client
-/// of a view-only member would produce.
-fn forge_edit(home: &std::path::Path, id: &str, text: &str) {
-    let pass = Passphrase::from_sources(None).expect("no passphrase in tests");
-    let local = Local::open(Home::at(home)).expect("the reader's store opens");
-    let open = local.open_doc(id, &pass).expect("the reader holds the document");
-    let mut doc = open.view.doc.expect("the reader can read the document");
-    let change = doc
-        .append(text)
-        .expect("appending is a change")
-        .expect("the text is new");
-    let member = local.home.member_keys(&pass).expect("the member key opens");
-    let now = outpost_node::now();
-    let state = local.require_org().expect("the reader is in the org");
-    let (cert, _) = state.role_of(&member.public(), now).expect("the reader is certified");
-    let epoch = state.writer_epoch(&open.key.0).expect("the space has a key");
-    let header = Header {
-        doc: open.key.1,
-        scope: open.key.0,
-        author: member.public(),
-        cert,
-        deps: open.heads.clone(),
-        auth_heads: state.heads(),
-        epoch,
-        time: now,
-        nonce: [0; 24],
-    };
-    let secret = open.ring.get(&epoch).expect("readers hold the space's key");
-    let env = Envelope::seal(
-        header,
-        &Payload::Change(change),
-        secret,
-        &member.signing,
-        &mut rand::rng(),
-    );
-    local
-        .store
-        .put_envelopes_with([(&doc_key_bytes(&open.key), &env.id.0, env.bytes.as_slice())], true)
-        .expect("the store takes the forged change");
 }
 
 /// Runs an edit that R&D's node must refuse as view-only.
@@ -297,7 +253,7 @@ fn tc001_marketing_writes_rnd_reads_finance_sees_nothing() {
         m.logs()
     );
     let _ = r.kill();
-    forge_edit(rita.home(), &id, "FORGED-BY-RND\n");
+    common::forge_edit(rita.home(), &id, "FORGED-BY-RND\n");
     let r = rita.up(&[m.addr()]);
     let all = [&m, &r, &q, &f];
     wait_for_log(&m, &["refusing change", &id, "rita", "view-only"], &all);
