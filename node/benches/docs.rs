@@ -354,7 +354,9 @@ async fn run(sizes: Sizes) -> Result<Report> {
         n.wait_peers(sizes.nodes - 1).await?;
     }
     common::wait_until("every node shows the document", async || {
-        Ok(shown(&nodes, &id).await.is_ok_and(|s| s.windows(2).all(|w| w[0] == w[1])))
+        Ok(shown(&nodes, &id)
+            .await
+            .is_ok_and(|s| s.windows(2).all(|w| w[0] == w[1])))
     })
     .await?;
     let apis: Vec<(SocketAddr, String)> = nodes
@@ -384,7 +386,13 @@ async fn run(sizes: Sizes) -> Result<Report> {
         .enumerate()
         .map(|(e, ws)| {
             let ch = char::from_u32(0x4E00 + e as u32).expect("a CJK ideograph");
-            tokio::spawn(type_keys(ws, ch, every, until, 0x9e37_79b9 ^ (e as u64 + 1) * 0x1000_0001))
+            tokio::spawn(type_keys(
+                ws,
+                ch,
+                every,
+                until,
+                0x9e37_79b9 ^ (e as u64 + 1) * 0x1000_0001,
+            ))
         })
         .collect();
     let mut typed = Vec::new();
@@ -479,7 +487,11 @@ async fn run(sizes: Sizes) -> Result<Report> {
         w.abort();
     }
     for n in nodes {
-        n.stop().await?;
+        // A node still working through its peers' gossip may not stop in
+        // time; the figures are taken already.
+        if let Err(e) = n.stop().await {
+            eprintln!("a node did not stop cleanly: {e:#}");
+        }
     }
     Ok(Report {
         typing_secs: last.duration_since(started).as_secs_f64().max(1e-3),
