@@ -76,6 +76,60 @@ pub enum NodeEvent {
     },
 }
 
+/// Gossiped changes waiting to be stored, at most; more are dropped (and
+/// come later by sync).
+pub const GOSSIP_QUEUE_MAX: usize = 16_384;
+/// Gossiped changes stored in one batch (one durable commit), at most.
+pub const GOSSIP_BATCH_MAX: usize = 1024;
+
+/// Stores gossiped changes as they queue up: everything waiting at once in
+/// one batch (one verification pass and one durable commit), then pulls
+/// from the peers whose changes revealed others this node lacks.
+async fn gossip_batches(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::Receiver<(PeerId, Item)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < GOSSIP_BATCH_MAX {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let checks: Vec<(PeerId, bool, Vec<[u8; 32]>)> = batch
+            .iter()
+            .filter_map(|(peer, item)| match item {
+                Item::Op(o) if !o.deps.is_empty() => Some((*peer, true, o.deps.clone())),
+                Item::Envelope(e) if !e.deps.is_empty() => Some((*peer, false, e.deps.clone())),
+                _ => None,
+            })
+            .collect();
+        shared
+            .deliver(batch.into_iter().map(|(_, item)| item).collect(), false)
+            .await;
+        if checks.is_empty() {
+            continue;
+        }
+        let lacking = shared
+            .with_local(move |l, _| {
+                let mut peers: Vec<PeerId> = Vec::new();
+                for (peer, op, deps) in checks {
+                    if !peers.contains(&peer) && lacks_deps(l, op, &deps)? {
+                        peers.push(peer);
+                    }
+                }
+                Ok(peers)
+            })
+            .await;
+        match lacking {
+            Ok(peers) => {
+                for peer in peers {
+                    shared.pull(peer, "its gossip revealed changes this node lacks");
+                }
+            }
+            Err(e) => tracing::warn!("cannot check gossiped changes' dependencies: {e:#}"),
+        }
+    }
+}
+
 /// A sync document key as (scope, document) ids.
 fn doc_ref(key: &outpost_sync::DocKey) -> ([u8; 32], [u8; 16]) {
     let mut scope = [0u8; 32];
@@ -106,6 +160,8 @@ pub struct DaemonConfig {
 
 /// State shared by the loops and the API.
 pub struct Shared {
+    /// Gossiped changes on their way to [`gossip_batches`].
+    gossip_in: tokio::sync::mpsc::Sender<(PeerId, Item)>,
     /// Documents open in live editors, each with its latest snapshot.
     pub live: crate::api::live::Hub,
     /// The member's view of the org; one writer at a time.
@@ -607,20 +663,14 @@ impl Shared {
             }
             (None, _) => return tracing::warn!(%peer, "dropping an empty gossip frame"),
         };
-        let (op, deps) = match &item {
-            Item::Op(o) => (true, o.deps.clone()),
-            Item::Envelope(e) => (false, e.deps.clone()),
-        };
-        self.deliver(vec![item], false).await;
-        if deps.is_empty() {
-            return;
-        }
-        match self.with_local(move |l, _| lacks_deps(l, op, &deps)).await {
-            Ok(true) => {
-                self.pull(peer, "its gossip revealed changes this node lacks");
+        // Stored in batches by `gossip_batches`: one durable commit for
+        // whatever arrived meanwhile, not one per message.
+        match self.gossip_in.try_send((peer, item)) {
+            Ok(()) => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(%peer, "dropping a gossiped change: {GOSSIP_QUEUE_MAX} wait to be stored (sync brings it later)");
             }
-            Ok(false) => {}
-            Err(e) => tracing::warn!("cannot check a gossiped change's dependencies: {e:#}"),
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 
@@ -908,6 +958,7 @@ pub async fn run(
     local.defer_durability = true;
     let (committer, committer_thread) = Committer::start(local.store.clone());
     let writes = local.writes.clone();
+    let (gossip_in, gossip_out) = tokio::sync::mpsc::channel(GOSSIP_QUEUE_MAX);
     let shared = Arc::new(Shared {
         committer,
         _committer_thread: committer_thread,
@@ -927,7 +978,9 @@ pub async fn run(
         held: Mutex::new(HashSet::new()),
         pulls: Mutex::new(HashMap::new()),
         live: crate::api::live::Hub::default(),
+        gossip_in,
     });
+    tokio::spawn(gossip_batches(shared.clone(), gossip_out));
     shared.follow_held_scopes().await;
     let listener = tokio::net::TcpListener::bind(config.api)
         .await

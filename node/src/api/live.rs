@@ -67,16 +67,20 @@ impl Hub {
 /// Builds a snapshot of `key` after each change, until nobody watches.
 async fn snapshots(shared: Arc<Shared>, key: DocKey, tx: watch::Sender<Utf8Bytes>) {
     let mut events = shared.subscribe();
+    // Changes made between the first snapshot and this subscription would
+    // otherwise go unseen until the next one: build one at once.
+    let mut first = true;
     loop {
-        let changed = tokio::select! {
-            e = events.recv() => match e {
-                Ok(NodeEvent::Changed(docs)) => docs.iter().any(|(s, d)| *s == key.0.0 && *d == key.1.0),
-                Ok(_) => false,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            },
-            () = tx.closed() => break,
-        };
+        let changed = std::mem::take(&mut first)
+            || tokio::select! {
+                e = events.recv() => match e {
+                    Ok(NodeEvent::Changed(docs)) => docs.iter().any(|(s, d)| *s == key.0.0 && *d == key.1.0),
+                    Ok(_) => false,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                () = tx.closed() => break,
+            };
         if !changed {
             continue;
         }
@@ -151,7 +155,8 @@ async fn session(shared: Arc<Shared>, key: DocKey, first: Value, socket: WebSock
     if out.send(Message::Text(first)).await.is_err() {
         return;
     }
-    docs.mark_unchanged();
+    // The shared snapshot may be newer than `first`: send it too.
+    docs.mark_changed();
     let id = key.1.to_hex();
     let mut present = false;
     loop {

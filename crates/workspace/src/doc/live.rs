@@ -51,15 +51,9 @@ impl TextDoc {
         let lead_then = usize::from(lead(&self.doc, &body, Some(&hashes)));
         let lead_now = usize::from(lead(&self.doc, &body, None));
         let len_then = self.doc.length_at(&body, &hashes);
-        let carry = |pos: usize| -> Result<usize, DocError> {
-            let index = pos + lead_then;
-            if index > len_then {
-                return Err(DocError::OutOfRange {
-                    at: pos,
-                    len: len_then - lead_then,
-                });
-            }
-            let position = if index == len_then {
+        // Where the character at `index` (of the body at `base`) is now.
+        let now_at = |index: usize| -> Result<usize, DocError> {
+            let position = if index >= len_then {
                 automerge::CursorPosition::End
             } else {
                 automerge::CursorPosition::Index(index)
@@ -68,11 +62,35 @@ impl TextDoc {
                 .doc
                 .get_cursor(&body, position, Some(&hashes))
                 .map_err(super::am::internal)?;
-            let at = self
-                .doc
+            self.doc
                 .get_cursor_position(&body, &cursor, None)
-                .map_err(super::am::internal)?;
-            Ok(at.saturating_sub(lead_now))
+                .map_err(super::am::internal)
+        };
+        let check = |pos: usize| -> Result<usize, DocError> {
+            let index = pos + lead_then;
+            if index > len_then {
+                return Err(DocError::OutOfRange {
+                    at: pos,
+                    len: len_then - lead_then,
+                });
+            }
+            Ok(index)
+        };
+        // A position that starts something (a range, a block) follows the
+        // character after it.
+        let carry = |pos: usize| -> Result<usize, DocError> {
+            let index = check(pos)?;
+            Ok(now_at(index)?.saturating_sub(lead_now))
+        };
+        // A position where text goes, or where a range ends, follows the
+        // character before it, as a cursor does: typing goes on right
+        // after one's own last character whatever others typed meanwhile.
+        let carry_after = |pos: usize| -> Result<usize, DocError> {
+            let index = check(pos)?;
+            if index <= lead_then {
+                return Ok(0);
+            }
+            Ok((now_at(index - 1)? + 1).saturating_sub(lead_now))
         };
         let len_now = self.text_len();
         let mut out = Vec::with_capacity(edits.len());
@@ -84,11 +102,14 @@ impl TextDoc {
                 (_, Some(s)) => shifted(edit, |p| moved(p, s)),
                 (_, None) => {
                     let first = first_position(edit);
-                    let carried = carry(first)?;
+                    let carried = match edit {
+                        Edit::Insert { .. } | Edit::SplitBlock { .. } => carry_after(first)?,
+                        _ => carry(first)?,
+                    };
                     shift = Some(carried as isize - first as isize);
                     match edit {
                         Edit::Delete { at, len } => {
-                            let end = carry(at + len)?;
+                            let end = carry_after(at + len)?;
                             Edit::Delete {
                                 at: carried,
                                 len: end.saturating_sub(carried),
@@ -102,7 +123,7 @@ impl TextDoc {
                             url,
                         } => Edit::Format {
                             start: carried,
-                            end: carry(*end)?.max(carried),
+                            end: carry_after(*end)?.max(carried),
                             mark: *mark,
                             on: *on,
                             url: url.clone(),
@@ -272,5 +293,64 @@ impl crate::model::Model {
             crate::model::Model::Text(d) => d.delete_permanently(),
             crate::model::Model::File(f) => f.delete_permanently(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(doc: &mut TextDoc, at: usize, text: &str) -> Vec<u8> {
+        doc.apply_edits(&[Edit::Insert {
+            at,
+            text: text.to_owned(),
+        }])
+        .expect("an insert in range")
+        .expect("a change")
+    }
+
+    #[test]
+    fn typing_goes_on_after_ones_own_text_whatever_others_typed() {
+        let (mut a, first) = TextDoc::create(b"aaaa", "Sentence").expect("create");
+        let body = a.set_body("The fox.").expect("set").expect("a change");
+        let mut b = TextDoc::from_changes(b"bbbb", [first, body]).expect("rebuild");
+        // Both type at the same place at once.
+        let qa = edit(&mut a, 4, "q");
+        let base = a.heads();
+        let lb = edit(&mut b, 4, "L");
+        let lb2 = edit(&mut b, 5, "A");
+        a.apply_changes([lb, lb2]).expect("merge");
+        b.apply_changes([qa]).expect("merge");
+        // A types its next character right after its `q`, as it saw it.
+        let carried = a
+            .rebase(
+                &base,
+                &[Edit::Insert {
+                    at: 5,
+                    text: "u".into(),
+                }],
+            )
+            .expect("rebase");
+        let Edit::Insert { at, .. } = carried[0] else {
+            panic!("still an insert: {carried:?}")
+        };
+        let q = a.body().chars().position(|c| c == 'q').expect("q is there");
+        assert_eq!(at, q + 1, "{} / {carried:?}", a.body());
+        a.apply_edits(&carried).expect("in range");
+        assert!(a.body().contains("qu") && a.body().contains("LA"), "{}", a.body());
+        // A deletion of the `q` it saw removes that `q` only.
+        let base = a.heads();
+        let other = edit(&mut b, 0, ">> ");
+        a.apply_changes([other]).expect("merge");
+        let q = a.body().chars().position(|c| c == 'q').expect("q is there");
+        let seen_q = a
+            .at(&base)
+            .expect("past")
+            .body()
+            .chars()
+            .position(|c| c == 'q')
+            .expect("q then");
+        let carried = a.rebase(&base, &[Edit::Delete { at: seen_q, len: 1 }]).expect("rebase");
+        assert_eq!(carried, [Edit::Delete { at: q, len: 1 }], "{}", a.body());
     }
 }
