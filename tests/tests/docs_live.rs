@@ -132,9 +132,7 @@ impl Editor {
             self.body_heads = serde_json::from_value(v["heads"].clone()).expect("a doc has heads");
         }
         if matches!(v["type"].as_str(), Some("doc" | "ack")) {
-            self.note(
-                serde_json::from_value(v.clone()).expect("a doc or ack has heads and a length"),
-            );
+            self.note(serde_json::from_value(v.clone()).expect("a doc or ack has heads and a length"));
         }
         v
     }
@@ -242,14 +240,18 @@ async fn type_keys(mut ed: Editor, ch: char, every: Duration, until: Instant, mu
             }
         });
         let Ok(reply) = answer.await else {
-            typed.problems.push(format!("keystroke {seq}: no answer in {TIMEOUT:?}"));
+            typed
+                .problems
+                .push(format!("keystroke {seq}: no answer in {TIMEOUT:?}"));
             break;
         };
         typed.ack_ms.push(sent.elapsed().as_secs_f64() * 1e3);
         match reply.kind.as_str() {
             "ack" if reply.changed => typed.acked += 1,
             "ack" => typed.problems.push(format!("keystroke {seq} changed nothing")),
-            _ => typed.problems.push(format!("keystroke {seq} refused: {:?}", reply.message)),
+            _ => typed
+                .problems
+                .push(format!("keystroke {seq} refused: {:?}", reply.message)),
         }
     }
     let _ = ed.ws.close(None).await;
@@ -289,7 +291,9 @@ fn department(n: usize, title: &str) -> (Sandbox, Vec<Node>, Vec<RunningNode>, S
         let others: Vec<&RunningNode> = running.iter().filter(|o| o.name() != node.name()).collect();
         wait_for_peers(node, &others, &all);
     }
-    wait_until("every node shows the document", TIMEOUT, &all, || converged(&all, &id, &[]));
+    wait_until("every node shows the document", TIMEOUT, &all, || {
+        converged(&all, &id, &[])
+    });
     (sb, homes, running, id)
 }
 
@@ -536,12 +540,7 @@ fn the_socket_needs_the_token_and_refuses_a_viewers_edit() {
     let id = new_doc(
         &admin,
         "Minutes",
-        &[
-            "--readers",
-            "dept:HQ/East",
-            "--writers",
-            &format!("member:{admin_key}"),
-        ],
+        &["--readers", "dept:HQ/East", "--writers", &format!("member:{admin_key}")],
     );
     let a = admin.up(&[]);
     let v = viewer.up(&[a.addr()]);
@@ -559,9 +558,7 @@ fn the_socket_needs_the_token_and_refuses_a_viewers_edit() {
             Ok(_) => panic!("the socket without a token was accepted"),
         }
         let mut ed = Editor::open(&v, &id).await;
-        let reply = ed
-            .edit(7, json!([{"op": "insert", "at": 0, "text": "forged "}]))
-            .await;
+        let reply = ed.edit(7, json!([{"op": "insert", "at": 0, "text": "forged "}])).await;
         assert_eq!(reply["type"], "error", "{reply}");
         assert_eq!(reply["seq"], 7, "{reply}");
     });
