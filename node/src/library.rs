@@ -121,16 +121,26 @@ impl Local {
         let current = cache.get(key).is_some_and(|l| l.heads == heads);
         if !current {
             let mut cache = cache;
-            let valid = replica.valid_in_order(key);
-            let known = cache.get(key).map(|l| l.applied.len()).unwrap_or(0);
-            let fresh: Vec<&Envelope> = match cache.get(key) {
-                Some(l) if l.applied.len() <= valid.len() => valid
-                    .iter()
-                    .copied()
-                    .filter(|e| !l.applied.contains_key(&e.id))
-                    .collect(),
-                _ => valid.clone(),
-            };
+            // Which valid envelopes are new to the live copy: one pass, no
+            // ordering (automerge orders a batch by its dependencies).
+            let mut valid_count = 0usize;
+            let mut updated = Timestamp(0);
+            let mut fresh: Vec<&Envelope> = Vec::new();
+            let applied = cache.get(key).map(|l| &l.applied);
+            for e in replica.valid_of(key) {
+                valid_count += 1;
+                updated = updated.max(e.header.time);
+                if applied.is_none_or(|a| !a.contains_key(&e.id)) {
+                    fresh.push(e);
+                }
+            }
+            let known = applied.map_or(0, HashMap::len);
+            // An envelope applied before is no longer valid (a revocation
+            // can do that): start again from the valid ones.
+            let rebuild = !cache.contains_key(key) || fresh.len() + known != valid_count;
+            if rebuild && known > 0 {
+                fresh = replica.valid_of(key).collect();
+            }
             let mut opened = Vec::with_capacity(fresh.len());
             for env in &fresh {
                 let Some(secret) = ring.get(&env.header.epoch) else {
@@ -144,8 +154,6 @@ impl Local {
                     Err(e) => bail!("change {} does not open: {e}", hex::encode(env.id.0)),
                 }
             }
-            let updated = valid.iter().map(|e| e.header.time).max().unwrap_or(Timestamp(0));
-            let rebuild = known == 0 || !cache.contains_key(key) || fresh.len() + known != valid.len();
             if rebuild {
                 cache.remove(key);
                 let hashes: HashMap<EnvId, [u8; 32]> = opened
@@ -372,6 +380,12 @@ impl Local {
     /// A document or file as JSON: metadata, permissions and content
     /// (blocks and Markdown for text, versions for a file).
     pub fn entry(&self, id: &str, pass: &Passphrase) -> Result<Value> {
+        self.entry_with(id, true, pass)
+    }
+
+    /// [`Local::entry`], without the Markdown unless `markdown` (live
+    /// editors render the blocks; Markdown costs another pass).
+    pub fn entry_with(&self, id: &str, markdown: bool, pass: &Passphrase) -> Result<Value> {
         let (key, ring) = self.open_entry(id, pass)?;
         let replica = self.replica()?;
         let state = replica.auth();
@@ -383,7 +397,9 @@ impl Local {
         match &live.model {
             Model::Text(d) => {
                 row["blocks"] = json!(d.blocks());
-                row["markdown"] = json!(d.to_markdown());
+                if markdown {
+                    row["markdown"] = json!(d.to_markdown());
+                }
                 row["body"] = json!(d.body());
                 row["text_len"] = json!(d.text_len());
                 row["versions"] = json!(d.versions());

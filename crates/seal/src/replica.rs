@@ -258,6 +258,18 @@ impl Replica {
         &self.verdicts
     }
 
+    /// The valid envelopes of a document, in no particular order: for
+    /// callers that only need to tell which are new to them (cheaper than
+    /// [`Replica::valid_in_order`]).
+    pub fn valid_of<'a>(&'a self, doc: &DocKey) -> impl Iterator<Item = &'a Envelope> + 'a {
+        self.by_doc
+            .get(doc)
+            .into_iter()
+            .flatten()
+            .filter(|id| self.verdicts.get(*id) == Some(&Verdict::Valid))
+            .filter_map(|id| self.envelopes.get(id))
+    }
+
     /// The valid envelopes of a document, dependencies first, ties by id.
     pub fn valid_in_order(&self, doc: &DocKey) -> Vec<&Envelope> {
         let Some(ids) = self.by_doc.get(doc) else {

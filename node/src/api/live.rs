@@ -3,7 +3,8 @@
 //! Messages are JSON text frames with a `type`.
 //!
 //! From the node:
-//! - `doc`: the document as `GET /api/docs/{id}` shows it, with `heads`
+//! - `doc`: the document as `GET /api/docs/{id}` shows it (without
+//!   `markdown`), with `heads`
 //!   (automerge change hashes) and `text_len`; sent on connect and
 //!   whenever it changed (here or by a peer), at most every
 //!   [`SNAPSHOT_EVERY`];
@@ -104,7 +105,7 @@ async fn snapshots(shared: Arc<Shared>, key: DocKey, tx: watch::Sender<Utf8Bytes
 
 /// The document as a `doc` message.
 fn snapshot(l: &mut crate::Local, id: &str, pass: &crate::home::Passphrase) -> anyhow::Result<Value> {
-    let mut v = l.entry(id, pass)?;
+    let mut v = l.entry_with(id, false, pass)?;
     v["type"] = json!("doc");
     Ok(v)
 }
