@@ -48,6 +48,9 @@ pub struct LiveDoc {
     pub applied: HashMap<EnvId, [u8; 32]>,
     /// The last valid change's time.
     pub updated: Timestamp,
+    /// Authorisation ops known when it was last brought up to date: only
+    /// new ops can make an applied envelope invalid.
+    pub ops: usize,
 }
 
 impl LiveDoc {
@@ -121,25 +124,58 @@ impl Local {
         let current = cache.get(key).is_some_and(|l| l.heads == heads);
         if !current {
             let mut cache = cache;
-            // Which valid envelopes are new to the live copy: one pass, no
-            // ordering (automerge orders a batch by its dependencies).
-            let mut valid_count = 0usize;
-            let mut updated = Timestamp(0);
+            let ops = replica.auth().len();
+            // With no new op, nothing applied became invalid: the new
+            // envelopes are those reached from the heads before meeting
+            // applied ones (each valid; anything else means a full pass).
             let mut fresh: Vec<&Envelope> = Vec::new();
-            let applied = cache.get(key).map(|l| &l.applied);
-            for e in replica.valid_of(key) {
-                valid_count += 1;
-                updated = updated.max(e.header.time);
-                if applied.is_none_or(|a| !a.contains_key(&e.id)) {
-                    fresh.push(e);
+            let mut full = true;
+            if let Some(live) = cache.get(key).filter(|l| l.ops == ops) {
+                full = false;
+                let mut seen: std::collections::HashSet<EnvId> = std::collections::HashSet::new();
+                let mut stack: Vec<EnvId> = heads.clone();
+                while let Some(id) = stack.pop() {
+                    if live.applied.contains_key(&id) || !seen.insert(id) {
+                        continue;
+                    }
+                    match (replica.envelope(&id), replica.verdict(&id)) {
+                        (Some(env), Some(outpost_seal::Verdict::Valid)) => {
+                            stack.extend(env.header.deps.iter().copied());
+                            fresh.push(env);
+                        }
+                        _ => {
+                            full = true;
+                            break;
+                        }
+                    }
                 }
             }
-            let known = applied.map_or(0, HashMap::len);
-            // An envelope applied before is no longer valid (a revocation
-            // can do that): start again from the valid ones.
-            let rebuild = !cache.contains_key(key) || fresh.len() + known != valid_count;
-            if rebuild && known > 0 {
-                fresh = replica.valid_of(key).collect();
+            let mut updated = cache.get(key).map_or(Timestamp(0), |l| l.updated);
+            let mut rebuild = !cache.contains_key(key);
+            if full {
+                // One pass over the document's valid envelopes, no
+                // ordering (automerge orders a batch by its dependencies).
+                let mut valid_count = 0usize;
+                fresh.clear();
+                updated = Timestamp(0);
+                let applied = cache.get(key).map(|l| &l.applied);
+                for e in replica.valid_of(key) {
+                    valid_count += 1;
+                    updated = updated.max(e.header.time);
+                    if applied.is_none_or(|a| !a.contains_key(&e.id)) {
+                        fresh.push(e);
+                    }
+                }
+                let known = applied.map_or(0, HashMap::len);
+                // An envelope applied before is no longer valid (a
+                // revocation can do that): start again from the valid ones.
+                rebuild |= fresh.len() + known != valid_count;
+                if rebuild && known > 0 {
+                    fresh = replica.valid_of(key).collect();
+                }
+            }
+            for e in &fresh {
+                updated = updated.max(e.header.time);
             }
             let mut opened = Vec::with_capacity(fresh.len());
             for env in &fresh {
@@ -168,6 +204,7 @@ impl Local {
                         heads,
                         applied: hashes,
                         updated,
+                        ops,
                     },
                 );
             } else {
@@ -191,6 +228,7 @@ impl Local {
                 }
                 live.heads = heads;
                 live.updated = updated;
+                live.ops = ops;
             }
             drop(cache);
             return Ok(Some(std::cell::RefMut::map(self.doc_cache.borrow_mut(), |c| {
