@@ -391,7 +391,7 @@ async fn run(sizes: Sizes) -> Result<Report> {
                 ch,
                 every,
                 until,
-                0x9e37_79b9 ^ (e as u64 + 1) * 0x1000_0001,
+                0x9e37_79b9 ^ ((e as u64 + 1) * 0x1000_0001),
             ))
         })
         .collect();
