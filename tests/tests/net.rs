@@ -234,7 +234,7 @@ fn a_node_back_from_a_partition_loses_nothing() {
     // In the org-wide scope: Carol's own default, HQ/East, is not synced to
     // Alice's node, which may not hold it.
     let offline = c_home.json(["doc", "new", "--title", "Written offline", "--scope", "/"]);
-    assert_eq!(offline["scope_name"], "Everyone", "{offline}");
+    assert_eq!(offline["space_name"], "Everyone", "{offline}");
     let offline = offline["id"].as_str().expect("doc new prints the id").to_owned();
     let body = c_home.json(["doc", "show", &id])["body"].clone();
     assert_eq!(body, "before\nc-offline-1\nc-offline-2\n");

@@ -67,7 +67,7 @@ fn gossip_reaches_only_the_members_who_may_hold_the_scope() {
     let dan = member(&sb, &admin, "d");
     let wendy = member_of(&sb, &admin, "w", "HQ/West");
     let made = bob.json(["doc", "new", "--title", "East plan"]);
-    assert_eq!(made["scope_name"], "HQ/East", "{made}");
+    assert_eq!(made["space_name"], "HQ/East", "{made}");
     let id = made["id"].as_str().expect("doc new prints the id").to_owned();
 
     let b = bob.up(&[]);
