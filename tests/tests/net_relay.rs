@@ -148,7 +148,7 @@ fn a_blind_relay_carries_documents_between_members_and_reads_none() {
     relay
         .run(["doc", "show", &id])
         .code(outpost_tests::exit::ERROR)
-        .stderr_has("you do not hold the key of this document's scope");
+        .stderr_has("cannot read them: it holds no key of the document's space");
     let files = files(&relay_home);
     assert!(
         files
