@@ -22,7 +22,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How often each admitted peer is reconciled with, besides on connect.
+/// How often each admitted peer is reconciled with, besides on connect (on
+/// average: each round comes up to a quarter early or late).
 pub const ANTI_ENTROPY_INTERVAL: Duration = Duration::from_secs(30);
 /// Largest envelope pushed by gossip, in bytes: bigger ones (a pasted
 /// file, a long import) reach peers by anti-entropy, so that one large
@@ -31,6 +32,9 @@ pub const GOSSIP_ENVELOPE_BYTES_MAX: usize = 64 * 1024;
 /// Least time between two sync sessions with one peer started because its
 /// gossip revealed changes this node lacks.
 pub const PULL_INTERVAL_MIN: Duration = Duration::from_secs(3);
+/// Holding the store lock longer than this is logged (debug), with what
+/// held it: everything else on the node waits meanwhile.
+const SLOW_LOCK: Duration = Duration::from_millis(50);
 /// Least time between two sessions with one peer that confirm the delivery
 /// of local writes (see `Shared::confirm`).
 pub const CONFIRM_INTERVAL_MIN: Duration = Duration::from_secs(10);
@@ -258,17 +262,30 @@ impl Shared {
     }
 
     /// Runs `f` on the local view in a blocking thread.
-    pub async fn with_local<T: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&mut Local, &Passphrase) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
+    pub async fn with_local<T: Send + 'static, F>(self: &Arc<Self>, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut Local, &Passphrase) -> Result<T> + Send + 'static,
+    {
         let shared = self.clone();
         tokio::task::spawn_blocking(move || {
+            let asked = Instant::now();
             let mut local = shared
                 .local
                 .lock()
                 .expect("the local lock is never poisoned: nothing panics holding it");
-            f(&mut local, &shared.pass)
+            let got = Instant::now();
+            let out = f(&mut local, &shared.pass);
+            drop(local);
+            let held = got.elapsed();
+            if held > SLOW_LOCK {
+                tracing::debug!(
+                    "held the store lock {} ms (waited {} ms): {}",
+                    held.as_millis(),
+                    got.duration_since(asked).as_millis(),
+                    std::any::type_name::<F>()
+                );
+            }
+            out
         })
         .await
         .context("a storage task failed")?
@@ -1026,15 +1043,17 @@ pub async fn run(
     // The first round is one interval away: peers admitted while the node
     // was starting are synced with on admission already, and an immediate
     // round would start a second full session with each of them.
-    let mut anti_entropy = tokio::time::interval_at(
-        tokio::time::Instant::now() + ANTI_ENTROPY_INTERVAL,
-        ANTI_ENTROPY_INTERVAL,
-    );
+    // Each round comes a random quarter early or late, so that nodes
+    // started together do not all build their sync views at one moment.
+    let round = || ANTI_ENTROPY_INTERVAL.mul_f64(rand::random_range(0.75..1.25));
+    let anti_entropy = tokio::time::sleep(round());
+    tokio::pin!(anti_entropy);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = anti_entropy.tick() => {
+            _ = &mut anti_entropy => {
+                anti_entropy.as_mut().reset(tokio::time::Instant::now() + round());
                 // Certificates also end by expiry, with no op to announce it.
                 let _ = client.recheck().await;
                 shared.follow_held_scopes().await;

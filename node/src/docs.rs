@@ -117,14 +117,19 @@ impl Local {
         }))
     }
 
-    /// Tells the replica about envelopes just stored (new to the store,
-    /// already verified); it judges them at its next use.
-    pub fn note_stored(&self, envs: impl IntoIterator<Item = Envelope>) -> Result<()> {
+    /// Tells the replica and the kept sync views about envelopes just
+    /// stored (new to the store, already verified); the replica judges
+    /// them at its next use. `in_replica`: the replica holds them already.
+    pub fn note_stored(&self, envs: Vec<Envelope>, in_replica: bool) -> Result<()> {
         let count = self.store.envelope_count()?;
+        let ops = self.state().map_or(0, AuthState::len);
+        self.sync_views.borrow_mut().add(&envs, ops, count);
         let mut cache = self.replica_cache.borrow_mut();
         if let Some(c) = cache.as_mut() {
-            for env in envs {
-                c.replica.insert_envelope(env);
+            if !in_replica {
+                for env in envs {
+                    c.replica.insert_envelope(env);
+                }
             }
             if c.replica.len() as u64 != count {
                 // Someone else wrote too: build again at the next use.
@@ -342,7 +347,7 @@ impl Local {
         if self.defer_durability {
             self.deferred_write();
         }
-        self.note_stored([env.clone()])?;
+        self.note_stored(vec![env.clone()], false)?;
         self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         Ok(env.id)
     }
@@ -742,7 +747,7 @@ impl Local {
         if self.defer_durability {
             self.deferred_write();
         }
-        self.note_stored([])?;
+        self.note_stored(envs.clone(), true)?;
         for env in &envs {
             self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         }

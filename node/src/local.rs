@@ -53,6 +53,8 @@ pub struct Local {
     /// Channel views kept between requests, by document.
     pub(crate) channel_cache:
         std::cell::RefCell<std::collections::HashMap<outpost_seal::replica::DocKey, crate::chat::CachedChannel>>,
+    /// Sync views kept between sessions (see [`crate::sync::view_for`]).
+    pub(crate) sync_views: std::cell::RefCell<crate::sync::SyncViews>,
     /// Documents and files kept current in memory (see
     /// [`Local::live_doc`]).
     pub(crate) doc_cache:
@@ -144,6 +146,7 @@ impl Local {
             entry_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             channel_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             doc_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
+            sync_views: std::cell::RefCell::new(crate::sync::SyncViews::default()),
         })
     }
 

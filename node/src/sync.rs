@@ -54,9 +54,13 @@ pub fn lacks_deps(local: &Local, op: bool, deps: &[Id]) -> Result<bool> {
 /// `peer` may hold are included (relays hold all ciphertext; a peer with
 /// no known certificate gets only the authorisation ops).
 ///
-/// Built from the store for every session: linear in the envelopes held
-/// (decoding without verification, one scope check per scope, one
-/// dependency-ordering pass).
+/// Building a view from the store is linear in the envelopes held
+/// (decoding without verification, one dependency-ordering pass): most of
+/// a second at tens of thousands, all of it under the node's lock. So the
+/// views last built are kept, one per set of scopes a peer may hold, and
+/// kept current as envelopes are stored ([`SyncViews::add`]); a session
+/// gets a copy. They are built again when the authorisation state changes
+/// or the store holds envelopes they were not told about.
 pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
     // Nothing goes to a peer that a crash could still take back.
     local.ensure_durable()?;
@@ -68,30 +72,158 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
     }
     // Fail closed: a peer with no known certificate gets no envelopes.
     let Some(cert) = peer else { return Ok(view) };
-    let mut readable: HashMap<OpId, bool> = HashMap::new();
-    let mut may_read = |scope: &OpId| *readable.entry(*scope).or_insert_with(|| may_hold(state, scope, cert));
+    let holds = if cert.role == Role::Relay {
+        Holds::Every
+    } else {
+        Holds::Scopes(held_scopes(state, cert).into_iter().collect())
+    };
+    let count = local.store.envelope_count()?;
+    let mut cache = local.sync_views.borrow_mut();
+    cache.reset_unless(state.len(), count);
+    cache.used += 1;
+    let used = cache.used;
+    if let Some(held) = cache.views.iter_mut().find(|v| v.holds == holds) {
+        held.used = used;
+        return Ok(held.view.clone());
+    }
     let stored = local.store.envelopes()?;
-    let mut envs: Vec<Envelope> = stored
+    let envs: Vec<Envelope> = stored
         .iter()
         .filter_map(|b| Envelope::decode_stored(b).ok())
-        .filter(|e| may_read(&e.header.scope))
+        .filter(|e| holds.holds(&e.header.scope))
         .collect();
     drop(stored);
-    // Dependencies first: the view refuses an item whose dependencies it lacks.
-    for i in dependency_order(&envs) {
-        let e = &mut envs[i];
-        let doc = DocKey::new(e.header.scope.0, e.header.doc.0);
-        let deps = e.header.deps.iter().map(|d| d.0).collect();
-        let _ = view.insert_envelope(doc, deps, std::mem::take(&mut e.bytes));
+    let mut held = HeldView {
+        holds,
+        view,
+        waiting: Vec::new(),
+        used,
+    };
+    held.insert(envs);
+    let view = held.view.clone();
+    if cache.views.len() == SYNC_VIEWS_MAX {
+        let oldest = (0..cache.views.len())
+            .min_by_key(|&i| cache.views[i].used)
+            .expect("not empty");
+        cache.views.swap_remove(oldest);
     }
+    cache.views.push(held);
     Ok(view)
 }
 
+/// Sync views kept at most (see [`view_for`]): peers of one department
+/// share one, so a few cover a node's usual peers.
+const SYNC_VIEWS_MAX: usize = 4;
+
+/// The sync views a node keeps between sessions (see [`view_for`]).
+#[derive(Debug, Default)]
+pub(crate) struct SyncViews {
+    /// Ops in the authorisation state they were built with.
+    ops: usize,
+    /// Envelopes in the store they account for.
+    stored: u64,
+    /// Sessions served, to find the view used least recently.
+    used: u64,
+    views: Vec<HeldView>,
+}
+
+impl SyncViews {
+    /// Forgets every view unless they were built with `ops` ops and
+    /// account for `stored` envelopes.
+    fn reset_unless(&mut self, ops: usize, stored: u64) {
+        if self.ops != ops || self.stored != stored {
+            self.views.clear();
+            self.ops = ops;
+            self.stored = stored;
+        }
+    }
+
+    /// Adds envelopes just stored (new to the store) to every view whose
+    /// peers may hold them; `stored` is the store's count now, `ops` the
+    /// authorisation state's. If that does not add up (someone else wrote
+    /// too, or the ops changed) the views are forgotten instead.
+    pub(crate) fn add(&mut self, envs: &[Envelope], ops: usize, stored: u64) {
+        if self.ops != ops || self.stored + envs.len() as u64 != stored {
+            self.views.clear();
+            self.ops = ops;
+            self.stored = stored;
+            return;
+        }
+        self.stored = stored;
+        for held in &mut self.views {
+            let new: Vec<Envelope> = envs
+                .iter()
+                .filter(|e| held.holds.holds(&e.header.scope))
+                .cloned()
+                .collect();
+            if !new.is_empty() {
+                held.insert(new);
+            }
+        }
+    }
+}
+
+/// Which scopes' envelopes a peer may hold.
+#[derive(Debug, PartialEq, Eq)]
+enum Holds {
+    /// Every scope's (a relay).
+    Every,
+    /// These.
+    Scopes(BTreeSet<OpId>),
+}
+
+impl Holds {
+    fn holds(&self, scope: &OpId) -> bool {
+        match self {
+            Holds::Every => true,
+            Holds::Scopes(s) => s.contains(scope),
+        }
+    }
+}
+
+/// One kept view.
+#[derive(Debug)]
+struct HeldView {
+    holds: Holds,
+    view: MemView,
+    /// Envelopes stored whose dependencies the view does not hold yet
+    /// (a view takes an item only after its dependencies).
+    waiting: Vec<Envelope>,
+    used: u64,
+}
+
+impl HeldView {
+    /// Inserts `envs` and whatever was waiting for them, dependencies
+    /// first.
+    fn insert(&mut self, envs: Vec<Envelope>) {
+        let mut batch = std::mem::take(&mut self.waiting);
+        batch.extend(envs);
+        let order = dependency_order(&batch, |id| self.view.contains(id));
+        let mut placed = vec![false; batch.len()];
+        for &i in &order {
+            placed[i] = true;
+        }
+        let mut slots: Vec<Option<Envelope>> = batch.into_iter().map(Some).collect();
+        for i in order {
+            let mut e = slots[i].take().expect("each index once");
+            let doc = DocKey::new(e.header.scope.0, e.header.doc.0);
+            let deps = e.header.deps.iter().map(|d| d.0).collect();
+            let _ = self.view.insert_envelope(doc, deps, std::mem::take(&mut e.bytes));
+        }
+        self.waiting = slots
+            .into_iter()
+            .zip(placed)
+            .filter_map(|(e, placed)| if placed { None } else { e })
+            .collect();
+    }
+}
+
 /// The indexes of `envs` in an order where each comes after its
-/// dependencies. An envelope with a dependency that is not in `envs`
-/// (directly or further back) is left out, as the view could not take it.
-/// One depth-first pass: linear in envelopes and dependencies.
-pub fn dependency_order(envs: &[Envelope]) -> Vec<usize> {
+/// dependencies. An envelope with a dependency that is neither in `envs`
+/// (directly or further back) nor `held` is left out, as the view could
+/// not take it. One depth-first pass: linear in envelopes and
+/// dependencies.
+pub fn dependency_order(envs: &[Envelope], held: impl Fn(&[u8; 32]) -> bool) -> Vec<usize> {
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Mark {
         New,
@@ -126,6 +258,7 @@ pub fn dependency_order(envs: &[Envelope]) -> Vec<usize> {
                     mark[j] = Mark::Open;
                     stack.push((j, 0));
                 }
+                None if held(&deps[next].0) => stack.last_mut().expect("not empty").1 += 1,
                 // Missing, dropped, or a cycle (impossible between honest
                 // content-addressed envelopes).
                 _ => {
@@ -277,7 +410,7 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
         .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
     {
         let fresh: BTreeSet<[u8; 32]> = new.iter().copied().collect();
-        local.note_stored(envs.into_iter().filter(|e| fresh.contains(&e.id.0)))?;
+        local.note_stored(envs.into_iter().filter(|e| fresh.contains(&e.id.0)).collect(), false)?;
     }
     // A bulk transfer (catching up) is not re-published: one gossip message
     // per envelope would flood every peer's event loop, and peers that lack
@@ -292,4 +425,95 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
         ops: new_ops,
         envelopes: new,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::{Home, Passphrase};
+
+    /// The ids a view holds, and each document's envelopes as a set.
+    fn contents(view: &MemView) -> (BTreeSet<Id>, BTreeSet<Id>, Vec<(DocKey, BTreeSet<Id>)>) {
+        let envs = view.envelope_id_set();
+        let mut docs: Vec<DocKey> = envs.iter().filter_map(|id| view.doc_of(id)).collect();
+        docs.sort();
+        docs.dedup();
+        let per_doc = docs
+            .into_iter()
+            .map(|d| (d, view.doc_envelopes(&d).iter().copied().collect()))
+            .collect();
+        (view.op_id_set(), envs, per_doc)
+    }
+
+    #[test]
+    fn a_kept_sync_view_is_what_a_fresh_one_would_be_whatever_the_arrival_order() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let pass = Passphrase::default();
+        let now = crate::now();
+        let home = Home::at(dir.path().join("admin"));
+        home.init(&pass).expect("initialised");
+        let mut local = Local::open(home).expect("opens");
+        local.create_org("Acme", "Admin", &pass, now).expect("org created");
+        let cert = local
+            .require_org()
+            .expect("an org")
+            .role_of(&local.member, now)
+            .expect("a role")
+            .1
+            .clone();
+        let scope = local
+            .create_scope(
+                outpost_identity::scope::ScopeDef {
+                    name: "Everyone".into(),
+                    readers: vec![outpost_identity::scope::Principal::Everyone],
+                    writers: vec![outpost_identity::scope::Principal::Everyone],
+                    nonce: rand::random(),
+                },
+                &pass,
+                now,
+            )
+            .expect("a scope");
+        let a = local.create_doc(scope, "A", &pass, now).expect("a document");
+        let first = view_for(&local, Some(&cert)).expect("a view");
+        // Kept from now on: writes and a second document reach it.
+        let b = local.create_doc(scope, "B", &pass, now).expect("a document");
+        for i in 0..5 {
+            let id = hex::encode(if i % 2 == 0 { a.1.0 } else { b.1.0 });
+            local.append_each(&id, &[format!("line {i}")], &pass).expect("appended");
+        }
+        let kept = view_for(&local, Some(&cert)).expect("a view");
+        assert!(kept.envelope_count() > first.envelope_count());
+        *local.sync_views.borrow_mut() = SyncViews::default();
+        let fresh = view_for(&local, Some(&cert)).expect("a view");
+        assert_eq!(contents(&kept), contents(&fresh));
+
+        // Envelopes arriving newest first wait for their dependencies.
+        let stored = local.store.envelopes().expect("envelopes");
+        let mut envs: Vec<Envelope> = stored
+            .iter()
+            .map(|b| Envelope::decode_stored(b).expect("decodes"))
+            .collect();
+        let order = dependency_order(&envs, |_| false);
+        assert_eq!(order.len(), envs.len(), "every stored envelope has its dependencies");
+        let mut sorted: Vec<Envelope> = order.iter().map(|&i| envs[i].clone()).collect();
+        sorted.reverse();
+        envs.clear();
+        let mut held = HeldView {
+            holds: Holds::Every,
+            view: MemView::new(),
+            waiting: Vec::new(),
+            used: 0,
+        };
+        let mut waited = 0;
+        for e in sorted {
+            held.insert(vec![e]);
+            waited = waited.max(held.waiting.len());
+        }
+        assert!(waited > 1, "newer envelopes waited for older ones");
+        assert!(held.waiting.is_empty());
+        assert_eq!(held.view.envelope_count(), stored.len());
+        let (_, envs_fresh, docs_fresh) = contents(&fresh);
+        let (_, envs_held, docs_held) = contents(&held.view);
+        assert_eq!((envs_held, docs_held), (envs_fresh, docs_fresh));
+    }
 }

@@ -541,6 +541,14 @@ pub fn main<R, F: Future<Output = Result<R>>>(
     } else {
         Mode::Full
     };
+    // `RUST_LOG=outpost_node=debug` shows what the nodes log meanwhile
+    // (e.g. which task held the store lock long).
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
