@@ -432,8 +432,11 @@ mod tests {
     use super::*;
     use crate::home::{Home, Passphrase};
 
-    /// The ids a view holds, and each document's envelopes as a set.
-    fn contents(view: &MemView) -> (BTreeSet<Id>, BTreeSet<Id>, Vec<(DocKey, BTreeSet<Id>)>) {
+    /// Ops, envelopes, and each document's envelopes, as sets.
+    type Contents = (BTreeSet<Id>, BTreeSet<Id>, Vec<(DocKey, BTreeSet<Id>)>);
+
+    /// What a view holds.
+    fn contents(view: &MemView) -> Contents {
         let envs = view.envelope_id_set();
         let mut docs: Vec<DocKey> = envs.iter().filter_map(|id| view.doc_of(id)).collect();
         docs.sort();
