@@ -634,7 +634,9 @@ impl Shared {
                 Err(e) => return tracing::warn!(%peer, "dropping an invalid op from gossip: {e}"),
             },
             (Some((&frame::ENVELOPE, bytes)), Topic::Scope(_) | Topic::Overflow) => {
-                let e = match outpost_seal::Envelope::decode(bytes) {
+                // Parsed only, to route it: `ingest` verifies the
+                // signature with the rest of its batch.
+                let e = match outpost_seal::Envelope::decode_stored(bytes) {
                     Ok(e) => e,
                     Err(e) => return tracing::warn!(%peer, "dropping an invalid envelope from gossip: {e}"),
                 };

@@ -50,47 +50,54 @@ impl TextDoc {
         };
         let lead_then = usize::from(lead(&self.doc, &body, Some(&hashes)));
         let lead_now = usize::from(lead(&self.doc, &body, None));
-        let len_then = self.doc.length_at(&body, &hashes);
-        // Where the character at `index` (of the body at `base`) is now.
-        let now_at = |index: usize| -> Result<usize, DocError> {
-            let position = if index >= len_then {
-                automerge::CursorPosition::End
-            } else {
-                automerge::CursorPosition::Index(index)
-            };
-            let cursor = self
+        // The body's length at `base` costs a pass over the document, so it
+        // is only computed when a position is at or past its end (a cursor
+        // lookup fails there).
+        let len_then = std::cell::OnceCell::new();
+        let len_then = || *len_then.get_or_init(|| self.doc.length_at(&body, &hashes));
+        let out_of_range = |index: usize| DocError::OutOfRange {
+            at: index - lead_then,
+            len: len_then() - lead_then,
+        };
+        // Where the character at `index` (of the body at `base`) is now;
+        // with `end`, the end of the body at `base` (index = its length)
+        // is where the end is now.
+        let now_at = |index: usize, end: bool| -> Result<usize, DocError> {
+            let cursor = match self
                 .doc
-                .get_cursor(&body, position, Some(&hashes))
-                .map_err(super::am::internal)?;
+                .get_cursor(&body, automerge::CursorPosition::Index(index), Some(&hashes))
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    let len = len_then();
+                    if index > len || (index == len && !end) {
+                        return Err(out_of_range(index + usize::from(!end)));
+                    }
+                    if index < len {
+                        return Err(super::am::internal(e));
+                    }
+                    self.doc
+                        .get_cursor(&body, automerge::CursorPosition::End, Some(&hashes))
+                        .map_err(super::am::internal)?
+                }
+            };
             self.doc
                 .get_cursor_position(&body, &cursor, None)
                 .map_err(super::am::internal)
         };
-        let check = |pos: usize| -> Result<usize, DocError> {
-            let index = pos + lead_then;
-            if index > len_then {
-                return Err(DocError::OutOfRange {
-                    at: pos,
-                    len: len_then - lead_then,
-                });
-            }
-            Ok(index)
-        };
         // A position that starts something (a range, a block) follows the
         // character after it.
-        let carry = |pos: usize| -> Result<usize, DocError> {
-            let index = check(pos)?;
-            Ok(now_at(index)?.saturating_sub(lead_now))
-        };
+        let carry =
+            |pos: usize| -> Result<usize, DocError> { Ok(now_at(pos + lead_then, true)?.saturating_sub(lead_now)) };
         // A position where text goes, or where a range ends, follows the
         // character before it, as a cursor does: typing goes on right
         // after one's own last character whatever others typed meanwhile.
         let carry_after = |pos: usize| -> Result<usize, DocError> {
-            let index = check(pos)?;
+            let index = pos + lead_then;
             if index <= lead_then {
                 return Ok(0);
             }
-            Ok((now_at(index - 1)? + 1).saturating_sub(lead_now))
+            Ok((now_at(index - 1, false)? + 1).saturating_sub(lead_now))
         };
         let len_now = self.text_len();
         let mut out = Vec::with_capacity(edits.len());
@@ -352,5 +359,64 @@ mod tests {
             .expect("q then");
         let carried = a.rebase(&base, &[Edit::Delete { at: seen_q, len: 1 }]).expect("rebase");
         assert_eq!(carried, [Edit::Delete { at: q, len: 1 }], "{}", a.body());
+    }
+
+    #[test]
+    fn positions_at_the_end_of_the_base_follow_it_and_past_it_are_refused() {
+        let (mut a, first) = TextDoc::create(b"aaaa", "Ends").expect("create");
+        let body = a.set_body("abc").expect("set").expect("a change");
+        let mut b = TextDoc::from_changes(b"bbbb", [first, body]).expect("rebuild");
+        let base = a.heads();
+        let then = a.text_len();
+        let more = edit(&mut b, then, "XYZ");
+        a.apply_changes([more]).expect("merge");
+        // Typing at the old end goes right after the old last character.
+        let carried = a
+            .rebase(
+                &base,
+                &[Edit::Insert {
+                    at: then,
+                    text: "!".into(),
+                }],
+            )
+            .expect("rebase");
+        assert_eq!(
+            carried,
+            [Edit::Insert {
+                at: then,
+                text: "!".into()
+            }]
+        );
+        // A range starting at the old end starts at the end now.
+        let carried = a
+            .rebase(
+                &base,
+                &[Edit::SetBlock {
+                    at: then,
+                    kind: crate::doc::rich::BlockKind::Paragraph,
+                }],
+            )
+            .expect("rebase");
+        assert_eq!(first_position(&carried[0]), a.text_len());
+        // Past the old end: refused, naming the position and the length.
+        for bad in [
+            Edit::Insert {
+                at: then + 1,
+                text: "?".into(),
+            },
+            Edit::Delete { at: then, len: 1 },
+            Edit::SetBlock {
+                at: then + 1,
+                kind: crate::doc::rich::BlockKind::Paragraph,
+            },
+        ] {
+            match a.rebase(&base, std::slice::from_ref(&bad)) {
+                Err(DocError::OutOfRange { at, len }) => {
+                    assert_eq!(len, then, "{bad:?}");
+                    assert!(at > then, "{bad:?}: {at}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
     }
 }
