@@ -29,8 +29,10 @@
 //!
 //! Full sizes: `OUTPOST_BENCH_DOCS_EDITORS` [100], `OUTPOST_BENCH_DOCS_NODES`
 //! [5], `OUTPOST_BENCH_DOCS_SECS` [30], `OUTPOST_BENCH_DOCS_RATE`
-//! (keystrokes per second per editor) [3]. Prints a table and writes
-//! `target/outpost-bench/docs.json`.
+//! (keystrokes per second per editor) [3]. A quiet document runs first:
+//! one editor per node, at most 10 s, the same rate (keystroke-to-peer
+//! latency when the nodes are not busy). Prints a table and writes
+//! `target/outpost-bench/docs.json` (`light` and `load`).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -69,6 +71,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 impl Sizes {
+    /// The load case.
     fn of(mode: Mode) -> Sizes {
         match mode {
             Mode::Test => Sizes {
@@ -90,6 +93,35 @@ impl Sizes {
                 rate: env_or("OUTPOST_BENCH_DOCS_RATE", 3.0),
             },
         }
+    }
+
+    /// A quiet document: one editor on each node, to show what a
+    /// keystroke costs when the nodes are not busy.
+    fn light(mode: Mode) -> Sizes {
+        let load = Sizes::of(mode);
+        Sizes {
+            editors: load.nodes,
+            nodes: load.nodes,
+            secs: load.secs.min(10.0),
+            rate: load.rate,
+        }
+    }
+}
+
+/// Both runs: a quiet document first, then the load.
+#[derive(Debug)]
+struct Runs {
+    light: Report,
+    load: Report,
+}
+
+impl Runs {
+    fn table(&self) -> String {
+        format!("quiet document\n{}\nunder load\n{}", self.light.table(), self.load.table())
+    }
+
+    fn json(&self, mode: &str) -> Value {
+        json!({"mode": mode, "light": self.light.json(), "load": self.load.json()})
     }
 }
 
@@ -147,10 +179,9 @@ impl Report {
         )
     }
 
-    fn json(&self, mode: &str) -> Value {
+    fn json(&self) -> Value {
         let s = &self.sizes;
         json!({
-            "mode": mode,
             "editors": s.editors, "nodes": s.nodes, "secs": s.secs, "rate_per_editor": s.rate,
             "keystrokes_sent": self.sent, "keystrokes_acked": self.acked,
             "keystrokes_unanswered": self.unanswered,
@@ -169,9 +200,13 @@ impl Report {
 fn main() {
     common::main(
         "docs",
-        |mode| async move { run(Sizes::of(mode)).await },
-        Report::table,
-        Report::json,
+        |mode| async move {
+            let light = run(Sizes::light(mode)).await?;
+            let load = run(Sizes::of(mode)).await?;
+            Ok(Runs { light, load })
+        },
+        Runs::table,
+        Runs::json,
     );
 }
 
