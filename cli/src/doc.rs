@@ -332,9 +332,18 @@ pub fn file(ctx: &Ctx, cmd: FileCommand) -> Result<()> {
         }
         FileCommand::Get { id, out, version } => {
             let out = absolute(&out)?;
-            answer(ctx, LibraryRequest::SaveFile { id, version, out }, |v| {
-                format!("wrote {} ({} bytes)\n", s(v, "out"), v["bytes"])
-            })
+            let req = LibraryRequest::SaveFile {
+                id: id.clone(),
+                version,
+                out,
+            };
+            let v = match ApiClient::running(ctx.home.dir()) {
+                Some(api) => save_with_progress(ctx, &api, &id, version, &req)?,
+                // Without a node, only what this home holds can be saved.
+                None => call(ctx, req)?,
+            };
+            ctx.print(format!("wrote {} ({} bytes)\n", s(&v, "out"), v["bytes"]), v);
+            Ok(())
         }
         FileCommand::Ls { folder } => {
             let v = call(ctx, LibraryRequest::List { trash: false })?;
@@ -360,4 +369,50 @@ pub fn file(ctx: &Ctx, cmd: FileCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Has the running node fetch a file from its peers and write it (`req`,
+/// a `SaveFile`), with a progress bar of how much of it the node holds
+/// meanwhile (`GET /api/files/{id}/held`).
+fn save_with_progress(
+    ctx: &Ctx,
+    api: &ApiClient,
+    id: &str,
+    version: Option<usize>,
+    req: &LibraryRequest,
+) -> Result<Value> {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let body = serde_json::to_value(req)?;
+    let poster = api.clone();
+    let job = std::thread::spawn(move || poster.post("/api/library", &body));
+    // An id is hex; anything else is left to the request to refuse.
+    let plain = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+    let bar = if ctx.json || !plain {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("fetching {msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
+            .expect("the template is valid"),
+    );
+    let held = format!(
+        "/api/files/{id}/held{}",
+        version.map(|v| format!("?version={v}")).unwrap_or_default()
+    );
+    let mut next = std::time::Instant::now();
+    while !job.is_finished() {
+        if plain && std::time::Instant::now() >= next {
+            if let Ok(h) = api.get(&held) {
+                bar.set_message(s(&h, "name").to_owned());
+                bar.set_length(h["bytes"].as_u64().unwrap_or(0));
+                bar.set_position(h["held"].as_u64().unwrap_or(0));
+            }
+            next = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    bar.finish_and_clear();
+    job.join()
+        .map_err(|_| anyhow::anyhow!("the request to the node failed unexpectedly"))?
 }

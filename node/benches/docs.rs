@@ -117,7 +117,11 @@ struct Runs {
 
 impl Runs {
     fn table(&self) -> String {
-        format!("quiet document\n{}\nunder load\n{}", self.light.table(), self.load.table())
+        format!(
+            "quiet document\n{}\nunder load\n{}",
+            self.light.table(),
+            self.load.table()
+        )
     }
 
     fn json(&self, mode: &str) -> Value {

@@ -115,6 +115,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/spaces/{space}/share", post(library::share_space))
         .route("/api/files", post(library::put_file))
         .route("/api/files/{id}/content", get(library::file_content))
+        .route("/api/files/{id}/held", get(library::file_held))
         .route("/api/files/{id}/save", post(library::save_file))
         .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))

@@ -273,6 +273,19 @@ impl Blobs {
         }
     }
 
+    /// How many plaintext bytes of blob `id` are held here, of how many:
+    /// `None` while its manifest is not (a fetch has not started).
+    pub fn held(&self, id: &BlobId) -> Result<Option<(u64, u64)>> {
+        let Some(m) = self.manifest(id)? else { return Ok(None) };
+        let chunk = u64::from(m.chunk_bytes);
+        let missing: u64 = self
+            .missing(&m)
+            .into_iter()
+            .map(|i| chunk.min(m.size.saturating_sub(u64::from(i) * chunk)))
+            .sum();
+        Ok(Some((m.size - missing.min(m.size), m.size)))
+    }
+
     /// The chunks of `manifest` not held here.
     pub fn missing(&self, manifest: &Manifest) -> Vec<u32> {
         let dir = self.blob_dir(&manifest.id());
@@ -481,8 +494,10 @@ mod tests {
         // Another node fetching it: a damaged chunk is refused, good ones kept.
         let other = tempfile::tempdir().expect("a temp dir");
         let theirs = Blobs::new(other.path());
+        assert_eq!(theirs.held(&id).expect("reads"), None);
         theirs.put_manifest(&manifest).expect("manifest stored");
         assert_eq!(theirs.missing(&manifest), vec![0, 1, 2]);
+        assert_eq!(theirs.held(&id).expect("reads"), Some((0, data.len() as u64)));
         let mut chunk = blobs.chunk(&id, 1).expect("reads").expect("held");
         chunk[5] ^= 1;
         assert!(theirs.put_chunk(&manifest, 1, &chunk).is_err());
@@ -493,6 +508,11 @@ mod tests {
                 .expect("a good chunk is kept");
         }
         assert_eq!(theirs.missing(&manifest), vec![1]);
+        // The first chunk is whole, the last has the 10 bytes left over.
+        assert_eq!(
+            theirs.held(&id).expect("reads"),
+            Some((u64::from(CHUNK_BYTES) + 10, data.len() as u64))
+        );
         let err = theirs
             .open_to(&id, &key, &mut Vec::new())
             .expect_err("chunk 1 is missing");

@@ -161,9 +161,19 @@ fn tc001_marketing_writes_rnd_reads_finance_sees_nothing() {
             "{shown}"
         );
     }
-    for reader in [&rita, &raj] {
+    for (reader, node) in [(&rita, &r), (&raj, &q)] {
+        // Nothing of it is held before it is asked for; then all of it.
+        let held = format!("/api/files/{fid}/held");
+        let before = node.get(&held);
+        assert_eq!(
+            (&before["bytes"], &before["held"]),
+            (&json!(bytes.len()), &json!(0)),
+            "{before}"
+        );
         let out = format!("{}-spec.bin", reader.name());
         reader.ok(["file", "get", &fid, "--out", &out]);
+        let after = node.get(&held);
+        assert_eq!(after["held"], json!(bytes.len()), "{after}");
         let got = std::fs::read(sb.path(&out)).expect("file get wrote the file");
         assert!(
             got == bytes,

@@ -489,6 +489,25 @@ pub async fn file_content(
     Ok(download(bytes, &v.file.media_type, &v.file.name, q.inline))
 }
 
+/// `GET /api/files/{id}/held`: how much of a file version this node holds
+/// (a fetch from peers in progress shows here as it goes).
+pub async fn file_held(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(q): Query<FileVersionQuery>,
+) -> ApiResult {
+    let v = shared
+        .with_local(move |l, pass| l.file_version(&id, q.version, pass))
+        .await?;
+    let blobs = shared.blobs.clone();
+    let blob = outpost_seal::blob::BlobId(v.file.blob);
+    let held = tokio::task::spawn_blocking(move || blobs.held(&blob))
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the blob store failed: {e}"))??;
+    let (held, bytes) = held.unwrap_or((0, v.file.bytes));
+    Ok(Json(json!({"name": v.file.name, "bytes": bytes, "held": held})))
+}
+
 pub async fn save_file(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
