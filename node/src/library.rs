@@ -1281,7 +1281,8 @@ impl LibraryRequest {
     }
 }
 
-fn changed(env: Option<EnvId>) -> Value {
+/// The answer to a change: whether one was made, and its id.
+pub(crate) fn changed(env: Option<EnvId>) -> Value {
     match env {
         Some(e) => json!({"changed": true, "change": hex::encode(e.0)}),
         None => json!({"changed": false}),

@@ -3,39 +3,28 @@
 
 use super::{ApiError, ApiResult};
 use crate::daemon::Shared;
-use crate::library::{LibraryRequest, MetaChange, Place, parse_principals};
+use crate::library::{LibraryRequest, MetaChange, Place};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use outpost_workspace::doc::Edit;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 
-/// Runs a write on the node's store and makes it durable.
-async fn write(
-    shared: &Arc<Shared>,
-    f: impl FnOnce(&mut crate::Local, &crate::home::Passphrase) -> anyhow::Result<Value> + Send + 'static,
-) -> ApiResult {
-    let v = shared.with_local(f).await?;
-    shared.flush().await?;
-    Ok(Json(v))
-}
-
-/// Runs a read on the node's store.
-async fn read(
-    shared: &Arc<Shared>,
-    f: impl FnOnce(&mut crate::Local, &crate::home::Passphrase) -> anyhow::Result<Value> + Send + 'static,
-) -> ApiResult {
-    Ok(Json(shared.with_local(f).await?))
-}
-
-fn env_json(env: Option<outpost_seal::envelope::EnvId>) -> Value {
-    match env {
-        Some(e) => json!({"changed": true, "change": hex::encode(e.0)}),
-        None => json!({"changed": false}),
+/// Carries out a library action as `POST /api/library` does; the REST
+/// routes are other spellings of the same actions. A write is durable
+/// before the answer.
+async fn act(shared: &Arc<Shared>, req: LibraryRequest) -> ApiResult {
+    let writes = req.writes();
+    let v = shared
+        .with_local(move |l, pass| crate::library::handle(l, pass, req))
+        .await?;
+    if writes {
+        shared.flush().await?;
     }
+    Ok(Json(v))
 }
 
 /// `GET /api/library` query.
@@ -47,15 +36,15 @@ pub struct LibraryQuery {
 }
 
 pub async fn library(State(shared): State<Arc<Shared>>, Query(q): Query<LibraryQuery>) -> ApiResult {
-    read(&shared, move |l, pass| Ok(json!(l.library(pass, q.trash)?))).await
+    act(&shared, LibraryRequest::List { trash: q.trash }).await
 }
 
 pub async fn list_docs(State(shared): State<Arc<Shared>>) -> ApiResult {
-    read(&shared, move |l, pass| Ok(json!(l.library(pass, false)?))).await
+    act(&shared, LibraryRequest::List { trash: false }).await
 }
 
 pub async fn spaces(State(shared): State<Arc<Shared>>) -> ApiResult {
-    read(&shared, |l, pass| Ok(json!(l.spaces(pass)?))).await
+    act(&shared, LibraryRequest::Spaces).await
 }
 
 /// `POST /api/spaces` body, and `POST /api/spaces/{space}/share` (without
@@ -76,16 +65,12 @@ pub struct SpaceBody {
 }
 
 pub async fn create_space(State(shared): State<Arc<Shared>>, Json(b): Json<SpaceBody>) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let id = l.create_space(
-            &b.name,
-            parse_principals(&b.readers)?,
-            parse_principals(&b.writers)?,
-            pass,
-        )?;
-        Ok(json!({"id": id.to_hex(), "name": b.name}))
-    })
-    .await
+    let req = LibraryRequest::CreateSpace {
+        name: b.name,
+        readers: b.readers,
+        writers: b.writers,
+    };
+    act(&shared, req).await
 }
 
 pub async fn share_space(
@@ -93,18 +78,12 @@ pub async fn share_space(
     Path(space): Path<String>,
     Json(b): Json<SpaceBody>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let scope = l.find_space(&space)?;
-        let epoch = l.reshare(
-            scope,
-            parse_principals(&b.readers)?,
-            parse_principals(&b.writers)?,
-            pass,
-            crate::now(),
-        )?;
-        Ok(json!({"space": scope.to_hex(), "epoch": epoch.to_hex()}))
-    })
-    .await
+    let req = LibraryRequest::ShareSpace {
+        space,
+        readers: b.readers,
+        writers: b.writers,
+    };
+    act(&shared, req).await
 }
 
 /// `POST /api/docs` body.
@@ -124,21 +103,22 @@ pub struct NewDoc {
 }
 
 pub async fn new_doc(State(shared): State<Arc<Shared>>, Json(b): Json<NewDoc>) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let mut place = b.place;
-        if let Some(dept) = &b.scope {
-            let now = crate::now();
-            let scope = l.dept_scope(&outpost_identity::DeptPath::parse(dept)?, pass, now)?;
-            place.space = Some(scope.to_hex());
-        }
-        let key = l.new_text(&b.title, &place, b.markdown.as_deref(), pass)?;
-        Ok(json!({"id": key.1.to_hex(), "title": b.title, "space": key.0.to_hex()}))
-    })
-    .await
+    let mut place = b.place;
+    if b.scope.is_some() {
+        place.dept = b.scope;
+    }
+    let req = LibraryRequest::New {
+        title: b.title,
+        place,
+        markdown: b.markdown,
+        readers: Vec::new(),
+        writers: Vec::new(),
+    };
+    act(&shared, req).await
 }
 
 pub async fn show_doc(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    read(&shared, move |l, pass| l.entry(&id, pass)).await
+    act(&shared, LibraryRequest::Show { id, at: None }).await
 }
 
 /// `POST /api/docs/{id}` body: `edits` (with `base`), or one of the
@@ -181,38 +161,42 @@ pub async fn edit_doc(
     Path(id): Path<String>,
     Json(req): Json<EditDoc>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let forms = [
-            req.edits.is_some(),
-            req.set_text.is_some(),
-            req.append.is_some(),
-            req.appends.is_some(),
-        ];
-        if forms.iter().filter(|f| **f).count() != 1 {
-            anyhow::bail!("give exactly one of edits, set_text, append or appends");
-        }
-        if let Some(edits) = &req.edits {
-            let base = req.base.as_deref().map(parse_heads).transpose()?;
-            let (key, env, after) = l.edit_text(&id, base.as_deref(), edits, pass)?;
-            let mut v = env_json(env);
-            v["id"] = json!(key.1.to_hex());
-            v["heads"] = json!(after.heads.iter().map(hex::encode).collect::<Vec<_>>());
-            v["text_len"] = json!(after.text_len);
-            return Ok(v);
-        }
-        if let Some(texts) = &req.appends {
-            let (_, envs) = l.append_each(&id, texts, pass)?;
+    let forms = [
+        req.edits.is_some(),
+        req.set_text.is_some(),
+        req.append.is_some(),
+        req.appends.is_some(),
+    ];
+    if forms.iter().filter(|f| **f).count() != 1 {
+        return Err(anyhow::anyhow!("give exactly one of edits, set_text, append or appends").into());
+    }
+    if req.edits.is_none() && req.appends.is_none() {
+        let plain = LibraryRequest::Edit {
+            id,
+            set_text: req.set_text,
+            append: req.append,
+        };
+        return act(&shared, plain).await;
+    }
+    let v = shared
+        .with_local(move |l, pass| {
+            if let Some(edits) = &req.edits {
+                let base = req.base.as_deref().map(parse_heads).transpose()?;
+                let (key, env, after) = l.edit_text(&id, base.as_deref(), edits, pass)?;
+                let mut v = crate::library::changed(env);
+                v["id"] = json!(key.1.to_hex());
+                v["heads"] = json!(after.heads.iter().map(hex::encode).collect::<Vec<_>>());
+                v["text_len"] = json!(after.text_len);
+                return Ok(v);
+            }
+            let texts = req.appends.unwrap_or_default();
+            let (_, envs) = l.append_each(&id, &texts, pass)?;
             let changes: Vec<String> = envs.iter().map(|e| hex::encode(e.0)).collect();
-            return Ok(json!({"changed": !changes.is_empty(), "changes": changes}));
-        }
-        Ok(
-            match l.edit_plain(&id, req.set_text.as_deref(), req.append.as_deref(), pass)? {
-                Some((_, env)) => json!({"changed": true, "change": hex::encode(env.0)}),
-                None => json!({"changed": false}),
-            },
-        )
-    })
-    .await
+            Ok(json!({"changed": !changes.is_empty(), "changes": changes}))
+        })
+        .await?;
+    shared.flush().await?;
+    Ok(Json(v))
 }
 
 pub async fn set_meta(
@@ -220,7 +204,7 @@ pub async fn set_meta(
     Path(id): Path<String>,
     Json(m): Json<MetaChange>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| Ok(env_json(l.set_meta(&id, &m, pass)?))).await
+    act(&shared, LibraryRequest::Meta { id, change: m }).await
 }
 
 /// `POST /api/docs/{id}/move` body.
@@ -239,11 +223,12 @@ pub async fn move_entry(
     Path(id): Path<String>,
     Json(b): Json<MoveBody>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let key = l.move_entry(&id, b.space.as_deref(), &b.folder, pass)?;
-        Ok(json!({"id": key.1.to_hex(), "space": key.0.to_hex()}))
-    })
-    .await
+    let req = LibraryRequest::Move {
+        id,
+        space: b.space,
+        folder: b.folder,
+    };
+    act(&shared, req).await
 }
 
 pub async fn share_entry(
@@ -251,23 +236,24 @@ pub async fn share_entry(
     Path(id): Path<String>,
     Json(b): Json<SpaceBody>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let key = l.share_entry(&id, parse_principals(&b.readers)?, parse_principals(&b.writers)?, pass)?;
-        Ok(json!({"id": key.1.to_hex(), "space": key.0.to_hex()}))
-    })
-    .await
+    let req = LibraryRequest::Share {
+        id,
+        readers: b.readers,
+        writers: b.writers,
+    };
+    act(&shared, req).await
 }
 
 pub async fn delete_entry(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    write(&shared, move |l, pass| Ok(env_json(l.delete_entry(&id, pass)?))).await
+    act(&shared, LibraryRequest::Delete { id }).await
 }
 
 pub async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    read(&shared, move |l, pass| Ok(json!(l.entry_history(&id, pass)?))).await
+    act(&shared, LibraryRequest::History { id }).await
 }
 
 pub async fn at_version(State(shared): State<Arc<Shared>>, Path((id, at)): Path<(String, String)>) -> ApiResult {
-    read(&shared, move |l, pass| l.entry_at(&id, &at, pass)).await
+    act(&shared, LibraryRequest::Show { id, at: Some(at) }).await
 }
 
 /// `GET /api/docs/{id}/diff` query.
@@ -281,9 +267,14 @@ pub struct DiffQuery {
 }
 
 pub async fn diff(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Query(q): Query<DiffQuery>) -> ApiResult {
-    read(&shared, move |l, pass| {
-        l.entry_diff(&id, &q.from, q.to.as_deref(), pass)
-    })
+    act(
+        &shared,
+        LibraryRequest::Diff {
+            id,
+            from: q.from,
+            to: q.to,
+        },
+    )
     .await
 }
 
@@ -303,11 +294,8 @@ pub async fn restore(
     Path(id): Path<String>,
     Json(b): Json<VersionBody>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let at = b.at.ok_or_else(|| anyhow::anyhow!("give the version to restore: at"))?;
-        Ok(env_json(l.restore_version(&id, &at, pass)?))
-    })
-    .await
+    let at = b.at.ok_or_else(|| anyhow::anyhow!("give the version to restore: at"))?;
+    act(&shared, LibraryRequest::Restore { id, at }).await
 }
 
 pub async fn name_version(
@@ -315,11 +303,8 @@ pub async fn name_version(
     Path(id): Path<String>,
     Json(b): Json<VersionBody>,
 ) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let name = b.name.ok_or_else(|| anyhow::anyhow!("give the version's name"))?;
-        Ok(env_json(l.name_version(&id, &name, b.at.as_deref(), pass)?))
-    })
-    .await
+    let name = b.name.ok_or_else(|| anyhow::anyhow!("give the version's name"))?;
+    act(&shared, LibraryRequest::NameVersion { id, name, at: b.at }).await
 }
 
 /// `POST /api/docs/{id}/import` body.
@@ -330,9 +315,13 @@ pub struct ImportBody {
 }
 
 pub async fn import(State(shared): State<Arc<Shared>>, Path(id): Path<String>, Json(b): Json<ImportBody>) -> ApiResult {
-    write(&shared, move |l, pass| {
-        Ok(env_json(l.import_markdown(&id, &b.markdown, pass)?))
-    })
+    act(
+        &shared,
+        LibraryRequest::Import {
+            id,
+            markdown: b.markdown,
+        },
+    )
     .await
 }
 
@@ -429,11 +418,13 @@ pub struct PutFile {
 }
 
 pub async fn put_file(State(shared): State<Arc<Shared>>, Json(b): Json<PutFile>) -> ApiResult {
-    write(&shared, move |l, pass| {
-        let (key, version) = l.put_file(std::path::Path::new(&b.path), b.sealed, &b.place, b.to.as_deref(), pass)?;
-        Ok(json!({"id": key.1.to_hex(), "space": key.0.to_hex(), "version": version}))
-    })
-    .await
+    let req = LibraryRequest::PutFile {
+        path: b.path,
+        sealed: b.sealed,
+        place: b.place,
+        to: b.to,
+    };
+    act(&shared, req).await
 }
 
 /// `GET /api/files/{id}/content` query, and `POST /api/files/{id}/save`
@@ -539,12 +530,5 @@ pub async fn rpc(State(shared): State<Arc<Shared>>, Json(req): Json<LibraryReque
     if let LibraryRequest::SaveFile { id, version, .. } = &req {
         fetched(&shared, id.clone(), *version).await?;
     }
-    let writes = req.writes();
-    let v = shared
-        .with_local(move |l, pass| crate::library::handle(l, pass, req))
-        .await?;
-    if writes {
-        shared.flush().await?;
-    }
-    Ok(Json(v))
+    act(&shared, req).await
 }
