@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use outpost_identity::Timestamp;
 use outpost_node::Local;
 use outpost_node::api_client::ApiClient;
-use outpost_node::library::{LibraryRequest, MetaChange, Place};
+use outpost_node::library::{FileUpload, LibraryRequest, MetaChange, Place};
 use serde_json::Value;
 
 /// Carries out `req` through the running node, or on the store when no
@@ -315,12 +315,12 @@ pub fn file(ctx: &Ctx, cmd: FileCommand) -> Result<()> {
     match cmd {
         FileCommand::Put { path, place: p, to } => {
             let sealed = crate::chat::seal_file(ctx, &path)?;
-            let req = LibraryRequest::PutFile {
+            let req = LibraryRequest::PutFile(FileUpload {
                 path: absolute(&path)?,
                 sealed: Some(sealed),
                 place: place(p),
                 to,
-            };
+            });
             answer(ctx, req, |v| {
                 format!(
                     "stored {} ({} bytes) as file {}\n",

@@ -1238,19 +1238,7 @@ pub enum LibraryRequest {
         out: String,
     },
     /// Adds a file (or a new version of one).
-    PutFile {
-        /// The file on this machine.
-        path: String,
-        /// The file as the CLI already encrypted it into this home's blobs.
-        #[serde(default)]
-        sealed: Option<crate::chat::SealedFile>,
-        /// Where.
-        #[serde(flatten)]
-        place: Place,
-        /// The file entry this is a new version of.
-        #[serde(default)]
-        to: Option<String>,
-    },
+    PutFile(FileUpload),
     /// Decrypts a file version to a file on this machine (a running node
     /// first fetches what it lacks from its peers).
     SaveFile {
@@ -1291,6 +1279,22 @@ pub(crate) fn changed(env: Option<EnvId>) -> Value {
 
 fn placed(key: DocKey) -> Value {
     json!({"id": key.1.to_hex(), "space": key.0.to_hex()})
+}
+
+/// A file to add to the library (`put_file`, `POST /api/files`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FileUpload {
+    /// The file on this machine.
+    pub path: String,
+    /// The file as the CLI already encrypted it into this home's blobs.
+    #[serde(default)]
+    pub sealed: Option<crate::chat::SealedFile>,
+    /// Where.
+    #[serde(flatten)]
+    pub place: Place,
+    /// The file entry this is a new version of.
+    #[serde(default)]
+    pub to: Option<String>,
 }
 
 /// Carries out `req` on this node's store.
@@ -1366,12 +1370,12 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: LibraryRequest) -> Resu
             crate::blobs::write_synced(std::path::Path::new(&out), &bytes)?;
             json!({"out": out, "bytes": bytes.len(), "media_type": media_type, "name": name})
         }
-        LibraryRequest::PutFile {
+        LibraryRequest::PutFile(FileUpload {
             path,
             sealed,
             place,
             to,
-        } => {
+        }) => {
             let (key, version) = local.put_file(std::path::Path::new(&path), sealed, &place, to.as_deref(), pass)?;
             let mut v = placed(key);
             v["version"] = version;

@@ -3,7 +3,7 @@
 
 use super::{ApiError, ApiResult};
 use crate::daemon::Shared;
-use crate::library::{LibraryRequest, MetaChange, Place};
+use crate::library::{FileUpload, LibraryRequest, MetaChange, Place};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -401,30 +401,8 @@ pub async fn presence(
     Ok(Json(json!({"sent": true})))
 }
 
-/// `POST /api/files` body.
-#[derive(Debug, Deserialize)]
-pub struct PutFile {
-    /// The file on this machine.
-    path: String,
-    /// The file as the CLI already encrypted it into this home's blobs.
-    #[serde(default)]
-    sealed: Option<crate::chat::SealedFile>,
-    /// Where: space and folder.
-    #[serde(flatten)]
-    place: Place,
-    /// A file entry to add this as a new version of.
-    #[serde(default)]
-    to: Option<String>,
-}
-
-pub async fn put_file(State(shared): State<Arc<Shared>>, Json(b): Json<PutFile>) -> ApiResult {
-    let req = LibraryRequest::PutFile {
-        path: b.path,
-        sealed: b.sealed,
-        place: b.place,
-        to: b.to,
-    };
-    act(&shared, req).await
+pub async fn put_file(State(shared): State<Arc<Shared>>, Json(b): Json<FileUpload>) -> ApiResult {
+    act(&shared, LibraryRequest::PutFile(b)).await
 }
 
 /// `GET /api/files/{id}/content` query, and `POST /api/files/{id}/save`
