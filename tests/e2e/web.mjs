@@ -1,0 +1,295 @@
+// Browser end-to-end test of the node's web page, driven by
+// tests/tests/web_page.rs, which starts two nodes and passes what this
+// script needs in the environment variable OUTPOST_E2E:
+//
+//   {"a": {"url", "login"}, "b": {"url", "login"},
+//    "channel": "<channel id>", "channel_name": "...",
+//    "doc": "<doc id>", "screenshots": "<dir>"}
+//
+// (`login` is the node's url + "/login?token=" + its token.) Browser A
+// uses node a, browser B node b. The steps: the page and the API refuse a
+// browser without the token; a chat message from each reaches the other;
+// both type into one document at the same time and end with the same
+// text holding both sentences whole; the document's history lists the
+// changes; and the page at phone width.
+//
+// Uses Debian's Chromium (/usr/bin/chromium) through playwright-core;
+// `scripts/test` installs both. Prints {"ok": true, "steps": [...]} on
+// success; on failure prints the step and the error to stderr, saves
+// failure-a.png and failure-b.png, and exits with status 1.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** How long one action or wait may take. */
+const STEP_TIMEOUT = 20_000;
+/** Delay between keystrokes when typing into the document. */
+const KEY_DELAY = 30;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+const config = JSON.parse(process.env.OUTPOST_E2E ?? 'null');
+if (!config) {
+  console.error('OUTPOST_E2E is not set: run this script through tests/tests/web_page.rs');
+  process.exit(2);
+}
+mkdirSync(config.screenshots, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: join(config.screenshots, name), fullPage: false });
+
+const steps = [];
+let current = 'start';
+/** Runs one named step, noting how long it took. */
+async function step(name, body) {
+  current = name;
+  const started = Date.now();
+  await body();
+  steps.push({ step: name, ms: Date.now() - started });
+}
+
+/** Fails unless `cond` holds. */
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Polls `probe` (which returns [ok, description]) until ok or timeout. */
+async function until(what, probe, timeout = STEP_TIMEOUT) {
+  const started = Date.now();
+  let last = 'not checked yet';
+  for (;;) {
+    try {
+      const [ok, description] = await probe();
+      if (ok) return;
+      last = description;
+    } catch (e) {
+      last = `error: ${e.message}`;
+    }
+    if (Date.now() - started > timeout) {
+      throw new Error(`timed out after ${timeout} ms waiting until ${what}; last seen: ${last}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the page shows a `.message .message-body` reading exactly `text`. */
+async function waitForMessage(page, who, text) {
+  try {
+    await page.waitForFunction(
+      (t) => [...document.querySelectorAll('.message .message-body')].some((m) => m.textContent.trim() === t),
+      text,
+      { timeout: STEP_TIMEOUT },
+    );
+  } catch (e) {
+    const shown = await page
+      .$$eval('.message .message-body', (ms) => ms.map((m) => m.textContent.trim()))
+      .catch(() => []);
+    throw new Error(`${who} never showed the message ${JSON.stringify(text)}; it shows ${JSON.stringify(shown)} (${e.message.split('\n')[0]})`);
+  }
+}
+
+/** Opens the channel in the chat view. */
+async function openChannel(page) {
+  await page.click('[data-nav=chats]');
+  const item = page.locator(`[data-channel="${config.channel}"]`).first();
+  await item.waitFor();
+  const label = await item.textContent();
+  check(
+    label.includes(config.channel_name),
+    `the channel's entry reads ${JSON.stringify(label)}, without its name ${JSON.stringify(config.channel_name)}`,
+  );
+  await item.click();
+  await page.waitForSelector('#message-input');
+}
+
+/** Sends `text` in the open channel. */
+async function send(page, text) {
+  await page.fill('#message-input', text);
+  await page.click('#send');
+}
+
+/** Opens the document in the documents view and waits for its editor. */
+async function openDoc(page) {
+  await page.click('[data-nav=docs]');
+  await page.click(`[data-doc="${config.doc}"]`);
+  await page.waitForSelector('#editor');
+}
+
+/** What the editor of `page` shows: synced flag, heads and text. */
+async function editorState(page) {
+  const editor = page.locator('#editor');
+  return {
+    synced: await editor.getAttribute('data-synced'),
+    heads: await editor.getAttribute('data-heads'),
+    value: await editor.inputValue(),
+  };
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+});
+
+/** Errors the pages reported (uncaught exceptions, console errors). */
+const pageErrors = [];
+async function newPage(who) {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  context.setDefaultTimeout(STEP_TIMEOUT);
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${who}: uncaught ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`${who}: console: ${m.text()}`);
+  });
+  return { context, page };
+}
+
+let A;
+let B;
+let exitCode = 0;
+const stamp = `${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+const chatA = `hello from A ${stamp}`;
+const chatB = `reply from B ${stamp}`;
+const sentenceA = 'Hello from A. ';
+const sentenceB = 'B was here. ';
+let finalText = null;
+
+try {
+  await step('unauthenticated', async () => {
+    const context = await browser.newContext();
+    try {
+      for (const path of ['/api/status', '/', '/login?token=wrong']) {
+        const response = await context.request.get(config.a.url + path, {
+          maxRedirects: 0,
+          timeout: STEP_TIMEOUT,
+        });
+        check(
+          response.status() === 401,
+          `GET ${path} without the token answered ${response.status()}, not 401: ${(await response.text()).slice(0, 200)}`,
+        );
+      }
+    } finally {
+      await context.close();
+    }
+  });
+
+  await step('login', async () => {
+    A = await newPage('A');
+    B = await newPage('B');
+    for (const [who, side, node] of [['A', A, config.a], ['B', B, config.b]]) {
+      const response = await side.page.goto(node.login, { timeout: STEP_TIMEOUT });
+      check(response !== null, `${who}: /login gave no response`);
+      check(response.status() === 200, `${who}: /login led to status ${response.status()}`);
+      const url = new URL(side.page.url());
+      check(url.pathname === '/', `${who}: /login did not redirect to /, the page is at ${side.page.url()}`);
+      check(!url.search.includes('token'), `${who}: the page's address still holds the token: ${side.page.url()}`);
+      const cookies = await side.context.cookies(node.url);
+      check(cookies.length > 0, `${who}: /login set no cookie`);
+      check(cookies.every((c) => c.httpOnly), `${who}: /login set a cookie that is not HttpOnly: ${JSON.stringify(cookies)}`);
+      await side.page.waitForSelector('[data-nav=chats]');
+    }
+  });
+
+  await step('chat A to B', async () => {
+    await openChannel(A.page);
+    await send(A.page, chatA);
+    await waitForMessage(A.page, 'A (the sender)', chatA);
+    await openChannel(B.page);
+    await waitForMessage(B.page, 'B', chatA);
+  });
+
+  await step('chat B to A', async () => {
+    await send(B.page, chatB);
+    await waitForMessage(A.page, 'A', chatB);
+    await waitForMessage(B.page, 'B (the sender)', chatB);
+    await shot(A.page, 'chat-a.png');
+    await shot(B.page, 'chat-b.png');
+  });
+
+  await step('open document', async () => {
+    await Promise.all([openDoc(A.page), openDoc(B.page)]);
+    await until('both editors are synced', async () => {
+      const [a, b] = [await editorState(A.page), await editorState(B.page)];
+      return [a.synced === 'true' && b.synced === 'true', JSON.stringify({ a, b })];
+    });
+  });
+
+  await step('type at once', async () => {
+    const typeA = (async () => {
+      const editor = A.page.locator('#editor');
+      const box = await editor.boundingBox();
+      check(box !== null, 'A: #editor is not visible');
+      await editor.click({ position: { x: box.width - 5, y: box.height - 5 } });
+      await A.page.keyboard.press('Control+End');
+      await A.page.keyboard.type(sentenceA, { delay: KEY_DELAY });
+    })();
+    const typeB = (async () => {
+      await B.page.locator('#editor').click();
+      await B.page.keyboard.press('Control+Home');
+      await B.page.keyboard.type(sentenceB, { delay: KEY_DELAY });
+    })();
+    await Promise.all([typeA, typeB]);
+  });
+
+  await step('document converges', async () => {
+    await until('both editors are synced with equal heads and text holding both sentences', async () => {
+      const [a, b] = [await editorState(A.page), await editorState(B.page)];
+      const ok =
+        a.synced === 'true' &&
+        b.synced === 'true' &&
+        a.heads !== null &&
+        a.heads !== '' &&
+        a.heads === b.heads &&
+        a.value === b.value &&
+        a.value.split(sentenceA).length === 2 &&
+        a.value.split(sentenceB).length === 2;
+      return [ok, JSON.stringify({ a, b })];
+    });
+    finalText = await A.page.locator('#editor').inputValue();
+    check(finalText.startsWith(sentenceB), `B typed at the start, but the text is ${JSON.stringify(finalText)}`);
+    check(finalText.trimEnd().endsWith(sentenceA.trimEnd()), `A typed at the end, but the text is ${JSON.stringify(finalText)}`);
+    await shot(A.page, 'doc-a.png');
+    await shot(B.page, 'doc-b.png');
+  });
+
+  await step('history', async () => {
+    await A.page.click('#history-button');
+    await until('the history lists at least 2 changes', async () => {
+      const n = await A.page.locator('.history-item').count();
+      return [n >= 2, `${n} .history-item elements`];
+    });
+    await shot(A.page, 'history.png');
+  });
+
+  await step('phone width', async () => {
+    await B.page.setViewportSize(PHONE);
+    await B.page.waitForSelector('#editor');
+    await shot(B.page, 'phone-doc.png');
+    await openChannel(B.page);
+    await waitForMessage(B.page, 'B at phone width', chatB);
+    await shot(B.page, 'phone-chat.png');
+  });
+
+  process.stdout.write(
+    `${JSON.stringify({ ok: true, steps, chat: [chatA, chatB], doc_text: finalText, page_errors: pageErrors })}\n`,
+  );
+} catch (e) {
+  exitCode = 1;
+  console.error(`step "${current}" failed: ${e.stack ?? e}`);
+  if (pageErrors.length > 0) console.error(`errors on the pages:\n  ${pageErrors.join('\n  ')}`);
+  for (const [side, name] of [[A, 'failure-a.png'], [B, 'failure-b.png']]) {
+    if (side) await shot(side.page, name).catch((err) => console.error(`cannot save ${name}: ${err.message}`));
+  }
+  console.error(`screenshots in ${config.screenshots}`);
+  process.stdout.write(`${JSON.stringify({ ok: false, failed: current, error: String(e.message ?? e), steps })}\n`);
+} finally {
+  await browser.close().catch(() => {});
+}
+process.exit(exitCode);
