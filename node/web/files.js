@@ -1,0 +1,184 @@
+// The files screen: the library's file entries, their versions, a download
+// link and a sandboxed preview of images, PDFs and text.
+
+import { get, h, clear, onEvent, debounce, enc } from './api.js';
+import { t, tr, formatTime, formatBytes } from './i18n.js';
+
+function previewable(type) {
+  if (!type) return false;
+  const base = type.split(';')[0].trim().toLowerCase();
+  return base.startsWith('image/') || base === 'application/pdf' || base.startsWith('text/') || base === 'application/json';
+}
+
+function contentUrl(id, { version, inline } = {}) {
+  const q = [];
+  if (version) q.push('version=' + version);
+  if (inline) q.push('inline=true');
+  return '/api/files/' + enc(id) + '/content' + (q.length ? '?' + q.join('&') : '');
+}
+
+export function mount(root, ctx) {
+  let entries = [];
+  let openId = null;
+  let destroyed = false;
+  const versionCounts = new Map(); // id -> {updated, count}
+
+  const listTitle = tr(h('h2', { class: 'pane-title' }), 'files.title');
+  const list = h('ul', { id: 'file-list', class: 'list', role: 'list' });
+  const listError = h('p', { class: 'error', hidden: true });
+  const listPane = h('section', { class: 'list-pane' }, listTitle, listError, list);
+
+  const title = h('h2', { id: 'file-title', class: 'detail-title' });
+  const sub = h('span', { class: 'detail-sub' });
+  const download = tr(h('a', { id: 'file-download', class: 'button primary', download: '' }), 'files.download');
+  const head = h('header', { class: 'detail-head' }, h('div', { class: 'detail-heading' }, title, sub), h('div', { class: 'detail-tools' }, download));
+  const previewBox = h('div', { id: 'file-preview', class: 'preview' });
+  const versionsTitle = tr(h('h3'), 'files.versions');
+  const versions = h('ol', { id: 'file-versions', class: 'versions' });
+  const placeholder = tr(h('p', { class: 'placeholder' }), 'files.pick');
+  const detailError = h('p', { class: 'error', hidden: true });
+  const body = h('div', { class: 'file-body' }, previewBox, versionsTitle, versions);
+  const detail = h('section', { class: 'detail-pane' }, head, detailError, placeholder, body);
+  const view = h('div', { class: 'split files' }, listPane, detail);
+  root.append(view);
+
+  function setOpenVisible(on) {
+    view.dataset.open = on ? 'true' : 'false';
+    placeholder.hidden = on;
+    head.hidden = !on;
+    body.hidden = !on;
+  }
+  setOpenVisible(false);
+
+  function showError(el, e) {
+    el.hidden = !e;
+    el.textContent = e ? t('common.error', { message: e.message || String(e) }) : '';
+  }
+
+  function versionLabel(el, n) {
+    if (n == null) return el;
+    return n === 1 ? tr(el, 'files.version1') : tr(el, 'files.versionCount', { n });
+  }
+
+  function renderList() {
+    clear(list);
+    const files = entries.filter((e) => e.kind === 'file' && !e.trashed && !e.deleted);
+    if (!files.length) {
+      list.append(h('li', { class: 'empty' }, tr(h('span'), 'files.none')));
+      return;
+    }
+    for (const e of files) {
+      const count = versionCounts.get(e.id);
+      const meta = h('span', { class: 'item-meta' },
+        h('span', { class: 'file-size', text: formatBytes(e.bytes) }),
+        versionLabel(h('span', { class: 'file-versions' }), count ? count.count : null),
+        h('span', { class: 'item-time', text: formatTime(e.updated) }));
+      const item = h('button', {
+        type: 'button',
+        class: 'list-item file-item' + (openId && e.id.startsWith(openId) ? ' active' : ''),
+        dataset: { file: e.id },
+      }, h('span', { class: 'item-name', text: e.title || e.id.slice(0, 8) }), meta);
+      item.addEventListener('click', () => ctx.navigate(e.id));
+      const dl = h('a', { class: 'item-download', href: contentUrl(e.id), download: e.title || '' });
+      tr(dl, 'files.download');
+      list.append(h('li', { class: 'file-row' }, item, dl));
+    }
+  }
+
+  async function countVersions(files) {
+    await Promise.all(files.map(async (e) => {
+      const known = versionCounts.get(e.id);
+      if (known && known.updated === e.updated) return;
+      try {
+        const full = await get('/api/docs/' + enc(e.id));
+        versionCounts.set(e.id, { updated: e.updated, count: (full.versions || []).length });
+      } catch (_) { /* left without a count */ }
+    }));
+    if (!destroyed) renderList();
+  }
+
+  async function loadList() {
+    try {
+      entries = await get('/api/library');
+      showError(listError, null);
+    } catch (e) {
+      showError(listError, e);
+      return;
+    }
+    if (destroyed) return;
+    renderList();
+    countVersions(entries.filter((e) => e.kind === 'file' && !e.trashed && !e.deleted));
+  }
+  const listSoon = debounce(loadList, 400);
+
+  async function openFile(id) {
+    openId = id;
+    setOpenVisible(!!id);
+    clear(previewBox);
+    clear(versions);
+    title.textContent = '';
+    sub.textContent = '';
+    showError(detailError, null);
+    for (const b of list.querySelectorAll('[data-file]')) b.classList.toggle('active', !!id && b.dataset.file.startsWith(id));
+    if (!id) return;
+    let entry;
+    try {
+      entry = await get('/api/docs/' + enc(id));
+    } catch (e) {
+      if (id === openId) showError(detailError, e);
+      return;
+    }
+    if (id !== openId || destroyed) return;
+    const vs = entry.versions || [];
+    const current = vs[vs.length - 1] || {};
+    title.textContent = entry.title || current.name || id.slice(0, 8);
+    sub.textContent = [formatBytes(entry.bytes ?? current.bytes), entry.media_type || current.media_type].filter(Boolean).join(' · ');
+    download.href = contentUrl(entry.id);
+    download.setAttribute('download', entry.title || current.name || '');
+    const type = entry.media_type || current.media_type;
+    if (previewable(type)) {
+      const frame = h('iframe', {
+        class: 'preview-frame',
+        sandbox: '',
+        referrerpolicy: 'no-referrer',
+        src: contentUrl(entry.id, { inline: true }),
+        title: t('files.preview'),
+      });
+      previewBox.append(frame);
+    } else {
+      previewBox.append(tr(h('p', { class: 'placeholder' }), 'files.noPreview'));
+    }
+    vs.forEach((v, i) => {
+      const n = i + 1;
+      const link = h('a', { class: 'version-download', href: contentUrl(entry.id, { version: n }), download: v.name || '' });
+      tr(link, 'files.download');
+      versions.append(h('li', { class: 'version', dataset: { version: String(n) } },
+        tr(h('span', { class: 'version-number' }), 'files.version', { n }),
+        h('span', { class: 'version-name', text: v.name || '' }),
+        h('span', { class: 'file-size', text: formatBytes(v.bytes) }),
+        h('time', { text: formatTime(Math.floor((v.at || 0) / 1000)) }),
+        v.by ? tr(h('span', { class: 'version-by' }), 'files.by', { name: v.by }) : null,
+        link));
+    });
+    versionCounts.set(entry.id, { updated: entry.updated, count: vs.length });
+  }
+
+  const offs = [onEvent('changed', listSoon), onEvent('synced', listSoon)];
+  loadList();
+
+  return {
+    open(param) {
+      if (param !== openId) openFile(param);
+    },
+    relabel() {
+      renderList();
+      if (openId) openFile(openId);
+    },
+    unmount() {
+      destroyed = true;
+      listSoon.cancel();
+      for (const off of offs) off();
+      view.remove();
+    },
+  };
+}

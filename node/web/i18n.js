@@ -1,0 +1,299 @@
+// Interface strings in English and Chinese. The choice is kept in
+// localStorage; elements built with `tr` carry their key in data-i18n so a
+// language switch relabels them in place.
+
+const STRINGS = {
+  en: {
+    'app.title': 'Outpost',
+    'nav.chats': 'Chats',
+    'nav.docs': 'Documents',
+    'nav.files': 'Files',
+    'status.offline': 'offline',
+    'status.peers': '{n} peers',
+    'status.peer': '1 peer',
+    'status.unreachable': 'node unreachable',
+    'status.loading': 'connecting…',
+    'lang.toggle': '中文',
+    'lang.label': 'Switch to Chinese',
+    'common.loading': 'Loading…',
+    'common.retry': 'Retry',
+    'common.close': 'Close',
+    'common.back': 'Back',
+    'common.error': 'Error: {message}',
+    'common.empty': 'Nothing here yet.',
+    'common.cancel': 'Cancel',
+    'chat.channels': 'Channels',
+    'chat.search': 'Search messages',
+    'chat.searchResults': 'Search results',
+    'chat.noResults': 'No messages match.',
+    'chat.clearSearch': 'Clear search',
+    'chat.newChannelName': 'New channel name',
+    'chat.newChannel': 'Create channel',
+    'chat.pick': 'Pick a channel on the left.',
+    'chat.noChannels': 'No channels yet: create one.',
+    'chat.noMessages': 'No messages yet. Say hello.',
+    'chat.input': 'Write a message (Enter sends, Shift+Enter for a new line)',
+    'chat.send': 'Send',
+    'chat.unread': '{n} unread',
+    'chat.replies': '{n} replies',
+    'chat.reply1': '1 reply',
+    'chat.reply': 'Reply',
+    'chat.replyingTo': 'Replying to {name}',
+    'chat.thread': 'Thread',
+    'chat.pinned': 'Pinned',
+    'chat.pin': 'Pin',
+    'chat.unpin': 'Unpin',
+    'chat.edited': '(edited)',
+    'chat.recalled': 'This message was recalled.',
+    'chat.pending': 'not yet delivered',
+    'chat.readBy': 'Read by {read} of {total}',
+    'chat.readByAll': 'Read by everyone',
+    'chat.readByNone': 'Not read yet',
+    'chat.archived': 'Archived: read-only',
+    'chat.members': '{n} members',
+    'chat.mention': '@',
+    'chat.attachment': 'Attachment: {name} ({size})',
+    'chat.react': 'React',
+    'chat.kind.everyone': 'everyone',
+    'chat.kind.direct': 'direct',
+    'chat.kind.group': 'group',
+    'chat.unknown': 'unknown',
+    'docs.title': 'Documents',
+    'docs.newTitle': 'New document title',
+    'docs.new': 'New document',
+    'docs.untitled': 'Untitled',
+    'docs.none': 'No documents yet: create one.',
+    'docs.pick': 'Pick a document on the left.',
+    'docs.topFolder': '(top)',
+    'docs.space': 'Space: {name}',
+    'docs.unnamedSpace': 'Unnamed space',
+    'docs.viewOnly': 'View only',
+    'docs.history': 'History',
+    'docs.hideHistory': 'Hide history',
+    'docs.restore': 'Restore this version',
+    'docs.restored': 'Restored.',
+    'docs.versionText': 'This version',
+    'docs.diff': 'Changes from this version to now',
+    'docs.noHistory': 'No changes yet.',
+    'docs.saving': 'Saving…',
+    'docs.saved': 'Saved',
+    'docs.offline': 'Reconnecting…',
+    'docs.here': 'Here now:',
+    'docs.alone': 'Only you',
+    'docs.refused': 'Edit refused: {message}',
+    'docs.editor': 'Document text',
+    'files.title': 'Files',
+    'files.none': 'No files yet. Add them with `outpost file put`.',
+    'files.pick': 'Pick a file on the left.',
+    'files.download': 'Download',
+    'files.preview': 'Preview',
+    'files.noPreview': 'No preview for this type of file.',
+    'files.versions': 'Versions',
+    'files.versionCount': '{n} versions',
+    'files.version1': '1 version',
+    'files.version': 'Version {n}',
+    'files.by': 'by {name}',
+  },
+  zh: {
+    'app.title': 'Outpost',
+    'nav.chats': '聊天',
+    'nav.docs': '文档',
+    'nav.files': '文件',
+    'status.offline': '离线',
+    'status.peers': '{n} 个节点',
+    'status.peer': '1 个节点',
+    'status.unreachable': '无法连接节点',
+    'status.loading': '连接中…',
+    'lang.toggle': 'EN',
+    'lang.label': '切换到英文',
+    'common.loading': '加载中…',
+    'common.retry': '重试',
+    'common.close': '关闭',
+    'common.back': '返回',
+    'common.error': '错误：{message}',
+    'common.empty': '这里还没有内容。',
+    'common.cancel': '取消',
+    'chat.channels': '频道',
+    'chat.search': '搜索消息',
+    'chat.searchResults': '搜索结果',
+    'chat.noResults': '没有匹配的消息。',
+    'chat.clearSearch': '清除搜索',
+    'chat.newChannelName': '新频道名称',
+    'chat.newChannel': '创建频道',
+    'chat.pick': '请在左侧选择一个频道。',
+    'chat.noChannels': '还没有频道：创建一个吧。',
+    'chat.noMessages': '还没有消息，打个招呼吧。',
+    'chat.input': '输入消息（Enter 发送，Shift+Enter 换行）',
+    'chat.send': '发送',
+    'chat.unread': '{n} 条未读',
+    'chat.replies': '{n} 条回复',
+    'chat.reply1': '1 条回复',
+    'chat.reply': '回复',
+    'chat.replyingTo': '回复 {name}',
+    'chat.thread': '话题',
+    'chat.pinned': '已置顶',
+    'chat.pin': '置顶',
+    'chat.unpin': '取消置顶',
+    'chat.edited': '（已编辑）',
+    'chat.recalled': '此消息已撤回。',
+    'chat.pending': '尚未送达',
+    'chat.readBy': '{total} 人中 {read} 人已读',
+    'chat.readByAll': '全部已读',
+    'chat.readByNone': '尚无人读',
+    'chat.archived': '已归档：只读',
+    'chat.members': '{n} 位成员',
+    'chat.mention': '@',
+    'chat.attachment': '附件：{name}（{size}）',
+    'chat.react': '回应',
+    'chat.kind.everyone': '全员',
+    'chat.kind.direct': '私信',
+    'chat.kind.group': '群组',
+    'chat.unknown': '未知',
+    'docs.title': '文档',
+    'docs.newTitle': '新文档标题',
+    'docs.new': '新建文档',
+    'docs.untitled': '无标题',
+    'docs.none': '还没有文档：新建一个吧。',
+    'docs.pick': '请在左侧选择一个文档。',
+    'docs.topFolder': '（顶层）',
+    'docs.space': '空间：{name}',
+    'docs.unnamedSpace': '未命名空间',
+    'docs.viewOnly': '只读',
+    'docs.history': '历史',
+    'docs.hideHistory': '隐藏历史',
+    'docs.restore': '恢复此版本',
+    'docs.restored': '已恢复。',
+    'docs.versionText': '此版本',
+    'docs.diff': '从此版本到现在的改动',
+    'docs.noHistory': '还没有改动。',
+    'docs.saving': '保存中…',
+    'docs.saved': '已保存',
+    'docs.offline': '重新连接中…',
+    'docs.here': '正在查看：',
+    'docs.alone': '只有你',
+    'docs.refused': '编辑被拒绝：{message}',
+    'docs.editor': '文档正文',
+    'files.title': '文件',
+    'files.none': '还没有文件。用 `outpost file put` 添加。',
+    'files.pick': '请在左侧选择一个文件。',
+    'files.download': '下载',
+    'files.preview': '预览',
+    'files.noPreview': '此类文件无法预览。',
+    'files.versions': '版本',
+    'files.versionCount': '{n} 个版本',
+    'files.version1': '1 个版本',
+    'files.version': '版本 {n}',
+    'files.by': '由 {name}',
+  },
+};
+
+const KEY = 'outpost.lang';
+const listeners = new Set();
+
+function initial() {
+  try {
+    const saved = localStorage.getItem(KEY);
+    if (saved === 'en' || saved === 'zh') return saved;
+  } catch (_) { /* storage may be blocked */ }
+  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+}
+
+let lang = initial();
+
+export function getLang() {
+  return lang;
+}
+
+export function locale() {
+  return lang === 'zh' ? 'zh-CN' : 'en-GB';
+}
+
+/** The string `key` in the current language, with `{name}` filled from `vars`. */
+export function t(key, vars) {
+  let s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  if (vars) {
+    s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  }
+  return s;
+}
+
+/** Sets `el`'s text to string `key`, relabelled when the language changes. */
+export function tr(el, key, vars) {
+  el.dataset.i18n = key;
+  if (vars) el.dataset.i18nVars = JSON.stringify(vars);
+  else delete el.dataset.i18nVars;
+  el.textContent = t(key, vars);
+  return el;
+}
+
+/** Sets `el`'s placeholder (and accessible label) to string `key`. */
+export function trPlaceholder(el, key) {
+  el.dataset.i18nPlaceholder = key;
+  el.placeholder = t(key);
+  el.setAttribute('aria-label', t(key));
+  return el;
+}
+
+/** Sets `el`'s title (and accessible label) to string `key`. */
+export function trTitle(el, key) {
+  el.dataset.i18nTitle = key;
+  el.title = t(key);
+  el.setAttribute('aria-label', t(key));
+  return el;
+}
+
+function relabel(root) {
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    const vars = el.dataset.i18nVars ? JSON.parse(el.dataset.i18nVars) : undefined;
+    el.textContent = t(el.dataset.i18n, vars);
+  }
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+    el.setAttribute('aria-label', el.placeholder);
+  }
+  for (const el of root.querySelectorAll('[data-i18n-title]')) {
+    el.title = t(el.dataset.i18nTitle);
+    el.setAttribute('aria-label', el.title);
+  }
+}
+
+export function setLang(next) {
+  if (next !== 'en' && next !== 'zh') return;
+  lang = next;
+  try {
+    localStorage.setItem(KEY, lang);
+  } catch (_) { /* storage may be blocked */ }
+  document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  relabel(document);
+  for (const f of listeners) f(lang);
+}
+
+export function onLangChange(f) {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+/** A time (seconds since 1970) for people. */
+export function formatTime(secs) {
+  if (!secs) return '';
+  const d = new Date(secs * 1000);
+  const now = new Date();
+  const sameDay = d.toDateString() === now.toDateString();
+  const opts = sameDay
+    ? { hour: '2-digit', minute: '2-digit' }
+    : { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+  return d.toLocaleString(locale(), opts);
+}
+
+/** A byte count for people. */
+export function formatBytes(n) {
+  if (n == null) return '';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return (i === 0 ? String(v) : v.toFixed(v < 10 ? 1 : 0)) + ' ' + units[i];
+}
