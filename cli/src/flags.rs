@@ -42,6 +42,12 @@ pub enum Command {
     Status,
     /// List the peers a running node is connected to.
     Peers,
+    /// Print (and open in a browser) the link that logs in to the running node's web page.
+    Open {
+        /// Only print the link.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Create or export the org.
     #[command(subcommand)]
     Org(OrgCommand),

@@ -79,6 +79,34 @@ pub fn org(ctx: &Ctx, cmd: OrgCommand) -> Result<()> {
     Ok(())
 }
 
+/// `outpost open`: the web page's login link, opened in the desktop's
+/// browser when there is one.
+pub fn open(ctx: &Ctx, no_browser: bool) -> Result<()> {
+    let api = outpost_node::api_client::ApiClient::running(ctx.home.dir())
+        .context("no node is running on this home: start one with `outpost up`")?;
+    let url = api.login_url();
+    ctx.print(
+        format!("{url}\n(this link logs a browser in to your node: keep it to yourself)\n"),
+        serde_json::json!({"url": url}),
+    );
+    let desktop = cfg!(target_os = "macos")
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !no_browser && !ctx.json && desktop {
+        let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+        let started = std::process::Command::new(opener)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if let Err(e) = started {
+            eprintln!("could not start a browser ({opener}: {e}): open the link above yourself");
+        }
+    }
+    Ok(())
+}
+
 pub fn peers(ctx: &Ctx) -> Result<()> {
     let api = outpost_node::api_client::ApiClient::running(ctx.home.dir())
         .context("no node is running on this home: start one with `outpost up`")?;

@@ -90,6 +90,7 @@ fn main() -> ExitCode {
         Command::Up(args) => identity::up(&ctx, &args),
         Command::Status => identity::status(&ctx),
         Command::Peers => identity::peers(&ctx),
+        Command::Open { no_browser } => identity::open(&ctx, no_browser),
         Command::Org(cmd) => identity::org(&ctx, cmd),
         Command::Cert(cmd) => cert::run(&ctx, cmd),
         Command::Staff(cmd) => staff::run(&ctx, cmd),

@@ -1,8 +1,8 @@
 //! The local HTTP API (JSON), served on loopback with a token.
 //!
-//! Every route needs `Authorization: Bearer <token>` (or `?token=` for a
-//! browser); the token is written to `<home>/api.json` (mode 0600) when the
-//! node starts. Errors are `{"error": {"code", "message"}}`; the code
+//! Every route needs `Authorization: Bearer <token>` (or `?token=`, or the
+//! cookie the web page's login sets: see [`web`]); the token is written to
+//! `<home>/api.json` (mode 0600) when the node starts. Errors are `{"error": {"code", "message"}}`; the code
 //! `invalid` means the input object is invalid (tampered, forged, expired,
 //! of another org, out of scope), `key` that a key could not be opened.
 //! `GET /api/openapi.json` describes every route (`api/openapi.json`).
@@ -22,6 +22,7 @@ mod chat;
 mod events;
 mod library;
 pub mod live;
+mod web;
 
 /// An API error: HTTP status, a code for programs, a message for people.
 #[derive(Debug)]
@@ -69,15 +70,34 @@ async fn auth(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
         .uri()
         .query()
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_owned));
-    match bearer.or(query) {
-        Some(t) if same(t.as_bytes(), shared.token.as_bytes()) => next.run(req).await,
-        _ => ApiError(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid token is required: it is in api.json in the node's home directory".into(),
-        )
-        .into_response(),
+    let right = |t: &Option<String>| t.as_ref().is_some_and(|t| same(t.as_bytes(), shared.token.as_bytes()));
+    if right(&bearer) || right(&query) {
+        return next.run(req).await;
     }
+    if right(&web::cookie_token(req.headers())) {
+        // A browser sends the cookie whatever page asks: changes and
+        // WebSockets are taken only from the node's own page.
+        let changes = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
+            || req.headers().contains_key(header::UPGRADE);
+        if changes && !web::same_origin(req.headers()) {
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                "origin",
+                "a request from another site is refused: use the node's own page".into(),
+            )
+            .into_response();
+        }
+        return next.run(req).await;
+    }
+    if !req.uri().path().starts_with("/api/") {
+        return web::login_required();
+    }
+    ApiError(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "a valid token is required: it is in api.json in the node's home directory (or log in with the link `outpost open` prints)".into(),
+    )
+    .into_response()
 }
 
 /// The OpenAPI 3.1 document of these routes (`GET /api/openapi.json`);
@@ -139,8 +159,20 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/certs/verify", post(certs::verify))
         .route("/api/certs/list", post(certs::list))
         .route("/api/certs/revoke", post(certs::revoke))
+        .route("/", get(web::index))
+        .route("/web/{name}", get(web::file))
         .layer(middleware::from_fn_with_state(shared.clone(), auth))
+        .route("/login", get(login))
         .with_state(shared)
+}
+
+/// `GET /login?token=…` (outside [`auth`]: it checks the token itself).
+async fn login(
+    State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
+    q: axum::extract::Query<web::Login>,
+) -> Response {
+    web::login(&shared.token, &headers, q)
 }
 
 async fn peers(State(shared): State<Arc<Shared>>) -> ApiResult {

@@ -52,6 +52,12 @@ impl ApiClient {
         client.get("/api/status").ok().map(|_| client)
     }
 
+    /// The link that logs a browser in to the node's web page (it carries
+    /// the token: give it to nobody).
+    pub fn login_url(&self) -> String {
+        format!("http://{}/login?token={}", self.host, self.token)
+    }
+
     /// GET a path.
     pub fn get(&self, path: &str) -> Result<Value> {
         self.call("GET", path, None)
