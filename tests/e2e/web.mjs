@@ -114,6 +114,15 @@ async function openDoc(page) {
   await page.waitForSelector('#editor');
 }
 
+/** Fails unless the editor has the keyboard focus, so that typing goes into it. */
+async function expectFocus(page, who) {
+  const focused = await page.evaluate(() => {
+    const e = document.activeElement;
+    return e ? `${e.tagName.toLowerCase()}#${e.id}` : 'nothing';
+  });
+  check(focused === 'textarea#editor', `${who}: after clicking #editor, the focus is on ${focused}`);
+}
+
 /** What the editor of `page` shows: synced flag, heads and text. */
 async function editorState(page) {
   const editor = page.locator('#editor');
@@ -148,6 +157,10 @@ async function newPage(who) {
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push(`${who}: console: ${m.text()}`);
   });
+  page.on('response', (r) => {
+    if (r.status() >= 400) pageErrors.push(`${who}: ${r.request().method()} ${r.url()} answered ${r.status()}`);
+  });
+  page.on('requestfailed', (r) => pageErrors.push(`${who}: ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
   return { context, page };
 }
 
@@ -223,16 +236,15 @@ try {
 
   await step('type at once', async () => {
     const typeA = (async () => {
-      const editor = A.page.locator('#editor');
-      const box = await editor.boundingBox();
-      check(box !== null, 'A: #editor is not visible');
-      await editor.click({ position: { x: box.width - 5, y: box.height - 5 } });
+      await A.page.locator('#editor').click();
       await A.page.keyboard.press('Control+End');
+      await expectFocus(A.page, 'A');
       await A.page.keyboard.type(sentenceA, { delay: KEY_DELAY });
     })();
     const typeB = (async () => {
       await B.page.locator('#editor').click();
       await B.page.keyboard.press('Control+Home');
+      await expectFocus(B.page, 'B');
       await B.page.keyboard.type(sentenceB, { delay: KEY_DELAY });
     })();
     await Promise.all([typeA, typeB]);
