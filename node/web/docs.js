@@ -12,8 +12,11 @@
 // difference between base.text and the textarea, sent with base.heads;
 // at most one is in flight, and whatever is typed meanwhile goes in the
 // next one. Snapshots are rebased under the local changes not yet in
-// them; a snapshot whose heads the editor had already seen before its last
-// ack is older than that ack and is skipped.
+// them. A snapshot may have been built before the last acknowledged edit
+// was stored (the node sends the latest one it has after the ack): the
+// change an ack names is the document's only head right after it, so
+// after an ack the editor skips snapshots until one holds the ack's heads
+// (from then on each one is newer), or fetches the document after a while.
 
 import { get, post, h, clear, onEvent, debounce, liveUrl, enc } from './api.js';
 import { t, tr, trPlaceholder, formatTime } from './i18n.js';
@@ -21,7 +24,7 @@ import { t, tr, trPlaceholder, formatTime } from './i18n.js';
 const PRESENCE_EVERY_MS = 5000;
 const PRESENCE_TTL_MS = 15000;
 const RECONNECT_MS = 1500;
-const SEEN_MAX = 512;
+const FRESH_WAIT_MS = 1000;
 
 // Text as code points.
 const cps = (s) => Array.from(s);
@@ -78,6 +81,9 @@ function cpToU16(arr, c) {
   return n;
 }
 
+/** Heads as one string, whatever their order. */
+const headsKey = (heads) => [...heads].sort().join(',');
+
 /** The plain text of `blocks` as the node's `body` has it. */
 function blocksText(blocks) {
   return (blocks || []).map((b) => (b.runs || []).map((r) => r.text).join('')).join('\n');
@@ -96,8 +102,8 @@ class LiveEditor {
     this.inflight = null; // {seq, after}
     this.waiting = false; // an ack whose text we cannot vouch for: wait for a snapshot
     this.shadow = null; // the text the node will have once what was sent is applied
-    this.seen = new Set();
-    this.stale = new Set();
+    this.mustSee = null; // the last ack's heads, until a snapshot holds them
+    this.ackCount = 0;
     this.composing = false;
     this.pendingDoc = null;
     this.closed = false;
@@ -170,7 +176,9 @@ class LiveEditor {
         this.waiting = true;
         this.inflight = null;
       }
-      this.stale.clear();
+      // A new connection starts with a snapshot taken after everything
+      // acknowledged so far.
+      this.mustSee = null;
       this.markState();
       if (!this.closed) this.reconnectTimer = setTimeout(() => this.connect(), RECONNECT_MS);
     });
@@ -187,6 +195,7 @@ class LiveEditor {
     clearTimeout(this.reconnectTimer);
     clearInterval(this.beatTimer);
     clearInterval(this.expireTimer);
+    clearTimeout(this.freshTimer);
     this.onSelect.cancel();
     const ed = this.ui.editor;
     ed.removeEventListener('input', this.onInput);
@@ -213,12 +222,20 @@ class LiveEditor {
     return true;
   }
 
-  remember(heads) {
-    const key = heads.join(',');
-    this.seen.delete(key);
-    this.seen.add(key);
-    while (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value);
-    return key;
+  /** Fetches the document when no snapshot after the last ack came in time. */
+  fetchFresh() {
+    const n = this.ackCount;
+    if (!this.mustSee || this.closed) return;
+    get('/api/docs/' + enc(this.docId || this.id)).then((m) => {
+      // Taken after ack n: it holds that edit, whatever its heads.
+      // While an edit is in flight its ack brings a newer wait.
+      if (this.closed || n !== this.ackCount || !this.mustSee || this.inflight) return;
+      this.mustSee = null;
+      m.type = 'doc';
+      this.handle(m);
+    }).catch(() => {
+      if (n === this.ackCount && this.mustSee) this.freshTimer = setTimeout(() => this.fetchFresh(), FRESH_WAIT_MS);
+    });
   }
 
   handle(m) {
@@ -246,9 +263,11 @@ class LiveEditor {
 
   applyDoc(m) {
     const heads = m.heads || [];
-    const key = heads.join(',');
-    if (this.stale.has(key)) return;
-    this.remember(heads);
+    if (this.mustSee) {
+      if (!this.mustSee.every((x) => heads.includes(x))) return;
+      this.mustSee = null;
+      clearTimeout(this.freshTimer);
+    }
     this.docId = m.id || this.docId;
     const text = typeof m.body === 'string' ? m.body : blocksText(m.blocks);
     const incoming = cps(text);
@@ -281,10 +300,11 @@ class LiveEditor {
 
   applyAck(m) {
     if (!this.inflight || m.seq !== this.inflight.seq) return;
-    this.stale = new Set(this.seen);
     const heads = m.heads || [];
-    this.stale.delete(heads.join(','));
-    this.remember(heads);
+    this.ackCount += 1;
+    this.mustSee = heads.length ? heads : null;
+    clearTimeout(this.freshTimer);
+    if (this.mustSee) this.freshTimer = setTimeout(() => this.fetchFresh(), FRESH_WAIT_MS);
     const after = this.inflight.after;
     this.inflight = null;
     if (cps(after).length === m.text_len) {
@@ -377,7 +397,7 @@ class LiveEditor {
 
   markState() {
     const ed = this.ui.editor;
-    if (this.base) ed.dataset.heads = this.base.heads.join(',');
+    if (this.base) ed.dataset.heads = headsKey(this.base.heads);
     const synced = this.synced();
     ed.dataset.synced = synced ? 'true' : 'false';
     const s = this.ui.saveState;

@@ -10,6 +10,12 @@ function previewable(type) {
   return base.startsWith('image/') || base === 'application/pdf' || base.startsWith('text/') || base === 'application/json';
 }
 
+// Version times are seconds since 1970 (milliseconds in older entries).
+function versionTime(at) {
+  const n = Number(at) || 0;
+  return n > 1e11 ? Math.floor(n / 1000) : n;
+}
+
 function contentUrl(id, { version, inline } = {}) {
   const q = [];
   if (version) q.push('version=' + version);
@@ -156,8 +162,8 @@ export function mount(root, ctx) {
         tr(h('span', { class: 'version-number' }), 'files.version', { n }),
         h('span', { class: 'version-name', text: v.name || '' }),
         h('span', { class: 'file-size', text: formatBytes(v.bytes) }),
-        h('time', { text: formatTime(Math.floor((v.at || 0) / 1000)) }),
-        v.by ? tr(h('span', { class: 'version-by' }), 'files.by', { name: v.by }) : null,
+        h('time', { text: formatTime(versionTime(v.at)) }),
+        v.by ? tr(h('span', { class: 'version-by', title: v.by }), 'files.by', { name: /^[0-9a-f]{64}$/.test(v.by) ? v.by.slice(0, 8) : v.by }) : null,
         link));
     });
     versionCounts.set(entry.id, { updated: entry.updated, count: vs.length });
