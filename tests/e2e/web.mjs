@@ -16,10 +16,12 @@
 // Uses Debian's Chromium (/usr/bin/chromium) through playwright-core;
 // `scripts/test` installs both. Prints {"ok": true, "steps": [...]} on
 // success; on failure prints the step and the error to stderr, saves
-// failure-a.png and failure-b.png, and exits with status 1.
+// failure-a.png and failure-b.png (and the WebSocket frames each page
+// sent and received, failure-ws-a.log and failure-ws-b.log), and exits
+// with status 1.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** How long one action or wait may take. */
@@ -149,6 +151,8 @@ const browser = await chromium.launch({
 
 /** Errors the pages reported (uncaught exceptions, console errors). */
 const pageErrors = [];
+/** WebSocket frames each page sent and received, saved on failure. */
+const wsFrames = {};
 async function newPage(who) {
   const context = await browser.newContext({ viewport: DESKTOP });
   context.setDefaultTimeout(STEP_TIMEOUT);
@@ -159,6 +163,16 @@ async function newPage(who) {
   });
   page.on('response', (r) => {
     if (r.status() >= 400) pageErrors.push(`${who}: ${r.request().method()} ${r.url()} answered ${r.status()}`);
+  });
+  const frames = [];
+  wsFrames[who] = frames;
+  const note = (dir, socket, payload) => {
+    frames.push(`${new Date().toISOString()} ${dir} ${new URL(socket.url()).pathname} ${String(payload).slice(0, 2000)}`);
+  };
+  page.on('websocket', (socket) => {
+    socket.on('framesent', (f) => note('>', socket, f.payload));
+    socket.on('framereceived', (f) => note('<', socket, f.payload));
+    socket.on('close', () => note('closed', socket, ''));
   });
   page.on('requestfailed', (r) => pageErrors.push(`${who}: ${r.method()} ${r.url()} failed: ${r.failure()?.errorText}`));
   return { context, page };
@@ -299,7 +313,15 @@ try {
   for (const [side, name] of [[A, 'failure-a.png'], [B, 'failure-b.png']]) {
     if (side) await shot(side.page, name).catch((err) => console.error(`cannot save ${name}: ${err.message}`));
   }
-  console.error(`screenshots in ${config.screenshots}`);
+  for (const [who, frames] of Object.entries(wsFrames)) {
+    const name = `failure-ws-${who.toLowerCase()}.log`;
+    try {
+      writeFileSync(join(config.screenshots, name), `${frames.join('\n')}\n`);
+    } catch (err) {
+      console.error(`cannot save ${name}: ${err.message}`);
+    }
+  }
+  console.error(`screenshots and the pages' WebSocket frames (failure-ws-*.log) in ${config.screenshots}`);
   process.stdout.write(`${JSON.stringify({ ok: false, failed: current, error: String(e.message ?? e), steps })}\n`);
 } finally {
   await browser.close().catch(() => {});
