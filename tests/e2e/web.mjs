@@ -21,7 +21,7 @@
 // with status 1.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** How long one action or wait may take. */
@@ -37,6 +37,10 @@ if (!config) {
   process.exit(2);
 }
 mkdirSync(config.screenshots, { recursive: true });
+// A failure of an earlier run must not be taken for this run's.
+for (const name of ['failure-a.png', 'failure-b.png', 'failure-ws-a.log', 'failure-ws-b.log']) {
+  rmSync(join(config.screenshots, name), { force: true });
+}
 const shot = (page, name) => page.screenshot({ path: join(config.screenshots, name), fullPage: false });
 
 const steps = [];
