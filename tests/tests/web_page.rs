@@ -223,9 +223,12 @@ fn two_members_chat_and_edit_one_document_in_their_browsers() {
         .unwrap_or_default();
     assert_eq!(texts.len(), 2, "the report names the two chat messages: {report}");
     for node in all {
-        wait_until(&format!("{} holds both chat messages", node.name()), TIMEOUT, &all, || {
-            shows_messages(node, &channel, &texts)
-        });
+        wait_until(
+            &format!("{} holds both chat messages", node.name()),
+            TIMEOUT,
+            &all,
+            || shows_messages(node, &channel, &texts),
+        );
     }
     let body = wait_until("both nodes hold the typed document", TIMEOUT, &all, || {
         converged(&all, &doc, &["Hello from A. ", "B was here. ", FIRST_TEXT.trim_end()])
