@@ -39,36 +39,134 @@ export function diffRegion(a, b) {
   return { start: p, end: a.length - s, ins: b.slice(p, b.length - s) };
 }
 
-/** `old` changed to `remote` elsewhere and to `local` here: both changes (code point arrays). */
-export function rebase(old, remote, local) {
-  const r = diffRegion(old, remote);
-  const l = diffRegion(old, local);
-  const rEmpty = r.start === r.end && r.ins.length === 0;
-  const lEmpty = l.start === l.end && l.ins.length === 0;
-  if (rEmpty) return local;
-  if (lEmpty) return remote;
-  if (l.end <= r.start && !(l.start === r.start && l.end === r.start && r.end > r.start)) {
-    return [...old.slice(0, l.start), ...l.ins, ...old.slice(l.end, r.start), ...r.ins, ...old.slice(r.end)];
+/** Most edit steps the full diff looks for before settling for one region. */
+const DIFF_STEPS_MAX = 2000;
+
+/**
+ * The regions where `a` and `b` (code point arrays) differ, in order and
+ * apart: [{start, end (in a), ins (of b)}]. Myers' diff between the
+ * common prefix and suffix, so changes made in several places (by several
+ * people) come out as several regions.
+ */
+export function diffRegions(a, b) {
+  const one = diffRegion(a, b);
+  const A = a.slice(one.start, one.end);
+  const B = one.ins;
+  const N = A.length;
+  const M = B.length;
+  if (N === 0 && M === 0) return [];
+  if (N === 0 || M === 0) return [one];
+  const dMax = Math.min(N + M, DIFF_STEPS_MAX);
+  const off = dMax + 1;
+  const V = new Array(2 * dMax + 3).fill(0);
+  const trace = [];
+  let found = -1;
+  for (let d = 0; d <= dMax && found < 0; d += 1) {
+    trace.push(V.slice(off - d - 1, off + d + 2));
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && V[off + k - 1] < V[off + k + 1]) ? V[off + k + 1] : V[off + k - 1] + 1;
+      let y = x - k;
+      while (x < N && y < M && A[x] === B[y]) {
+        x += 1;
+        y += 1;
+      }
+      V[off + k] = x;
+      if (x >= N && y >= M) {
+        found = d;
+        break;
+      }
+    }
   }
-  if (r.end <= l.start) {
-    return [...old.slice(0, r.start), ...r.ins, ...old.slice(r.end, l.start), ...l.ins, ...old.slice(l.end)];
+  if (found < 0) return [one];
+  // Walk back: single steps, last first.
+  const steps = [];
+  let x = N;
+  let y = M;
+  for (let d = found; d > 0; d -= 1) {
+    const prev = trace[d]; // V before step d, k from -d-1 at index 0
+    const at = (k) => prev[k + d + 1];
+    const k = x - y;
+    const down = k === -d || (k !== d && at(k - 1) < at(k + 1));
+    const pk = down ? k + 1 : k - 1;
+    const px = at(pk);
+    const py = px - pk;
+    while (x > px && y > py && (down ? x > px : x > px + 1)) {
+      x -= 1;
+      y -= 1;
+    }
+    if (down) steps.push({ pos: px, ins: B[py] });
+    else steps.push({ pos: px, del: true });
+    x = px;
+    y = py;
   }
-  // Overlapping: the local change goes where its ends land in `remote`.
-  const map = (p, end) => {
-    if (p <= r.start) return p;
-    if (p >= r.end) return p + r.ins.length - (r.end - r.start);
-    return end ? r.start + r.ins.length : r.start;
-  };
-  const ms = map(l.start, false);
-  const me = Math.max(ms, map(l.end, true));
-  return [...remote.slice(0, ms), ...l.ins, ...remote.slice(me)];
+  steps.reverse();
+  const regions = [];
+  for (const st of steps) {
+    const last = regions[regions.length - 1];
+    const pos = one.start + st.pos;
+    if (last && last.end === pos) {
+      if (st.del) last.end += 1;
+      else last.ins.push(st.ins);
+    } else if (st.del) {
+      regions.push({ start: pos, end: pos + 1, ins: [] });
+    } else {
+      regions.push({ start: pos, end: pos, ins: [st.ins] });
+    }
+  }
+  return regions;
 }
 
-/** Maps position `p` through the change from `a` to `b`, staying after the text before it. */
-function mapPos(p, d) {
-  if (p <= d.start) return p;
-  if (p >= d.end) return p + d.ins.length - (d.end - d.start);
-  return d.start + d.ins.length;
+/** Applies `regions` (of `old`, in order and apart) to `old`. */
+function applyRegions(old, regions) {
+  const out = [];
+  let pos = 0;
+  for (const r of regions) {
+    for (let i = pos; i < r.start; i += 1) out.push(old[i]);
+    for (const c of r.ins) out.push(c);
+    pos = r.end;
+  }
+  for (let i = pos; i < old.length; i += 1) out.push(old[i]);
+  return out;
+}
+
+/**
+ * `old` changed to `remote` elsewhere and to `local` here: both changes
+ * (code point arrays). Remote changes that touch the local one keep their
+ * inserted text, after the local text; what either deleted stays deleted.
+ */
+export function rebase(old, remote, local) {
+  const l = diffRegion(old, local);
+  if (l.start === l.end && l.ins.length === 0) return remote;
+  const rs = diffRegions(old, remote);
+  if (rs.length === 0) return local;
+  const touches = (r) => (r.start < l.end && r.end > l.start) || (r.start === r.end && l.start < r.start && r.start < l.end);
+  const events = [];
+  const merged = { start: l.start, end: l.end, ins: [...l.ins] };
+  for (const r of rs) {
+    if (touches(r)) {
+      merged.start = Math.min(merged.start, r.start);
+      merged.end = Math.max(merged.end, r.end);
+      merged.ins.push(...r.ins);
+    } else {
+      events.push(r);
+    }
+  }
+  // Remote changes at the same place as the local one come first.
+  let i = 0;
+  while (i < events.length && (events[i].end < merged.start || (events[i].end === merged.start && events[i].start <= merged.start))) i += 1;
+  events.splice(i, 0, merged);
+  return applyRegions(old, events);
+}
+
+/** Maps position `p` through `regions`, staying after the text before it. */
+function mapPos(p, regions) {
+  let shift = 0;
+  for (const r of regions) {
+    if (p <= r.start) break;
+    if (p < r.end) return r.start + shift + r.ins.length;
+    shift += r.ins.length - (r.end - r.start);
+  }
+  return p + shift;
 }
 
 function u16ToCp(str, i) {
@@ -339,7 +437,7 @@ class LiveEditor {
   setValue(before, after) {
     const ed = this.ui.editor;
     if (before.length === after.length && before.every((c, i) => c === after[i])) return;
-    const d = diffRegion(before, after);
+    const d = diffRegions(before, after);
     const value = ed.value;
     const focused = document.activeElement === ed;
     const s = mapPos(u16ToCp(value, ed.selectionStart), d);
