@@ -78,7 +78,8 @@ function renderStatus() {
   const role = s.role || {};
   ui.member.textContent = '';
   if (role.name) ui.member.append(h('span', { class: 'member-name', text: role.name }));
-  const details = [role.role, role.dept && role.dept !== '/' ? role.dept : null].filter(Boolean).join(' · ');
+  const roleName = role.role ? (t('role.' + role.role) === 'role.' + role.role ? role.role : t('role.' + role.role)) : null;
+  const details = [roleName, role.dept && role.dept !== '/' ? role.dept : null].filter(Boolean).join(' · ');
   if (details) ui.member.append(h('span', { class: 'member-role', text: details }));
   if (s.org && s.org.name) ui.member.title = s.org.name;
 }

@@ -461,8 +461,31 @@ export function mount(root, ctx) {
     }
   });
 
-  // Live updates.
-  const offs = ['changed', 'stored', 'notification'].map((name) => onEvent(name, scheduleReload));
+  // Live updates. Every stored envelope also comes as `changed`, naming
+  // its document: the open channel's reload the messages, other channels'
+  // the list; documents that are no known channel may be a new one.
+  const listSoon = debounce(() => {
+    if (!searching) loadList();
+  }, 1500);
+  const listQuick = debounce(() => {
+    if (!searching) loadList();
+  }, 150);
+  function changed(data) {
+    const ids = ((data && data.docs) || []).map((d) => d.id);
+    const open = openInfo ? openInfo.channel : openId;
+    if (!data || ids.some((id) => id === open)) {
+      scheduleReload();
+    } else if (ids.some((id) => channels.some((c) => c.channel === id))) {
+      listQuick();
+    } else if (ids.length) {
+      listSoon();
+    }
+  }
+  const offs = [
+    onEvent('changed', changed),
+    onEvent('stored', () => listSoon()),
+    onEvent('notification', scheduleReload),
+  ];
 
   return {
     open(param) {
@@ -500,6 +523,8 @@ export function mount(root, ctx) {
       destroyed = true;
       scheduleReload.cancel();
       searchSoon.cancel();
+      listSoon.cancel();
+      listQuick.cancel();
       for (const off of offs) off();
       view.remove();
     },

@@ -458,6 +458,7 @@ class LiveEditor {
     if (!m.title) tr(ui.title, 'docs.untitled');
     else delete ui.title.dataset.i18n;
     ui.viewOnly.hidden = this.canWrite;
+    ui.saveState.hidden = !this.canWrite;
     ui.editor.disabled = !this.canWrite;
     ui.editor.readOnly = !this.canWrite;
     ui.editor.dataset.canWrite = String(this.canWrite);

@@ -13,6 +13,10 @@ const STRINGS = {
     'status.peer': '1 peer',
     'status.unreachable': 'node unreachable',
     'status.loading': 'connecting…',
+    'role.admin': 'admin',
+    'role.dept-head': 'department head',
+    'role.member': 'member',
+    'role.guest': 'guest',
     'lang.toggle': '中文',
     'lang.label': 'Switch to Chinese',
     'common.loading': 'Loading…',
@@ -104,6 +108,10 @@ const STRINGS = {
     'status.peer': '1 个节点',
     'status.unreachable': '无法连接节点',
     'status.loading': '连接中…',
+    'role.admin': '管理员',
+    'role.dept-head': '部门负责人',
+    'role.member': '成员',
+    'role.guest': '访客',
     'lang.toggle': 'EN',
     'lang.label': '切换到英文',
     'common.loading': '加载中…',
@@ -195,7 +203,8 @@ function initial() {
     const saved = localStorage.getItem(KEY);
     if (saved === 'en' || saved === 'zh') return saved;
   } catch (_) { /* storage may be blocked */ }
-  return (navigator.language || '').toLowerCase().startsWith('zh') ? 'zh' : 'en';
+  const nav = typeof navigator === 'undefined' ? '' : navigator.language || '';
+  return nav.toLowerCase().startsWith('zh') ? 'zh' : 'en';
 }
 
 let lang = initial();
