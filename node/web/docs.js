@@ -840,8 +840,15 @@ export function mount(root, ctx) {
     if (historyOpen) loadHistory();
   }
 
+  // New or unknown entries show at once; the times of known ones can wait.
+  const listLater = debounce(loadList, 2000);
+  function changed(data) {
+    const ids = ((data && data.docs) || []).map((d) => d.id);
+    if (!data || ids.some((id) => !entries.some((e) => e.id === id))) listSoon();
+    else listLater();
+  }
   const offs = [
-    onEvent('changed', () => listSoon()),
+    onEvent('changed', changed),
     onEvent('synced', () => listSoon()),
     onEvent('presence', (m) => {
       if (editor && m) editor.seePresence(m);
@@ -869,6 +876,7 @@ export function mount(root, ctx) {
       if (editor) editor.close();
       editor = null;
       listSoon.cancel();
+      listLater.cancel();
       historySoon.cancel();
       for (const off of offs) off();
       view.remove();

@@ -169,7 +169,13 @@ export function mount(root, ctx) {
     versionCounts.set(entry.id, { updated: entry.updated, count: vs.length });
   }
 
-  const offs = [onEvent('changed', listSoon), onEvent('synced', listSoon)];
+  // Text documents changing do not change the files.
+  function changed(data) {
+    const ids = ((data && data.docs) || []).map((d) => d.id);
+    const text = (id) => entries.some((e) => e.id === id && e.kind === 'text');
+    if (!data || ids.some((id) => !text(id))) listSoon();
+  }
+  const offs = [onEvent('changed', changed), onEvent('synced', listSoon)];
   loadList();
 
   return {
