@@ -154,3 +154,13 @@ export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;
 }
+
+// A split screen's detail pane: `show(true)` hides the placeholder and shows
+// `parts`; `view.dataset.open` tells the phone layout which pane to show.
+export function paneToggle(view, placeholder, ...parts) {
+  return function show(on) {
+    view.dataset.open = on ? 'true' : 'false';
+    placeholder.hidden = on;
+    for (const p of parts) p.hidden = !on;
+  };
+}

@@ -2,8 +2,8 @@
 // threads, reactions, pins, read receipts and search. Everything shown
 // comes from POST /api/chat actions (see node/src/chat.rs).
 
-import { chat, h, clear, onEvent, debounce } from './api.js';
-import { t, tr, trPlaceholder, trTitle, formatTime, formatBytes } from './i18n.js';
+import { chat, h, clear, onEvent, debounce, paneToggle } from './api.js';
+import { t, tr, trPlaceholder, trTitle, formatTime, formatBytes, showError } from './i18n.js';
 
 const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
 const RECEIPTS_MAX = 10;
@@ -56,23 +56,8 @@ export function mount(root, ctx) {
   const view = h('div', { class: 'split chats' }, listPane, detail);
   root.append(view);
 
-  function showError(el, e) {
-    if (!e) {
-      el.hidden = true;
-      el.textContent = '';
-      return;
-    }
-    el.hidden = false;
-    el.textContent = t('common.error', { message: e.message || String(e) });
-  }
 
-  function setOpenVisible(on) {
-    view.dataset.open = on ? 'true' : 'false';
-    placeholder.hidden = on;
-    messages.hidden = !on;
-    composer.hidden = !on;
-    head.hidden = !on;
-  }
+  const setOpenVisible = paneToggle(view, placeholder, messages, composer, head);
   setOpenVisible(false);
 
   // Channel list.

@@ -18,8 +18,8 @@
 // after an ack the editor skips snapshots until one holds the ack's heads
 // (from then on each one is newer), or fetches the document after a while.
 
-import { get, post, h, clear, onEvent, debounce, liveUrl, enc } from './api.js';
-import { t, tr, trPlaceholder, formatTime } from './i18n.js';
+import { get, post, h, clear, onEvent, debounce, liveUrl, enc, paneToggle } from './api.js';
+import { t, tr, trPlaceholder, formatTime, showError } from './i18n.js';
 
 const PRESENCE_EVERY_MS = 5000;
 const PRESENCE_TTL_MS = 15000;
@@ -607,18 +607,9 @@ export function mount(root, ctx) {
   const view = h('div', { class: 'split docs' }, listPane, detail);
   root.append(view);
 
-  function setOpenVisible(on) {
-    view.dataset.open = on ? 'true' : 'false';
-    placeholder.hidden = on;
-    head.hidden = !on;
-    body.hidden = !on;
-  }
+  const setOpenVisible = paneToggle(view, placeholder, head, body);
   setOpenVisible(false);
 
-  function showError(el, e) {
-    el.hidden = !e;
-    el.textContent = e ? t('common.error', { message: e.message || String(e) }) : '';
-  }
 
   // The list.
   function renderList() {

@@ -1,8 +1,8 @@
 // The files screen: the library's file entries, their versions, a download
 // link and a sandboxed preview of images, PDFs and text.
 
-import { get, h, clear, onEvent, debounce, enc } from './api.js';
-import { t, tr, formatTime, formatBytes } from './i18n.js';
+import { get, h, clear, onEvent, debounce, enc, paneToggle } from './api.js';
+import { t, tr, formatTime, formatBytes, showError } from './i18n.js';
 
 function previewable(type) {
   if (!type) return false;
@@ -48,18 +48,9 @@ export function mount(root, ctx) {
   const view = h('div', { class: 'split files' }, listPane, detail);
   root.append(view);
 
-  function setOpenVisible(on) {
-    view.dataset.open = on ? 'true' : 'false';
-    placeholder.hidden = on;
-    head.hidden = !on;
-    body.hidden = !on;
-  }
+  const setOpenVisible = paneToggle(view, placeholder, head, body);
   setOpenVisible(false);
 
-  function showError(el, e) {
-    el.hidden = !e;
-    el.textContent = e ? t('common.error', { message: e.message || String(e) }) : '';
-  }
 
   function versionLabel(el, n) {
     if (n == null) return el;

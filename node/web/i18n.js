@@ -306,3 +306,9 @@ export function formatBytes(n) {
   }
   return (i === 0 ? String(v) : v.toFixed(v < 10 ? 1 : 0)) + ' ' + units[i];
 }
+
+// Shows error `e` (or hides the element when there is none) in `el`.
+export function showError(el, e) {
+  el.hidden = !e;
+  el.textContent = e ? t('common.error', { message: e.message || String(e) }) : '';
+}
