@@ -136,6 +136,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/files", post(library::put_file))
         .route("/api/files/{id}/content", get(library::file_content))
         .route("/api/files/{id}/held", get(library::file_held))
+        .route(
+            "/api/files/upload",
+            post(library::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/api/files/{id}/save", post(library::save_file))
         .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))

@@ -32,12 +32,55 @@ export function mount(root, ctx) {
   const listTitle = tr(h('h2', { class: 'pane-title' }), 'files.title');
   const list = h('ul', { id: 'file-list', class: 'list', role: 'list' });
   const listError = h('p', { class: 'error', hidden: true });
-  const listPane = h('section', { class: 'list-pane' }, listTitle, listError, list);
+  // Uploads: a new file, or (on an open file) a new version of it.
+  const picker = h('input', { id: 'file-upload', type: 'file', hidden: true });
+  const addBtn = tr(h('button', { id: 'file-add', class: 'button', type: 'button' }), 'files.add');
+  const progress = h('progress', { id: 'file-upload-progress', max: 1, value: 0, hidden: true });
+  const listPane = h('section', { class: 'list-pane' }, listTitle,
+    h('div', { class: 'pane-tools' }, addBtn, picker, progress), listError, list);
+  let uploadTo = null;
+  addBtn.addEventListener('click', () => { uploadTo = null; picker.click(); });
+  picker.addEventListener('change', () => {
+    const file = picker.files && picker.files[0];
+    picker.value = '';
+    if (file) upload(file, uploadTo);
+  });
+
+  // Sends `file` to the node (`POST /api/files/upload`), showing progress;
+  // `to`: the file entry it is a new version of.
+  function upload(file, to) {
+    const q = new URLSearchParams({ name: file.name });
+    if (to) q.set('to', to);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/api/files/upload?' + q.toString());
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    progress.hidden = false;
+    progress.value = 0;
+    xhr.upload.addEventListener('progress', (ev) => {
+      if (ev.lengthComputable) progress.value = ev.loaded / ev.total;
+    });
+    xhr.addEventListener('loadend', async () => {
+      progress.hidden = true;
+      let answer = null;
+      try { answer = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status !== 200) {
+        const message = (answer && answer.error && answer.error.message) || xhr.statusText || 'upload failed';
+        showError(listError, new Error(message));
+        return;
+      }
+      showError(listError, null);
+      await loadList();
+      if (answer && answer.id) openFile(answer.id);
+    });
+    xhr.send(file);
+  }
 
   const title = h('h2', { id: 'file-title', class: 'detail-title' });
   const sub = h('span', { class: 'detail-sub' });
   const download = tr(h('a', { id: 'file-download', class: 'button primary', download: '' }), 'files.download');
-  const head = h('header', { class: 'detail-head' }, h('div', { class: 'detail-heading' }, title, sub), h('div', { class: 'detail-tools' }, download));
+  const versionBtn = tr(h('button', { id: 'file-new-version', class: 'button', type: 'button' }), 'files.newVersion');
+  versionBtn.addEventListener('click', () => { uploadTo = openId; picker.click(); });
+  const head = h('header', { class: 'detail-head' }, h('div', { class: 'detail-heading' }, title, sub), h('div', { class: 'detail-tools' }, versionBtn, download));
   const previewBox = h('div', { id: 'file-preview', class: 'preview' });
   const versionsTitle = tr(h('h3'), 'files.versions');
   const versions = h('ol', { id: 'file-versions', class: 'versions' });
@@ -134,9 +177,12 @@ export function mount(root, ctx) {
     download.setAttribute('download', entry.title || current.name || '');
     const type = entry.media_type || current.media_type;
     if (previewable(type)) {
+      // PDFs are drawn by the browser's own viewer, which a sandboxed frame
+      // refuses to run; the node serves them without scripts of their own.
+      const pdf = (type || '').split(';')[0].trim().toLowerCase() === 'application/pdf';
       const frame = h('iframe', {
         class: 'preview-frame',
-        sandbox: '',
+        sandbox: pdf ? null : '',
         referrerpolicy: 'no-referrer',
         src: contentUrl(entry.id, { inline: true }),
         title: t('files.preview'),

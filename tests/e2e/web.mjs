@@ -298,6 +298,30 @@ try {
     await shot(A.page, 'history.png');
   });
 
+  // A uploads a file from the page; B finds it in the library and its
+  // preview; the Rust side compares the bytes on both nodes.
+  const upload = { name: `notes-${stamp}.txt`, text: `Uploaded from the page ${stamp}\n` };
+  await step('file upload', async () => {
+    await A.page.click('[data-nav=files]');
+    await A.page.setInputFiles('#file-upload', {
+      name: upload.name,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(upload.text),
+    });
+    await until('A sees the uploaded file open', async () => {
+      const title = (await A.page.locator('#file-title').textContent().catch(() => '')) ?? '';
+      return [title === upload.name, `#file-title is ${JSON.stringify(title)}`];
+    });
+    upload.id = await A.page.locator('#file-list [data-file].active').getAttribute('data-file');
+    await B.page.click('[data-nav=files]');
+    const item = B.page.locator(`#file-list [data-file="${upload.id}"]`);
+    await until('B lists the uploaded file', async () => [(await item.count()) === 1, 'not listed yet']);
+    await item.click();
+    await B.page.waitForSelector('#file-preview iframe.preview-frame[sandbox]');
+    await shot(B.page, 'files-b.png');
+    await openDoc(B.page);
+  });
+
   await step('phone width', async () => {
     await B.page.setViewportSize(PHONE);
     await B.page.waitForSelector('#editor');
@@ -308,7 +332,7 @@ try {
   });
 
   process.stdout.write(
-    `${JSON.stringify({ ok: true, steps, chat: [chatA, chatB], doc_text: finalText, page_errors: pageErrors })}\n`,
+    `${JSON.stringify({ ok: true, steps, chat: [chatA, chatB], doc_text: finalText, upload, page_errors: pageErrors })}\n`,
   );
 } catch (e) {
   exitCode = 1;

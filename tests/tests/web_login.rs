@@ -135,3 +135,55 @@ fn the_link_logs_a_browser_in_and_nothing_works_without_it() {
     ];
     assert_eq!(send(addr, "POST", "/api/chat", &bearer, list).status, 200);
 }
+
+#[test]
+fn an_upload_from_the_page_is_checked_against_the_orgs_limits() {
+    let (_sb, admin) = acme();
+    let node = admin.up(&[]);
+    let addr = node.api().addr;
+    let bearer = vec![format!("Authorization: Bearer {}", node.api().token)];
+    admin.ok(["org", "set", "--file-size-max", "1KB"]);
+
+    // Refused before anything is kept: a type not allowed, a name with a
+    // folder, a file over the limit (declared, and streamed without a
+    // length).
+    for (name, size, why) in [
+        ("tool.exe", 10, "type"),
+        ("..%2Fnotes.txt", 10, "without folders"),
+        ("big.txt", 5000, "at most 1 KB"),
+    ] {
+        let body = "x".repeat(size);
+        let answer = send(addr, "POST", &format!("/api/files/upload?name={name}"), &bearer, &body);
+        assert_eq!(answer.status, 400, "{name}: {}", answer.body);
+        assert!(answer.body.contains(why), "{name}: {}", answer.body);
+    }
+    let mut chunked = bearer.clone();
+    chunked.push("Transfer-Encoding: chunked".into());
+    let big = "x".repeat(3000);
+    let answer = send(
+        addr,
+        "POST",
+        "/api/files/upload?name=streamed.txt",
+        &chunked,
+        &format!("{:x}\r\n{big}\r\n0\r\n\r\n", big.len()),
+    );
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(answer.body.contains("larger than"), "{}", answer.body);
+    let blobs = admin.home().join("blobs");
+    let left: Vec<_> = std::fs::read_dir(&blobs)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "refused uploads left {left:?} in {}", blobs.display());
+
+    // Within the limits: added to the library, the same bytes back.
+    let answer = send(addr, "POST", "/api/files/upload?name=ok.txt", &bearer, "fine\n");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let listed = node.get("/api/library");
+    let entry = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["title"] == "ok.txt"))
+        .unwrap_or_else(|| panic!("ok.txt is not listed: {listed}"));
+    let id = entry["id"].as_str().expect("an id");
+    let back = send(addr, "GET", &format!("/api/files/{id}/content"), &bearer, "");
+    assert_eq!((back.status, back.body.as_str()), (200, "fine\n"));
+}

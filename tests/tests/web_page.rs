@@ -238,4 +238,15 @@ fn two_members_chat_and_edit_one_document_in_their_browsers() {
         report["doc_text"].as_str(),
         "the nodes hold another text than the editors showed"
     );
+
+    // The file uploaded in A's page, byte for byte from both nodes (b
+    // fetches it from a).
+    let file = report["upload"]["id"].as_str().expect("the report names the upload");
+    let text = report["upload"]["text"].as_str().expect("and its text");
+    for node in all {
+        let got = node
+            .request("GET", &format!("/api/files/{file}/content"), None, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((got.status, got.body.as_str()), (200, text), "{}", node.name());
+    }
 }

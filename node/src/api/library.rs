@@ -361,17 +361,26 @@ fn download(bytes: Vec<u8>, media: &str, name: &str, inline: bool) -> Response {
         })
         .collect();
     let disposition = format!("{}; filename=\"{safe}\"", if inline { "inline" } else { "attachment" });
+    // A preview runs no script in the page's origin: every file is
+    // sandboxed, except a PDF shown inline, which the browser's own viewer
+    // draws (a sandbox would stop it) and which `nosniff` keeps a PDF.
+    let pdf = inline
+        && media
+            .split(';')
+            .next()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/pdf"));
+    let policy = if pdf {
+        "frame-ancestors 'self'"
+    } else {
+        "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    };
     (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, media.to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-            // A previewed file never runs scripts in the page's origin.
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'".to_owned(),
-            ),
+            (header::CONTENT_SECURITY_POLICY, policy.to_owned()),
         ],
         bytes,
     )
@@ -399,6 +408,111 @@ pub async fn presence(
         .await?;
     shared.send_presence(key, b.beat).await?;
     Ok(Json(json!({"sent": true})))
+}
+
+/// `POST /api/files/upload` query: the file's name, and where it goes.
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    /// The file's name (its type is taken from it).
+    name: String,
+    /// Where: space and folder.
+    #[serde(flatten)]
+    place: Place,
+    /// A file entry to add this as a new version of.
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// Reads a request body that arrives in an async task, from a blocking one.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<axum::body::Bytes>>,
+    buf: axum::body::Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.buf = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = self.buf.slice(n..);
+        Ok(n)
+    }
+}
+
+/// `POST /api/files/upload?name=…`: the body is the file (the web page's
+/// upload). It is encrypted into the blob store as it arrives, checked
+/// against the org's size and type limits (nothing is kept when it is
+/// refused or the upload breaks off), then added like `put_file`.
+pub async fn upload(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<UploadQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult {
+    use futures::StreamExt;
+    let name = q.name.trim().to_owned();
+    if name.is_empty()
+        || name.contains(['/', '\\'])
+        || name == "."
+        || name == ".."
+        || name.chars().any(char::is_control)
+    {
+        return Err(anyhow::anyhow!("give the file's name (without folders) as name=").into());
+    }
+    let policy = shared.with_local(|l, pass| l.file_policy(pass, crate::now())).await?;
+    policy.media_type(&name)?;
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        policy.check_size(&name, len)?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let blobs = shared.blobs.clone();
+    let sealing = tokio::task::spawn_blocking(move || {
+        blobs.add(
+            &mut ChannelReader {
+                rx,
+                buf: axum::body::Bytes::new(),
+            },
+            &policy,
+        )
+    });
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| std::io::Error::other(format!("the upload broke off: {e}")));
+        let failed = chunk.is_err();
+        if tx.send(chunk).await.is_err() || failed {
+            // The sealer stopped (the file is over the limit) or the upload broke off.
+            break;
+        }
+    }
+    drop(tx);
+    let (blob, key, _) = sealing
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the upload failed: {e}"))??;
+    let sealed = crate::chat::SealedFile {
+        blob: hex::encode(blob.0),
+        key: hex::encode(key.bytes()),
+    };
+    let req = LibraryRequest::PutFile(FileUpload {
+        path: name,
+        sealed: Some(sealed),
+        place: q.place,
+        to: q.to,
+    });
+    let added = act(&shared, req).await;
+    if added.is_err() {
+        // Not in the library: nothing refers to the blob.
+        let _ = shared.blobs.remove(&blob);
+    }
+    added
 }
 
 pub async fn put_file(State(shared): State<Arc<Shared>>, Json(b): Json<FileUpload>) -> ApiResult {
