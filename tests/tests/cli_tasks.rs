@@ -139,7 +139,7 @@ fn bad_inputs_fail_clearly_and_change_nothing() {
         "the limit is 8192",
     );
     bob.fails(
-        words("project create Launch --members dept:"),
+        words("project create Launch2 --members team:x"),
         exit::ERROR,
         "cannot read",
     );
