@@ -968,7 +968,9 @@ impl Board {
                     put_set(&mut self.doc, &t, "assignees", a)?;
                 }
                 if *clear_deadline {
-                    self.doc.delete(&t, "deadline").map_err(internal)?;
+                    if am::get_i64(&self.doc, &t, "deadline").is_some() {
+                        self.doc.delete(&t, "deadline").map_err(internal)?;
+                    }
                 } else if let Some(d) = deadline {
                     self.doc.put(&t, "deadline", *d).map_err(internal)?;
                 }

@@ -141,6 +141,41 @@ fn create_move_update_and_comment() {
 }
 
 #[test]
+fn the_library_opens_a_board_as_a_board() {
+    let (_, first) = Board::create(b"aaaa", "Launch").expect("create");
+    assert_eq!(
+        crate::kind_of_changes(std::slice::from_ref(&first)).expect("kind"),
+        crate::DocKind::Board
+    );
+    let m = crate::Model::from_changes(b"bbbb", [first]).expect("open");
+    assert_eq!(m.kind(), crate::DocKind::Board);
+    assert_eq!(m.name(), "Launch");
+    assert!(!m.trashed() && !m.deleted());
+}
+
+#[test]
+fn a_deadline_can_be_cleared() {
+    let (mut b, _) = Board::create(b"aaaa", "P").expect("create");
+    b.apply(&[task("t1", "One")]).expect("create");
+    let clear = |set: Option<i64>, clear: bool| Edit::Update {
+        task: "t1".to_owned(),
+        title: None,
+        description: None,
+        assignees: None,
+        deadline: set,
+        clear_deadline: clear,
+        priority: None,
+        labels: None,
+        links: None,
+    };
+    b.apply(&[clear(None, true)]).expect("clearing nothing is fine");
+    b.apply(&[clear(Some(9), false)]).expect("set");
+    assert_eq!(b.view(0).task("t1").expect("t1").deadline, Some(9));
+    b.apply(&[clear(None, true)]).expect("clear");
+    assert_eq!(b.view(0).task("t1").expect("t1").deadline, None);
+}
+
+#[test]
 fn overdue_is_derived_from_the_deadline_and_now() {
     let (mut b, _) = Board::create(b"aaaa", "P").expect("create");
     let mut t = task("t1", "Report");
