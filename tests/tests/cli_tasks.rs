@@ -90,6 +90,23 @@ fn a_board_from_the_command_line() {
         "{text}"
     );
 
+    bob.ok([
+        "task",
+        "update",
+        &task,
+        "--title",
+        "Print the flyers",
+        "--no-due",
+        "--label",
+        "print",
+    ]);
+    let show = bob.cmd(["task", "show", &task]).at(due + DAY).json();
+    assert_eq!(show["task"]["title"], "Print the flyers");
+    assert_eq!(show["task"]["deadline"], Value::Null);
+    assert_eq!(show["task"]["labels"], serde_json::json!(["print"]));
+    bob.ok(words("project column Launch Review --status in_progress"));
+    bob.ok(["task", "move", &task, "review"]);
+    assert_eq!(bob.json(["task", "show", &task])["column_name"], "Review");
     bob.ok(["task", "done", &task]);
     let show = bob.cmd(["task", "show", &task]).at(due + DAY).json();
     assert_eq!(show["task"]["status"], "done");
