@@ -75,6 +75,15 @@ pub enum Command {
     /// Send, read, edit, react to and search chat messages.
     #[command(subcommand)]
     Chat(ChatCommand),
+    /// Create and list projects (each with its own members and task board).
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Add, change, move, comment on and finish tasks.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Show a project's board.
+    #[command(subcommand)]
+    Board(BoardCommand),
 }
 
 /// Where a new document or file goes.
@@ -458,6 +467,138 @@ pub enum ChatCommand {
         /// Only in this channel: its name, or its id (or a unique prefix).
         #[arg(long)]
         channel: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project: a space of its own with a board (To do, In progress, Done).
+    Create {
+        /// The project's name.
+        name: String,
+        /// Who reads and writes it: dept:PATH, member:KEY, role:ROLE or everyone, comma-separated or repeated [default: your department].
+        #[arg(long, value_name = "WHO", num_args = 1.., value_delimiter = ',')]
+        members: Vec<String>,
+    },
+    /// List the projects you can read, with their open and overdue tasks.
+    List,
+    /// Add a column at the end of a project's board.
+    Column {
+        /// The project: its name, or its id (or a unique prefix).
+        project: String,
+        /// The column's name.
+        name: String,
+        /// What being in it means: todo, in_progress or done.
+        #[arg(long, default_value = "in_progress")]
+        status: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Add a task to a project's board (in its first column, or --column).
+    Add {
+        /// The project: its name, or its id (or a unique prefix).
+        project: String,
+        /// The task's title.
+        title: String,
+        /// A longer description.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// Who does it: names or keys, comma-separated or repeated.
+        #[arg(long, value_name = "WHO", value_delimiter = ',')]
+        assignee: Vec<String>,
+        /// When it is due: 2026-12-01T10:00 (UTC), 2026-12-01, or seconds since 1970.
+        #[arg(long, value_name = "WHEN")]
+        due: Option<String>,
+        /// low, normal, high or urgent.
+        #[arg(long, default_value = "normal")]
+        priority: String,
+        /// A label, comma-separated or repeated.
+        #[arg(long, value_name = "LABEL", value_delimiter = ',')]
+        label: Vec<String>,
+        /// The column to start in: its name or id.
+        #[arg(long)]
+        column: Option<String>,
+    },
+    /// Change a task's title, description, assignees, due time, priority or labels.
+    Update {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+        /// A new title.
+        #[arg(long)]
+        title: Option<String>,
+        /// A new description.
+        #[arg(long, value_name = "TEXT")]
+        description: Option<String>,
+        /// New assignees (replacing the old), comma-separated or repeated.
+        #[arg(long, value_name = "WHO", value_delimiter = ',')]
+        assignee: Option<Vec<String>>,
+        /// A new due time (as for `task add`).
+        #[arg(long, value_name = "WHEN", conflicts_with = "no_due")]
+        due: Option<String>,
+        /// Remove the due time.
+        #[arg(long)]
+        no_due: bool,
+        /// A new priority.
+        #[arg(long)]
+        priority: Option<String>,
+        /// New labels (replacing the old), comma-separated or repeated.
+        #[arg(long, value_name = "LABEL", value_delimiter = ',')]
+        label: Option<Vec<String>>,
+    },
+    /// Move a task's card to another column.
+    Move {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+        /// The column: its name or id.
+        column: String,
+        /// Its place in the column, 0 for the top [default: the end].
+        #[arg(long)]
+        position: Option<usize>,
+    },
+    /// Show a task with its checklist and comments.
+    Show {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+    },
+    /// Comment on a task.
+    Comment {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+        /// The comment.
+        text: String,
+    },
+    /// Add a checklist item to a task.
+    Item {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+        /// What is to be done.
+        text: String,
+    },
+    /// Tick a checklist item (or untick it with --undo).
+    Check {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+        /// The item's number, from 1.
+        item: String,
+        /// Untick it.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Mark a task done: move it to the board's first column of status done.
+    Done {
+        /// The task: its id (or a unique prefix of at least 4 characters).
+        task: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BoardCommand {
+    /// Show a project's board: each column with its cards.
+    Show {
+        /// The project: its name, or its id (or a unique prefix).
+        project: String,
     },
 }
 

@@ -13,6 +13,7 @@ mod flags;
 mod identity;
 mod io;
 mod staff;
+mod tasks;
 
 use clap::Parser;
 use flags::{Cli, Command};
@@ -100,6 +101,9 @@ fn main() -> ExitCode {
         Command::File(cmd) => doc::file(&ctx, cmd),
         Command::Channel(cmd) => chat::channel(&ctx, cmd),
         Command::Chat(cmd) => chat::chat(&ctx, cmd),
+        Command::Project(cmd) => tasks::project(&ctx, cmd),
+        Command::Task(cmd) => tasks::task(&ctx, cmd),
+        Command::Board(cmd) => tasks::board(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,7 @@ mod chat;
 mod events;
 mod library;
 pub mod live;
+mod tasks;
 mod web;
 
 /// An API error: HTTP status, a code for programs, a message for people.
@@ -44,7 +45,12 @@ impl From<anyhow::Error> for ApiError {
             ApiError(StatusCode::FORBIDDEN, "key", msg)
         } else if e.chain().any(|c| c.is::<crate::library::NoKey>()) {
             ApiError(StatusCode::FORBIDDEN, "no_access", msg)
-        } else if msg.contains("no document") || msg.contains("no channel") || msg.contains("no message") {
+        } else if msg.contains("no document")
+            || msg.contains("no channel")
+            || msg.contains("no message")
+            || msg.contains("no project")
+            || msg.contains("no task")
+        {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
             ApiError(StatusCode::BAD_REQUEST, "refused", msg)
@@ -143,6 +149,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/files/{id}/save", post(library::save_file))
         .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))
+        .route("/api/tasks", post(tasks::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))
         .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))

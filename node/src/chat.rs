@@ -528,7 +528,7 @@ fn person(names: &BTreeMap<[u8; 32], String>, key: &[u8; 32]) -> Value {
 }
 
 /// The live member named `who`: a key, a key prefix, or a display name.
-fn find_member(state: &AuthState, who: &str, now: Timestamp) -> Result<PublicKey> {
+pub(crate) fn find_member(state: &AuthState, who: &str, now: Timestamp) -> Result<PublicKey> {
     let who = who.trim();
     let live: Vec<&outpost_identity::RoleCert> = state
         .role_certs()

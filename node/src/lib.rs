@@ -19,6 +19,7 @@ pub mod local;
 pub mod network_file;
 pub mod presence;
 pub mod sync;
+pub mod tasks;
 
 pub use home::{Home, Passphrase};
 pub use local::Local;

@@ -395,6 +395,10 @@ impl Local {
             let Some(live) = self.live_doc(&replica, &ring, &key)? else {
                 continue;
             };
+            // Boards are listed as projects (`Local::projects`).
+            if matches!(live.model, Model::Board(_)) {
+                continue;
+            }
             let def = state.scope(&key.0);
             let row = entry_json(&key, &live, def, mine.as_ref());
             if live.model.deleted() || live.model.trashed() != trash {
@@ -444,6 +448,9 @@ impl Local {
             }
             Model::File(f) => {
                 row["versions"] = json!(f.versions().iter().map(version_json).collect::<Vec<_>>());
+            }
+            Model::Board(b) => {
+                row["board"] = json!(b.view(crate::now().0 as i64));
             }
         }
         Ok(row)
@@ -657,7 +664,7 @@ impl Local {
         let (_, env, blobs) = self.change_entry(id, pass, |live, _| {
             let blobs: Vec<[u8; 32]> = match &live.model {
                 Model::File(f) => f.versions().iter().map(|v| v.file.blob).collect(),
-                Model::Text(_) => Vec::new(),
+                Model::Text(_) | Model::Board(_) => Vec::new(),
             };
             Ok((live.model.delete_permanently()?, blobs))
         })?;
@@ -1046,6 +1053,7 @@ fn entry_json(
     };
     let (kind, title, bytes, media_type) = match &live.model {
         Model::Text(d) => ("text", d.title(), None, None),
+        Model::Board(b) => ("board", b.name(), None, None),
         Model::File(f) => {
             let cur = f.current();
             (

@@ -5,7 +5,8 @@
 //! The routes are read from the source of `router` in `node/src/api.rs`:
 //! a route added there without documenting it, or documented but missing
 //! there, fails [`documents_every_route`]. Likewise every `ChatRequest`
-//! action of `node/src/chat.rs` must be one of `POST /api/chat`'s.
+//! action of `node/src/chat.rs` must be one of `POST /api/chat`'s, and
+//! likewise for `LibraryRequest` and `TaskRequest`.
 
 use outpost_tests::RunningNode;
 use outpost_tests::cluster::acme;
@@ -21,6 +22,8 @@ const API_RS: &str = include_str!("../../node/src/api.rs");
 const CHAT_RS: &str = include_str!("../../node/src/chat.rs");
 /// The source that declares the library actions.
 const LIBRARY_RS: &str = include_str!("../../node/src/library.rs");
+/// The source that declares the project and task actions.
+const TASKS_RS: &str = include_str!("../../node/src/tasks.rs");
 /// The document as it is in the tree.
 const OPENAPI_JSON: &str = include_str!("../../node/src/api/openapi.json");
 
@@ -320,6 +323,19 @@ fn documents_every_route() {
         actions(LIBRARY_RS, "pub enum LibraryRequest {"),
         documented_actions,
         "the actions of LibraryRequest in node/src/library.rs and of POST /api/library in openapi.json"
+    );
+    // Every project and task action is one of `POST /api/tasks`'s.
+    let documented_actions: BTreeSet<String> =
+        spec["components"]["schemas"]["TaskRequest"]["properties"]["action"]["enum"]
+            .as_array()
+            .expect("TaskRequest lists its actions")
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+    assert_eq!(
+        actions(TASKS_RS, "pub enum TaskRequest {"),
+        documented_actions,
+        "the actions of TaskRequest in node/src/tasks.rs and of POST /api/tasks in openapi.json"
     );
 
     // (b) Every documented GET without path parameters is served.

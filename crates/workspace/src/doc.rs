@@ -168,6 +168,9 @@ pub enum DocError {
     /// The document is of a kind this version does not know.
     #[error("this document is of kind {0:?}, which this version of Outpost does not know; upgrade to open it")]
     UnknownKind(String),
+    /// A project board: changed through its own edits.
+    #[error("this is a project board: {0}")]
+    Board(String),
     /// automerge refused an operation whose arguments were checked.
     #[error("automerge refused an edit that was checked first ({0}); this is a bug, please report it")]
     Internal(String),

@@ -15,6 +15,7 @@
 //! - [`meta`]: folders, trash and permanent deletion, shared by both.
 //! - [`model`]: opening either kind from the same changes.
 //! - [`chat`] and [`search`]: channels and full-text search.
+//! - [`tasks`]: project boards: columns, tasks and where each card sits.
 #![deny(missing_docs)]
 
 mod am;
@@ -24,8 +25,10 @@ pub mod file;
 pub mod meta;
 pub mod model;
 pub mod search;
+pub mod tasks;
 
 pub use doc::{Block, BlockKind, DiffLine, Edit, LineChange, MarkKind, Run, TextDoc};
 pub use file::{FileDoc, FileVersion};
 pub use meta::NamedVersion;
 pub use model::{DocKind, Model, kind_of_changes};
+pub use tasks::{Board, BoardView};

@@ -1,12 +1,14 @@
 //! Opening either kind of entry from the same envelopes.
 //!
 //! Documents and file entries travel in the same envelopes (automerge
-//! changes). A file entry says `ROOT.kind = "file"`; a text document has no
-//! `ROOT.kind` (documents made before kinds existed) or `"text"`.
+//! changes). A file entry says `ROOT.kind = "file"`, a project board
+//! `"board"`; a text document has no `ROOT.kind` (documents made before
+//! kinds existed) or `"text"`.
 
 use crate::am;
 use crate::doc::{DocError, TextDoc};
 use crate::file::{self, FileDoc};
+use crate::tasks::{self, Board};
 use automerge::{AutoCommit, ROOT};
 
 /// What an entry is.
@@ -17,6 +19,8 @@ pub enum DocKind {
     Text,
     /// A file entry ([`FileDoc`]).
     File,
+    /// A project board ([`Board`]).
+    Board,
 }
 
 /// An entry of either kind.
@@ -26,12 +30,15 @@ pub enum Model {
     Text(TextDoc),
     /// A file entry.
     File(FileDoc),
+    /// A project board.
+    Board(Board),
 }
 
 fn kind_of(doc: &AutoCommit) -> Result<DocKind, DocError> {
     match am::get_string(doc, &ROOT, "kind").as_deref() {
         None | Some("text") => Ok(DocKind::Text),
         Some("file") => Ok(DocKind::File),
+        Some("board") => Ok(DocKind::Board),
         Some(other) => Err(DocError::UnknownKind(other.chars().take(64).collect())),
     }
 }
@@ -42,6 +49,12 @@ fn wrap(doc: AutoCommit) -> Result<Model, DocError> {
         DocKind::File => {
             debug_assert!(file::is_file(&doc));
             Ok(Model::File(FileDoc::from_automerge(doc)?))
+        }
+        DocKind::Board => {
+            debug_assert!(tasks::is_board(&doc));
+            Ok(Model::Board(
+                Board::from_automerge(doc).map_err(|e| DocError::Board(e.to_string()))?,
+            ))
         }
     }
 }
@@ -62,14 +75,17 @@ impl Model {
         match self {
             Model::Text(_) => DocKind::Text,
             Model::File(_) => DocKind::File,
+            Model::Board(_) => DocKind::Board,
         }
     }
 
-    /// The name shown in lists: a document's title or a file's name.
+    /// The name shown in lists: a document's title, a file's name or a
+    /// project's name.
     pub fn name(&self) -> String {
         match self {
             Model::Text(d) => d.title(),
             Model::File(f) => f.name(),
+            Model::Board(b) => b.name(),
         }
     }
 
@@ -78,6 +94,7 @@ impl Model {
         match self {
             Model::Text(d) => d.folder(),
             Model::File(f) => f.folder(),
+            Model::Board(_) => String::new(),
         }
     }
 
@@ -86,6 +103,7 @@ impl Model {
         match self {
             Model::Text(d) => d.trashed(),
             Model::File(f) => f.trashed(),
+            Model::Board(_) => false,
         }
     }
 
@@ -94,6 +112,7 @@ impl Model {
         match self {
             Model::Text(d) => d.deleted(),
             Model::File(f) => f.deleted(),
+            Model::Board(_) => false,
         }
     }
 
@@ -102,6 +121,7 @@ impl Model {
         match self {
             Model::Text(d) => d.apply_changes(changes),
             Model::File(f) => f.apply_changes(changes),
+            Model::Board(b) => b.apply_changes(changes),
         }
     }
 
@@ -110,6 +130,7 @@ impl Model {
         match self {
             Model::Text(d) => d.save(),
             Model::File(f) => f.save(),
+            Model::Board(b) => b.save(),
         }
     }
 }

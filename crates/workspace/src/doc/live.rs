@@ -267,6 +267,7 @@ impl crate::model::Model {
         match self {
             crate::model::Model::Text(d) => d.heads(),
             crate::model::Model::File(f) => f.heads(),
+            crate::model::Model::Board(b) => b.heads(),
         }
     }
 
@@ -275,6 +276,9 @@ impl crate::model::Model {
         match self {
             crate::model::Model::Text(d) => d.apply_edits(&[Edit::Title { text: name.to_owned() }]),
             crate::model::Model::File(f) => f.rename(name),
+            crate::model::Model::Board(b) => b
+                .apply(&[crate::tasks::Edit::RenameProject { name: name.to_owned() }])
+                .map_err(|e| DocError::Board(e.to_string())),
         }
     }
 
@@ -283,6 +287,7 @@ impl crate::model::Model {
         match self {
             crate::model::Model::Text(d) => d.set_folder(path),
             crate::model::Model::File(f) => f.set_folder(path),
+            crate::model::Model::Board(_) => Err(DocError::Board("it is not filed in folders".to_owned())),
         }
     }
 
@@ -291,6 +296,7 @@ impl crate::model::Model {
         match self {
             crate::model::Model::Text(d) => d.set_trashed(trashed),
             crate::model::Model::File(f) => f.set_trashed(trashed),
+            crate::model::Model::Board(_) => Err(DocError::Board("it cannot be moved to the trash".to_owned())),
         }
     }
 
@@ -299,6 +305,7 @@ impl crate::model::Model {
         match self {
             crate::model::Model::Text(d) => d.delete_permanently(),
             crate::model::Model::File(f) => f.delete_permanently(),
+            crate::model::Model::Board(_) => Err(DocError::Board("it cannot be deleted".to_owned())),
         }
     }
 }
