@@ -159,15 +159,20 @@ fn who(names: &Value, key: &Value) -> String {
     names[str_of(key)].as_str().map_or_else(|| short(key), str::to_owned)
 }
 
-/// One card on one line.
-fn card_line(card: &Value, names: &Value) -> String {
-    let mut line = format!("  [{}] {}", short(&card["id"]), str_of(&card["title"]));
-    let people: Vec<String> = card["assignees"]
+/// A task's assignees by name (key prefix when the name is unknown).
+fn assignees(task: &Value, names: &Value) -> Vec<String> {
+    task["assignees"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|a| who(names, a))
-        .collect();
+        .collect()
+}
+
+/// One card on one line.
+fn card_line(card: &Value, names: &Value) -> String {
+    let mut line = format!("  [{}] {}", short(&card["id"]), str_of(&card["title"]));
+    let people = assignees(card, names);
     if !people.is_empty() {
         let _ = write!(line, " · {}", people.join(", "));
     }
@@ -268,12 +273,7 @@ fn show(v: &Value) -> String {
         str_of(&t["status"]),
         str_of(&t["priority"])
     );
-    let people: Vec<String> = t["assignees"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| who(names, a))
-        .collect();
+    let people = assignees(t, names);
     if !people.is_empty() {
         let _ = writeln!(out, "assigned to {}", people.join(", "));
     }
