@@ -829,6 +829,18 @@ impl Local {
         }
     }
 
+    /// Is `doc` a document, file entry or board (its envelopes carry
+    /// automerge changes, not chat entries or records)? `None` if this
+    /// member cannot tell (no key).
+    pub fn is_document(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<bool> {
+        let head = replica.heads(doc).into_iter().next()?;
+        let first = replica.envelope(&head)?;
+        Some(matches!(
+            first.open(ring.get(&first.header.epoch)?).ok()?,
+            Payload::Change(_)
+        ))
+    }
+
     /// Seals `op` into the channel `doc` and stores it (see
     /// [`Local::write_payload`]).
     pub fn write_log(&mut self, doc: DocKey, op: LogOp, pass: &Passphrase, now: Timestamp) -> Result<EnvId> {

@@ -18,6 +18,7 @@ pub mod library;
 pub mod local;
 pub mod network_file;
 pub mod presence;
+pub mod records;
 pub mod sync;
 pub mod tasks;
 

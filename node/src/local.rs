@@ -50,6 +50,9 @@ pub struct Local {
     /// envelope's content never changes, so each is decrypted once per
     /// process.
     pub(crate) entry_cache: std::cell::RefCell<std::collections::HashMap<[u8; 32], outpost_workspace::chat::Entry>>,
+    /// Work records already opened, by envelope id (see
+    /// [`Local::records`]).
+    pub(crate) record_cache: std::cell::RefCell<std::collections::HashMap<[u8; 32], crate::records::RawRecord>>,
     /// Channel views kept between requests, by document.
     pub(crate) channel_cache:
         std::cell::RefCell<std::collections::HashMap<outpost_seal::replica::DocKey, crate::chat::CachedChannel>>,
@@ -145,6 +148,7 @@ impl Local {
             replica_cache: std::cell::RefCell::new(None),
             entry_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             channel_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
+            record_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             doc_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             sync_views: std::cell::RefCell::new(crate::sync::SyncViews::default()),
         })

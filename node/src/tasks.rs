@@ -265,7 +265,7 @@ impl Local {
         let keys: Vec<DocKey> = replica.docs().copied().collect();
         let mut out = Vec::new();
         for key in keys {
-            if key.1 == crate::chat::SETTINGS_DOC || self.is_channel(&replica, &ring, &key) != Some(false) {
+            if self.is_document(&replica, &ring, &key) != Some(true) {
                 continue;
             }
             let Some(live) = self.live_doc(&replica, &ring, &key)? else {

@@ -108,6 +108,9 @@ pub enum Payload {
     /// A presence beat (who is in a document, where their cursor is):
     /// carried on gossip only, never stored.
     Presence(Vec<u8>),
+    /// A work record (an announcement, a meeting, an approval request, a
+    /// reminder sent...): see `outpost_workspace::record`.
+    Record(Vec<u8>),
 }
 
 /// A decoded envelope before its signature check: the body, the signed

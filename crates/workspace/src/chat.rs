@@ -371,35 +371,19 @@ pub struct Channel {
 /// Entries in the deterministic order: dependencies first, then by time,
 /// then by id. Dependencies outside `entries` are ignored.
 pub fn order(entries: &[Entry]) -> Vec<&Entry> {
-    let by_id: HashMap<EntryId, &Entry> = entries.iter().map(|e| (e.id, e)).collect();
-    let mut waiting: HashMap<EntryId, usize> = HashMap::new();
-    let mut dependants: HashMap<EntryId, Vec<EntryId>> = HashMap::new();
-    let mut ready: BTreeSet<(u64, EntryId)> = BTreeSet::new();
-    for e in by_id.values() {
-        let known: BTreeSet<&EntryId> = e.deps.iter().filter(|d| by_id.contains_key(*d)).collect();
-        for d in &known {
-            dependants.entry(**d).or_default().push(e.id);
-        }
-        if known.is_empty() {
-            ready.insert((e.time_ms, e.id));
-        } else {
-            waiting.insert(e.id, known.len());
-        }
+    crate::record::causal_order(entries)
+}
+
+impl crate::record::Causal for Entry {
+    fn id(&self) -> [u8; 32] {
+        self.id
     }
-    let mut out = Vec::with_capacity(by_id.len());
-    while let Some((_, id)) = ready.pop_first() {
-        let e = by_id[&id];
-        out.push(e);
-        for next in dependants.get(&id).into_iter().flatten() {
-            let n = waiting.get_mut(next).expect("a dependant waits");
-            *n -= 1;
-            if *n == 0 {
-                waiting.remove(next);
-                ready.insert((by_id[next].time_ms, *next));
-            }
-        }
+    fn deps(&self) -> &[[u8; 32]] {
+        &self.deps
     }
-    out
+    fn clock(&self) -> u64 {
+        self.time_ms
+    }
 }
 
 impl Channel {

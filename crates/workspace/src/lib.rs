@@ -16,6 +16,8 @@
 //! - [`model`]: opening either kind from the same changes.
 //! - [`chat`] and [`search`]: channels and full-text search.
 //! - [`tasks`]: project boards: columns, tasks and where each card sits.
+//! - [`record`]: signed record logs, the shape of the work modules
+//!   ([`reminders`], ...).
 #![deny(missing_docs)]
 
 mod am;
@@ -24,6 +26,7 @@ pub mod doc;
 pub mod file;
 pub mod meta;
 pub mod model;
+pub mod record;
 pub mod search;
 pub mod tasks;
 
