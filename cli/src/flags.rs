@@ -35,6 +35,10 @@ pub enum Command {
         /// Your display name [default: the login name].
         #[arg(long)]
         name: Option<String>,
+        /// Make this home another device of an existing member: their
+        /// keys/member.key, copied from their first device (same passphrase).
+        #[arg(long, value_name = "FILE")]
+        member_key: Option<std::path::PathBuf>,
     },
     /// Start the node on this home (creates an identity and a personal org on first run).
     Up(UpArgs),
@@ -590,6 +594,14 @@ pub enum TaskCommand {
     Done {
         /// The task: its id (or a unique prefix of at least 4 characters).
         task: String,
+    },
+    /// List the deadline reminders sent to you, newest first.
+    Reminders,
+    /// Send the deadline reminders due now (the running node does this by itself every 15 s).
+    Remind {
+        /// Act as if the clock said this (2026-12-01T10:00 UTC): for trying reminders out.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
     },
 }
 

@@ -16,10 +16,17 @@ pub fn default_name() -> String {
         .unwrap_or_else(|| "me".into())
 }
 
-pub fn init(ctx: &Ctx, name: Option<String>) -> Result<()> {
+pub fn init(ctx: &Ctx, name: Option<String>, member_key: Option<&std::path::Path>) -> Result<()> {
     let name = name.unwrap_or_else(default_name);
     outpost_identity::op::check_text("name", &name, true)?;
-    let (member, device) = ctx.home.init(&ctx.pass)?;
+    let (member, device) = match member_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the member key file {}", path.display()))?;
+            ctx.home.init_device(&ctx.pass, &text)?
+        }
+        None => ctx.home.init(&ctx.pass)?,
+    };
     ctx.home.store()?.set_settings(&[("member-name", name.as_bytes())])?;
     if ctx.pass.get().is_none() && !ctx.json {
         eprintln!(
@@ -243,7 +250,7 @@ pub fn status(ctx: &Ctx) -> Result<()> {
 
 pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
     if !ctx.home.is_initialised() {
-        init(ctx, None)?;
+        init(ctx, None, None)?;
     }
     {
         let mut local = Local::open(ctx.home.clone())?;

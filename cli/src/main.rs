@@ -87,7 +87,7 @@ fn main() -> ExitCode {
         Err(e) => return report(&e),
     };
     let result = match cli.command {
-        Command::Init { name } => identity::init(&ctx, name),
+        Command::Init { name, member_key } => identity::init(&ctx, name, member_key.as_deref()),
         Command::Up(args) => identity::up(&ctx, &args),
         Command::Status => identity::status(&ctx),
         Command::Peers => identity::peers(&ctx),

@@ -99,6 +99,8 @@ pub fn task(ctx: &Ctx, cmd: TaskCommand) -> Result<()> {
             Box::new(changed),
         ),
         TaskCommand::Done { task } => (TaskRequest::Done { task }, Box::new(changed)),
+        TaskCommand::Reminders => (TaskRequest::Reminders, Box::new(|v| reminders_text(&v["reminders"]))),
+        TaskCommand::Remind { now } => (TaskRequest::Remind { now }, Box::new(|v| reminders_text(&v["sent"]))),
     };
     answer(ctx, req, render)
 }
@@ -251,6 +253,28 @@ fn added(v: &Value) -> String {
         str_of(&v["task"]),
         short(&v["project"])
     )
+}
+
+/// Reminders, one a line: when sent, which, the task and its deadline.
+fn reminders_text(list: &Value) -> String {
+    let rows = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    if rows.is_empty() {
+        return "no reminders\n".to_owned();
+    }
+    let mut out = String::new();
+    for r in rows {
+        let lead = if r["lead"] == "day" { "in a day" } else { "in an hour" };
+        let _ = writeln!(
+            out,
+            "{}  due {lead}: {} [{}] in {} — due {}",
+            date(r["sent"].as_i64().unwrap_or_default()),
+            str_of(&r["title"]),
+            short(&r["task"]),
+            str_of(&r["project_name"]),
+            date(r["deadline"].as_i64().unwrap_or_default())
+        );
+    }
+    out
 }
 
 fn changed(v: &Value) -> String {

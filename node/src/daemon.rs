@@ -70,6 +70,9 @@ pub enum NodeEvent {
     /// Someone has a document open (see [`crate::presence`]); beats of
     /// this node's own editors are reported too.
     Presence(Arc<crate::presence::Seen>),
+    /// This member was sent a reminder (see [`crate::reminders`]): the
+    /// notice, as the `remind` task action answers it.
+    Reminder(Arc<serde_json::Value>),
     /// A sync session this node initiated with `peer` ended, with its
     /// counters (bytes and round trips of both directions).
     Synced {
@@ -1000,6 +1003,7 @@ pub async fn run(
         gossip_in,
     });
     tokio::spawn(gossip_batches(shared.clone(), gossip_out));
+    tokio::spawn(send_reminders(shared.clone()));
     shared.follow_held_scopes().await;
     let listener = tokio::net::TcpListener::bind(config.api)
         .await
@@ -1130,4 +1134,29 @@ pub async fn run(
     drop(shared);
     net_task.abort();
     Ok(())
+}
+
+/// Sends deadline reminders as they fall due, every
+/// [`crate::reminders::TICK`], and reports each on the event stream.
+async fn send_reminders(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(crate::reminders::TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let sent = shared
+            .with_local(|l, pass| crate::reminders::tick(l, pass, crate::now()))
+            .await;
+        match sent {
+            Ok(sent) if sent.is_empty() => {}
+            Ok(sent) => {
+                if let Err(e) = shared.flush().await {
+                    tracing::warn!("reminders were sent but not saved yet: {e:#}");
+                }
+                for n in sent {
+                    let _ = shared.events.send(NodeEvent::Reminder(Arc::new(n)));
+                }
+            }
+            Err(e) => tracing::debug!("no reminders this round: {e:#}"),
+        }
+    }
 }

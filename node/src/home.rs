@@ -145,6 +145,28 @@ impl Home {
         Ok((member.public(), device.0.public()))
     }
 
+    /// Creates a device key for a member whose key file, `member_key`
+    /// (the text of another device's `keys/member.key`), is given: this
+    /// home becomes another device of that member. The file must open with
+    /// this passphrase. Fails if the home holds an identity.
+    pub fn init_device(&self, pass: &Passphrase, member_key: &str) -> Result<(PublicKey, PublicKey)> {
+        if self.is_initialised() {
+            bail!(
+                "{} already holds an Outpost identity; use another --home for a second identity",
+                self.dir.display()
+            );
+        }
+        let (member, _) = keyfile::open(member_key, KeyKind::Member, pass.get()).context(
+            "cannot open the member key file: give the keys/member.key of your other device, with its passphrase",
+        )?;
+        make_private_dir(&self.dir)?;
+        make_private_dir(&self.dir.join("keys"))?;
+        let device = DeviceKey::generate(&mut rand::rng());
+        self.write_key(KeyKind::Device, device.0.public(), &*device.0.secret(), pass)?;
+        write_private(&self.key_path(KeyKind::Member), member_key.as_bytes())?;
+        Ok((member, device.0.public()))
+    }
+
     /// Writes a key file atomically with mode 0600.
     pub fn write_key(&self, kind: KeyKind, public: PublicKey, secret: &[u8], pass: &Passphrase) -> Result<()> {
         let text = keyfile::seal(kind, public, secret, pass.get(), KdfParams::DEFAULT, &mut rand::rng())?;

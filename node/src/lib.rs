@@ -19,6 +19,7 @@ pub mod local;
 pub mod network_file;
 pub mod presence;
 pub mod records;
+pub mod reminders;
 pub mod sync;
 pub mod tasks;
 

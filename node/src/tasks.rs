@@ -166,6 +166,17 @@ pub enum TaskRequest {
         /// The new name.
         name: String,
     },
+    /// Runs the reminder scheduler as if the clock said `now` (default:
+    /// the real time): sends every deadline reminder due for this member
+    /// and answers them. The node runs it by itself every 15 s; this
+    /// action is for catching up at once, and for tests in virtual time.
+    Remind {
+        /// The time: as for `due` in `add`.
+        #[serde(default)]
+        now: Option<String>,
+    },
+    /// The deadline reminders sent to this member, newest first.
+    Reminders,
     /// Any board edits, applied as one change (ids left empty are made
     /// up; authors and times of new tasks and comments are this member
     /// and now).
@@ -186,7 +197,7 @@ impl TaskRequest {
     pub fn writes(&self) -> bool {
         !matches!(
             self,
-            TaskRequest::ListProjects | TaskRequest::Board { .. } | TaskRequest::Show { .. }
+            TaskRequest::ListProjects | TaskRequest::Board { .. } | TaskRequest::Show { .. } | TaskRequest::Reminders
         )
     }
 }
@@ -258,7 +269,7 @@ pub struct Found {
 
 impl Local {
     /// Every board this member can read: its key and name.
-    fn boards(&self, pass: &Passphrase) -> Result<Vec<(DocKey, String)>> {
+    pub(crate) fn boards(&self, pass: &Passphrase) -> Result<Vec<(DocKey, String)>> {
         let member = self.member_keys(pass)?;
         let ring = self.keyring(&member, pass)?;
         let replica = self.replica()?;
@@ -525,6 +536,14 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: TaskRequest) -> Result<
     let now = crate::now();
     match req {
         TaskRequest::ListProjects => Ok(json!({"projects": local.projects(pass)?})),
+        TaskRequest::Remind { now: at } => {
+            let at = match at.as_deref() {
+                Some(t) => Timestamp(u64::try_from(parse_due(t)?).context("the time is before 1970")?),
+                None => now,
+            };
+            Ok(json!({"now": at.0, "sent": crate::reminders::tick(local, pass, at)?}))
+        }
+        TaskRequest::Reminders => Ok(json!({"reminders": local.my_reminders(pass)?})),
         TaskRequest::CreateProject { name, members } => {
             let members = crate::library::parse_principals(&members)?;
             let key = local.create_project(&name, members, pass)?;

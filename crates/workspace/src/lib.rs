@@ -17,7 +17,7 @@
 //! - [`chat`] and [`search`]: channels and full-text search.
 //! - [`tasks`]: project boards: columns, tasks and where each card sits.
 //! - [`record`]: signed record logs, the shape of the work modules
-//!   ([`reminders`], ...).
+//!   ([`reminders`]: deadline reminders sent exactly once).
 #![deny(missing_docs)]
 
 mod am;
@@ -27,6 +27,7 @@ pub mod file;
 pub mod meta;
 pub mod model;
 pub mod record;
+pub mod reminders;
 pub mod search;
 pub mod tasks;
 

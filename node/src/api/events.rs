@@ -9,6 +9,9 @@
 //!   (`{"docs": [{"scope", "id"}]}`);
 //! - `presence`: someone has a document open (`{"doc", "member", "name",
 //!   "cursor", "leaving", "time"}`; see `crate::presence`);
+//! - `reminder`: this node sent this member a deadline reminder (as the
+//!   `remind` task action answers it: `kind`, `lead` (`day` or `hour`),
+//!   `project`, `task`, `title`, `deadline`, `sent`, `record`);
 //! - `synced`: a sync session with a peer ended (`{"peer_id", ...}`);
 //! - `lagged`: the client read too slowly and `missed` events were dropped
 //!   (re-read what it shows).
@@ -78,6 +81,7 @@ async fn translate(
             &json!({"docs": docs.iter().map(|(s, d)| json!({"scope": hex::encode(s), "id": hex::encode(d)})).collect::<Vec<_>>()}),
         )]),
         Ok(NodeEvent::Presence(seen)) => Some(vec![event("presence", &seen.to_json())]),
+        Ok(NodeEvent::Reminder(notice)) => Some(vec![event("reminder", &notice)]),
         Ok(NodeEvent::Synced { peer, stats }) => Some(vec![event(
             "synced",
             &json!({
