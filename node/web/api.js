@@ -55,6 +55,11 @@ export function library(action, fields = {}) {
   return post('/api/library', { action, ...fields });
 }
 
+/** One project or task action (`POST /api/tasks`). */
+export function tasks(action, fields = {}) {
+  return post('/api/tasks', { action, ...fields });
+}
+
 export const enc = encodeURIComponent;
 
 // Server-sent events: one EventSource for the page, shared by every screen.

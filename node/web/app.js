@@ -1,14 +1,15 @@
 // The page: layout, status bar, language toggle and the router between
-// the chats, documents and files screens. Addresses look like
-// #/chats/<channel>, #/docs/<id>, #/files/<id>.
+// the chats, documents, files and projects screens. Addresses look like
+// #/chats/<channel>, #/docs/<id>, #/files/<id>, #/projects/<id>.
 
 import { get, h, onEvent, onEventsConnection, debounce } from './api.js';
 import { t, tr, getLang, setLang, onLangChange } from './i18n.js';
 import * as chats from './chat.js';
 import * as docs from './docs.js';
 import * as files from './files.js';
+import * as projects from './projects.js';
 
-const SCREENS = { chats, docs, files };
+const SCREENS = { chats, docs, files, projects };
 const STATUS_EVERY_MS = 5000;
 
 const me = { member: null, name: null, role: null, dept: null };

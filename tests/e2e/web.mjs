@@ -4,14 +4,21 @@
 //
 //   {"a": {"url", "login"}, "b": {"url", "login"},
 //    "channel": "<channel id>", "channel_name": "...",
-//    "doc": "<doc id>", "screenshots": "<dir>"}
+//    "doc": "<doc id>",
+//    "project": "<project id>", "project_name": "...",
+//    "tasks": {"hall": "<task id>", "release": "<task id>"},
+//    "screenshots": "<dir>"}
 //
 // (`login` is the node's url + "/login?token=" + its token.) Browser A
 // uses node a, browser B node b. The steps: the page and the API refuse a
 // browser without the token; a chat message from each reaches the other;
 // both type into one document at the same time and end with the same
 // text holding both sentences whole; the document's history lists the
-// changes; and the page at phone width.
+// changes; a project made in A shows in B's list; a card added on A's
+// board shows on B's, A drags it onto another column (a real HTML5 drop)
+// and B's board shows it there, B comments on it and A sees the comment;
+// and the page at phone width, where B moves a card with the task
+// details' column select (touch screens cannot drag).
 //
 // Uses Debian's Chromium (/usr/bin/chromium) through playwright-core;
 // `scripts/test` installs both. Prints {"ok": true, "steps": [...]} on
@@ -120,6 +127,26 @@ async function openDoc(page) {
   await page.waitForSelector('#editor');
 }
 
+/** The task ids of the cards of column `column` on `page`'s board, in order. */
+function cardsOf(page, column) {
+  return page.$$eval(`#board .board-column[data-column="${column}"] .card`, (cards) => cards.map((c) => c.dataset.task));
+}
+
+/** Waits until `page`'s board shows `task` at `index` of `column`. */
+async function waitForCard(page, who, task, column, index) {
+  await until(`${who} shows the card ${task} at ${index} of column ${column}`, async () => {
+    const cards = await cardsOf(page, column);
+    return [cards[index] === task, `column ${column} holds ${JSON.stringify(cards)}`];
+  });
+}
+
+/** Opens the project in the projects view and waits for its board. */
+async function openProject(page) {
+  await page.click('[data-nav=projects]');
+  await page.click(`[data-project="${config.project}"]`);
+  await page.waitForSelector(`#board[data-project="${config.project}"] .card`);
+}
+
 /** Fails unless the editor has the keyboard focus, so that typing goes into it. */
 async function expectFocus(page, who) {
   const focused = await page.evaluate(() => {
@@ -188,6 +215,8 @@ let exitCode = 0;
 const stamp = `${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 const chatA = `hello from A ${stamp}`;
 const chatB = `reply from B ${stamp}`;
+const cardTitle = `Print flyers ${stamp}`;
+const commentB = `Proofs look good ${stamp}`;
 const sentenceA = 'Hello from A. ';
 const sentenceB = 'B was here. ';
 let finalText = null;
@@ -298,6 +327,91 @@ try {
     await shot(A.page, 'history.png');
   });
 
+  // A makes a project in the page; B, already on the projects screen,
+  // sees it listed without reloading.
+  const board = { created: null, task: null };
+  await step('project create', async () => {
+    await B.page.click('[data-nav=projects]');
+    await B.page.waitForSelector(`[data-project="${config.project}"]`);
+    await A.page.click('[data-nav=projects]');
+    const name = `Open day ${stamp}`;
+    await A.page.fill('#new-project-name', name);
+    await A.page.click('#new-project');
+    await until('A shows the new project open', async () => {
+      const title = await A.page.locator('#project-title').textContent();
+      board.created = await A.page.locator('#board').getAttribute('data-project');
+      return [title === name && !!board.created, `#project-title is ${JSON.stringify(title)}, #board[data-project] ${board.created}`];
+    });
+    await B.page.locator(`[data-project="${board.created}"]`).waitFor();
+  });
+
+  await step('open board', async () => {
+    await Promise.all([openProject(A.page), openProject(B.page)]);
+    for (const [who, page] of [['A', A.page], ['B', B.page]]) {
+      const name = await page.locator('#project-title').textContent();
+      check(name === config.project_name, `${who}: the board is titled ${JSON.stringify(name)}`);
+      const columns = await page.$$eval('#board .board-column-name', (cs) => cs.map((c) => c.textContent));
+      check(columns.join('|') === 'To do|In progress|Done', `${who}: the columns are ${JSON.stringify(columns)}`);
+      const overdue = page.locator(`.card[data-task="${config.tasks.hall}"] .card-overdue`);
+      check((await overdue.count()) === 1, `${who}: the card past its due date shows no overdue badge`);
+    }
+  });
+
+  // A adds a card with a due day and an assignee; B's board shows it.
+  await step('card A to B', async () => {
+    const due = new Date(Date.now() + 30 * 86_400_000);
+    const day = `${due.getFullYear()}-${String(due.getMonth() + 1).padStart(2, '0')}-${String(due.getDate()).padStart(2, '0')}`;
+    await A.page.fill('#new-task-title', cardTitle);
+    await A.page.fill('#new-task-due', day);
+    await A.page.click('#new-task-who summary');
+    await A.page.locator('#new-task-assignees').getByLabel('ben', { exact: true }).check();
+    await A.page.click('#new-task-add');
+    const card = A.page.locator('#board .board-column[data-column="todo"] .card', {
+      has: A.page.locator('.card-title', { hasText: cardTitle }),
+    });
+    await card.waitFor();
+    board.task = await card.getAttribute('data-task');
+    const onB = B.page.locator(`#board .board-column[data-column="todo"] .card[data-task="${board.task}"]`);
+    await onB.waitFor();
+    const title = await onB.locator('.card-title').textContent();
+    check(title === cardTitle, `B shows the card titled ${JSON.stringify(title)}`);
+    const who = await onB.locator('.card-assignee-name').allTextContents();
+    check(who.join(',') === 'ben', `B shows the card assigned to ${JSON.stringify(who)}`);
+    check((await onB.locator('.card-due').count()) === 1, 'B shows the card without its due day');
+  });
+
+  // A drags the card onto the top of In progress: the page gets a real
+  // drop event and sends the move; B's board follows.
+  await step('drag A to B', async () => {
+    await A.page.evaluate(() => {
+      window.outpostDrops = 0;
+      document.addEventListener('drop', () => { window.outpostDrops += 1; }, true);
+    });
+    const card = A.page.locator(`.card[data-task="${board.task}"]`);
+    const onto = A.page.locator(`#board .board-column[data-column="in_progress"] .card[data-task="${config.tasks.release}"]`);
+    await card.dragTo(onto, { targetPosition: { x: 30, y: 4 } });
+    const drops = await A.page.evaluate(() => window.outpostDrops);
+    check(drops === 1, `dragging the card fired ${drops} drop events, not 1`);
+    await waitForCard(A.page, 'A', board.task, 'in_progress', 0);
+    await waitForCard(B.page, 'B', board.task, 'in_progress', 0);
+    await waitForCard(B.page, 'B', config.tasks.release, 'in_progress', 1);
+    await shot(A.page, 'board-a.png');
+  });
+
+  // B opens the card's details and comments; A's card counts it.
+  await step('comment B to A', async () => {
+    await B.page.click(`.card[data-task="${board.task}"]`);
+    await B.page.waitForSelector(`#task-details[data-task="${board.task}"]`);
+    const column = await B.page.locator('#task-move-select').inputValue();
+    check(column === 'in_progress', `B's details say the card is in column ${column}`);
+    await B.page.fill('#task-comment-text', commentB);
+    await B.page.click('#task-comment-add');
+    await B.page.locator('#task-comments .comment', { hasText: commentB }).waitFor();
+    await A.page.locator(`.card[data-task="${board.task}"] .card-comments`).waitFor();
+    await B.page.locator('#task-details').evaluate((d) => { d.scrollTop = 0; });
+    await shot(B.page, 'task-b.png');
+  });
+
   // A uploads a file from the page; B finds it in the library and its
   // preview; the Rust side compares the bytes on both nodes.
   const upload = { name: `notes-${stamp}.txt`, text: `Uploaded from the page ${stamp}\n` };
@@ -331,8 +445,28 @@ try {
     await shot(B.page, 'phone-chat.png');
   });
 
+  // Touch screens do not drag: B moves a card with the details' select.
+  await step('phone board', async () => {
+    await Promise.all([openProject(A.page), openProject(B.page)]);
+    await shot(B.page, 'phone-board.png');
+    await B.page.click(`.card[data-task="${config.tasks.hall}"]`);
+    await B.page.waitForSelector(`#task-details[data-task="${config.tasks.hall}"]`);
+    await shot(B.page, 'phone-task.png');
+    await B.page.selectOption('#task-move-select', 'done');
+    await waitForCard(B.page, 'B', config.tasks.hall, 'done', 1);
+    await waitForCard(A.page, 'A', config.tasks.hall, 'done', 1);
+  });
+
   process.stdout.write(
-    `${JSON.stringify({ ok: true, steps, chat: [chatA, chatB], doc_text: finalText, upload, page_errors: pageErrors })}\n`,
+    `${JSON.stringify({
+      ok: true,
+      steps,
+      chat: [chatA, chatB],
+      doc_text: finalText,
+      upload,
+      board: { created: board.created, dragged: board.task, title: cardTitle, comment: commentB },
+      page_errors: pageErrors,
+    })}\n`,
   );
 } catch (e) {
   exitCode = 1;

@@ -6,7 +6,10 @@
 //! The script checks that the page and the API refuse a browser without
 //! the token, that chat messages pass both ways, that both members typing
 //! into one document at once end with the same text holding both
-//! sentences whole, that the history lists the changes, and takes
+//! sentences whole, that the history lists the changes, that a card added
+//! on a project's board and then dragged to another column (HTML5 drag
+//! and drop) shows there on the other member's board, and that the task
+//! details' column select moves a card at phone width; it takes
 //! screenshots (desktop and phone width) into `target/web-screenshots/`.
 //! This test then checks through the API that both nodes hold what the
 //! browsers wrote.
@@ -19,7 +22,7 @@ use outpost_tests::{RunningNode, wait_until};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The browser the script drives (Debian's `chromium` package).
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -27,6 +30,10 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 /// What the document holds before the browsers type into it.
 const FIRST_TEXT: &str = "Weekly notes.\n";
+/// The project whose board the browsers work on.
+const PROJECT: &str = "Launch";
+/// Seconds in a day.
+const DAY: u64 = 86_400;
 
 /// The workspace's root directory.
 fn workspace() -> PathBuf {
@@ -103,6 +110,42 @@ fn shows_messages(node: &RunningNode, channel: &str, texts: &[&str]) -> Result<(
     Ok(())
 }
 
+/// `POST /api/tasks` on `node`; errors are described.
+fn try_tasks(node: &RunningNode, req: &Value) -> Result<Value, String> {
+    let r = node.request("POST", "/api/tasks", Some(req), true)?;
+    if r.status != 200 {
+        return Err(format!("{}: status {}: {}", node.name(), r.status, r.body));
+    }
+    r.json()
+}
+
+/// The id of the task a `task add --json` made.
+fn task_id(added: &Value) -> String {
+    added["task"]
+        .as_str()
+        .unwrap_or_else(|| panic!("task add --json printed no task id: {added}"))
+        .to_owned()
+}
+
+/// Where task `task` is on `board` (a `board` answer): its column's id
+/// and its place in it.
+fn place_of(board: &Value, task: &str) -> Option<(String, usize)> {
+    board["board"]["columns"].as_array()?.iter().find_map(|c| {
+        let at = c["cards"].as_array()?.iter().position(|t| t["id"] == task)?;
+        Some((c["id"].as_str()?.to_owned(), at))
+    })
+}
+
+/// Whether `node`'s board of `project` shows `task` at `at` of column
+/// `column`.
+fn shows_card_at(node: &RunningNode, project: &str, task: &str, column: &str, at: usize) -> Result<Value, String> {
+    let board = try_tasks(node, &json!({"action": "board", "project": project}))?;
+    match place_of(&board, task) {
+        Some((c, i)) if c == column && i == at => Ok(board),
+        other => Err(format!("{} shows task {task} at {other:?}: {board}", node.name())),
+    }
+}
+
 /// What `node tests/e2e/web.mjs` did.
 struct ScriptRun {
     success: bool,
@@ -152,8 +195,9 @@ fn run_script(config: &Value, dir: &Path) -> ScriptRun {
 
 /// Two members of HQ/East, each in a browser on their own node: the
 /// page refuses strangers, chat passes both ways, typing at once into one
-/// document converges with both sentences whole, and the history lists
-/// the changes.
+/// document converges with both sentences whole, the history lists the
+/// changes, and cards added, dragged and moved on a project's board show
+/// on the other's board and end in the same column on both nodes.
 #[test]
 fn two_members_chat_and_edit_one_document_in_their_browsers() {
     require_browser();
@@ -171,6 +215,61 @@ fn two_members_chat_and_edit_one_document_in_their_browsers() {
         .to_owned();
     let doc = new_doc(&anna, "Web notes", &[]);
     anna.ok(["doc", "edit", &doc, "--set-text", FIRST_TEXT]);
+    // A project of HQ/East (by default, Anna's department), with cards
+    // that carry what a card can show: one past its due day.
+    let made = anna.json(["project", "create", PROJECT]);
+    let project = made["project"]
+        .as_str()
+        .unwrap_or_else(|| panic!("project create --json printed no id: {made}"))
+        .to_owned();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs();
+    let hall = task_id(&anna.json([
+        "task",
+        "add",
+        PROJECT,
+        "Book the hall",
+        "--assignee",
+        "anna",
+        "--due",
+        &(now - 2 * DAY).to_string(),
+        "--priority",
+        "urgent",
+        "--label",
+        "venue",
+    ]));
+    anna.ok(["task", "item", &hall, "Ask for quotes"]);
+    anna.ok(["task", "item", &hall, "Sign the contract"]);
+    anna.ok(["task", "check", &hall, "1"]);
+    let release = task_id(&anna.json([
+        "task",
+        "add",
+        PROJECT,
+        "Write the press release",
+        "--assignee",
+        "anna",
+        "--due",
+        &(now + 7 * DAY).to_string(),
+        "--priority",
+        "high",
+        "--label",
+        "press",
+        "--column",
+        "In progress",
+    ]));
+    anna.ok(["task", "comment", &release, "First draft is in the shared folder"]);
+    anna.json([
+        "task",
+        "add",
+        PROJECT,
+        "Order the banners",
+        "--label",
+        "print",
+        "--column",
+        "Done",
+    ]);
 
     let a = anna.up(&[]);
     let b = ben.up(&[a.addr()]);
@@ -183,6 +282,9 @@ fn two_members_chat_and_edit_one_document_in_their_browsers() {
     wait_until("ben's node lists the channel", TIMEOUT, &all, || {
         lists_channel(&b, &channel, channel_name)
     });
+    wait_until("ben's node shows the board", TIMEOUT, &all, || {
+        shows_card_at(&b, &project, &release, "in_progress", 0).map(drop)
+    });
 
     let screenshots = target_dir().join("web-screenshots");
     let config = json!({
@@ -191,6 +293,9 @@ fn two_members_chat_and_edit_one_document_in_their_browsers() {
         "channel": channel,
         "channel_name": channel_name,
         "doc": doc,
+        "project": project,
+        "project_name": PROJECT,
+        "tasks": { "hall": hall, "release": release },
         "screenshots": screenshots,
     });
     let run = run_script(&config, sb.dir());
@@ -248,5 +353,55 @@ fn two_members_chat_and_edit_one_document_in_their_browsers() {
             .request("GET", &format!("/api/files/{file}/content"), None, true)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((got.status, got.body.as_str()), (200, text), "{}", node.name());
+    }
+
+    // The card A dragged is at the top of In progress on both nodes, with
+    // what A gave it and B's comment; the card B moved with the select is
+    // at the end of Done; the project A made is listed on both.
+    let dragged = report["board"]["dragged"]
+        .as_str()
+        .expect("the report names the dragged card");
+    let title = report["board"]["title"].as_str().expect("and its title");
+    let comment = report["board"]["comment"].as_str().expect("and B's comment");
+    let created = report["board"]["created"].as_str().expect("and the project A made");
+    for node in all {
+        let board = wait_until(
+            &format!("{} shows the dragged card first in In progress", node.name()),
+            TIMEOUT,
+            &all,
+            || shows_card_at(node, &project, dragged, "in_progress", 0),
+        );
+        let card = board["board"]["columns"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["cards"].as_array().into_iter().flatten())
+            .find(|t| t["id"] == dragged)
+            .expect("the board shows the card");
+        assert_eq!(card["title"], title, "{}: {card}", node.name());
+        assert!(card["deadline"].as_i64().is_some(), "{}: {card}", node.name());
+        let assignees = card["assignees"].as_array().expect("a list of assignees");
+        assert_eq!(assignees.len(), 1, "{}: {card}", node.name());
+        assert_eq!(board["names"][assignees[0].as_str().expect("a key")], "ben", "{board}");
+        wait_until(&format!("{} holds B's comment", node.name()), TIMEOUT, &all, || {
+            let shown = try_tasks(node, &json!({"action": "show", "task": dragged}))?;
+            (shown["task"]["comments"][0]["text"] == comment)
+                .then_some(())
+                .ok_or_else(|| format!("{}: {shown}", node.name()))
+        });
+        wait_until(
+            &format!("{} shows the card moved with the select in Done", node.name()),
+            TIMEOUT,
+            &all,
+            || shows_card_at(node, &project, &hall, "done", 1).map(drop),
+        );
+        let listed = try_tasks(node, &json!({"action": "list_projects"})).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            listed["projects"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["project"] == created)),
+            "{} does not list the project made in the page: {listed}",
+            node.name()
+        );
     }
 }

@@ -45,6 +45,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/files.js"),
     ),
     (
+        "projects.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/projects.js"),
+    ),
+    (
         "i18n.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/i18n.js"),
