@@ -88,6 +88,64 @@ pub enum Command {
     /// Show a project's board.
     #[command(subcommand)]
     Board(BoardCommand),
+    /// Make, list and revoke scoped API tokens for other systems.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Send this node's events to other systems over HTTP, signed.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; it is printed once.
+    Create {
+        /// A name for it ("OA system").
+        name: String,
+        /// What it may do: AREA:read or AREA:write (status, events, docs, chat,
+        /// tasks, certs, approvals, announcements, meetings, oa, hr); repeatable.
+        #[arg(long = "scope", value_name = "SCOPE", required = true, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Requests a minute it may make [default: 600].
+        #[arg(long, value_name = "N")]
+        rate: Option<u32>,
+        /// Days until it stops working [default: never].
+        #[arg(long, value_name = "DAYS")]
+        expires: Option<u64>,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token, by id or name.
+    Revoke {
+        /// Its id or name.
+        token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a webhook; its signing secret is printed once.
+    Add {
+        /// Where to POST the events (http:// or https://).
+        url: String,
+        /// The events it wants: notification, reminder, changed, stored, synced, or * for all; repeatable.
+        #[arg(long = "event", value_name = "EVENT", required = true, value_delimiter = ',')]
+        events: Vec<String>,
+    },
+    /// List the webhooks.
+    List,
+    /// Remove a webhook.
+    Remove {
+        /// Its id.
+        id: String,
+    },
+    /// Send a test event (`ping`) to a webhook (the node must run).
+    Test {
+        /// Its id.
+        id: String,
+    },
+    /// The delivery log: every attempt, newest last.
+    Log,
 }
 
 /// Where a new document or file goes.
@@ -783,6 +841,18 @@ pub enum StaffCommand {
         /// How long the invites can be redeemed.
         #[arg(long, default_value = "30d")]
         invite_valid: String,
+    },
+    /// Staff changes an HR system pushed, waiting for an admin.
+    Pending {
+        /// Write the hires and transfers as a staff list for `staff import`.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Forget these changes (ids; all with --clear-all) once handled.
+        #[arg(long, value_name = "ID", value_delimiter = ',')]
+        clear: Vec<String>,
+        /// Forget every waiting change.
+        #[arg(long)]
+        clear_all: bool,
     },
 }
 

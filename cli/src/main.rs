@@ -11,6 +11,7 @@ mod chat;
 mod doc;
 mod flags;
 mod identity;
+mod integrations;
 mod io;
 mod staff;
 mod tasks;
@@ -104,6 +105,8 @@ fn main() -> ExitCode {
         Command::Project(cmd) => tasks::project(&ctx, cmd),
         Command::Task(cmd) => tasks::task(&ctx, cmd),
         Command::Board(cmd) => tasks::board(&ctx, cmd),
+        Command::Token(cmd) => integrations::token(&ctx, cmd),
+        Command::Webhook(cmd) => integrations::webhook(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

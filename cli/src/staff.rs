@@ -23,6 +23,9 @@ pub fn run(ctx: &Ctx, cmd: StaffCommand) -> Result<()> {
             valid,
             invite_valid,
         } => import(ctx, &csv, &out, &valid, &invite_valid),
+        StaffCommand::Pending { csv, clear, clear_all } => {
+            crate::integrations::staff_pending(ctx, csv.as_deref(), clear, clear_all)
+        }
     }
 }
 

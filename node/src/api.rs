@@ -20,6 +20,7 @@ use std::sync::Arc;
 mod certs;
 mod chat;
 mod events;
+pub mod integrations;
 mod library;
 pub mod live;
 mod tasks;
@@ -79,6 +80,13 @@ async fn auth(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Re
     let right = |t: &Option<String>| t.as_ref().is_some_and(|t| same(t.as_bytes(), shared.token.as_bytes()));
     if right(&bearer) || right(&query) {
         return next.run(req).await;
+    }
+    if let Some(token) = bearer
+        .as_deref()
+        .or(query.as_deref())
+        .and_then(|t| integrations::find(&shared, t))
+    {
+        return integrations::scoped(&shared, token, req, next).await;
     }
     if right(&web::cookie_token(req.headers())) {
         // A browser sends the cookie whatever page asks: changes and
@@ -170,6 +178,22 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/certs/verify", post(certs::verify))
         .route("/api/certs/list", post(certs::list))
         .route("/api/certs/revoke", post(certs::revoke))
+        .route(
+            "/api/tokens",
+            get(integrations::list_tokens).post(integrations::create_token),
+        )
+        .route("/api/tokens/{id}/revoke", post(integrations::revoke_token))
+        .route(
+            "/api/webhooks",
+            get(integrations::list_hooks).post(integrations::add_hook),
+        )
+        .route("/api/webhooks/log", get(integrations::hook_log))
+        .route("/api/webhooks/{id}/remove", post(integrations::remove_hook))
+        .route("/api/webhooks/{id}/test", post(integrations::test_hook))
+        .route("/api/hr/pending", get(integrations::hr_pending))
+        .route("/api/hr/pending/clear", post(integrations::hr_clear))
+        .route("/api/incoming/oa/tasks", post(integrations::oa_task))
+        .route("/api/incoming/hr/staff", post(integrations::hr_staff))
         .route("/", get(web::index))
         .route("/web/{name}", get(web::file))
         .layer(middleware::from_fn_with_state(shared.clone(), auth))

@@ -173,6 +173,8 @@ pub struct Shared {
     pub live: crate::api::live::Hub,
     /// The member's view of the org; one writer at a time.
     pub local: Mutex<Local>,
+    /// Scoped tokens, rate limits and the webhook client.
+    pub integrations: crate::api::integrations::Integrations,
     /// The key passphrase.
     pub pass: Passphrase,
     /// Admission.
@@ -1000,8 +1002,17 @@ pub async fn run(
         held: Mutex::new(HashSet::new()),
         pulls: Mutex::new(HashMap::new()),
         live: crate::api::live::Hub::default(),
+        integrations: crate::api::integrations::Integrations::default(),
         gossip_in,
     });
+    match shared.with_local(|l, _| Ok((l.api_tokens()?, l.webhooks()?))).await {
+        Ok((tokens, hooks)) => {
+            shared.integrations.set_tokens(tokens);
+            shared.integrations.set_hooks(hooks);
+        }
+        Err(e) => tracing::warn!("scoped API tokens and webhooks are not in use: {e:#}"),
+    }
+    tokio::spawn(crate::api::integrations::dispatch(shared.clone()));
     tokio::spawn(gossip_batches(shared.clone(), gossip_out));
     tokio::spawn(send_reminders(shared.clone()));
     shared.follow_held_scopes().await;

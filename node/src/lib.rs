@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod docs;
 pub mod gate;
 pub mod home;
+pub mod integrations;
 pub mod library;
 pub mod local;
 pub mod network_file;

@@ -28,7 +28,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
-fn event(name: &str, data: &Value) -> Result<Event, Infallible> {
+/// An event: its name and its data.
+pub type Named = (&'static str, Value);
+
+fn event((name, data): Named) -> Result<Event, Infallible> {
     Ok(Event::default().event(name).data(data.to_string()))
 }
 
@@ -38,11 +41,7 @@ const UNDECIDED_MAX: usize = 4096;
 
 /// Notifications for `ids` and the envelopes still `undecided`, which are
 /// left holding those that remain so.
-async fn notifications(
-    shared: &Arc<Shared>,
-    ids: Vec<[u8; 32]>,
-    undecided: &mut Vec<[u8; 32]>,
-) -> Vec<Result<Event, Infallible>> {
+async fn notifications(shared: &Arc<Shared>, ids: Vec<[u8; 32]>, undecided: &mut Vec<[u8; 32]>) -> Vec<Named> {
     let mut all = std::mem::take(undecided);
     all.extend(ids);
     let result = shared
@@ -53,7 +52,7 @@ async fn notifications(
             *undecided = left;
             let over = undecided.len().saturating_sub(UNDECIDED_MAX);
             undecided.drain(..over);
-            notes.iter().map(|n| event("notification", n)).collect()
+            notes.into_iter().map(|n| ("notification", n)).collect()
         }
         Err(e) => {
             tracing::debug!("no notifications for stored envelopes: {e:#}");
@@ -62,34 +61,35 @@ async fn notifications(
     }
 }
 
-/// The events that one node event becomes.
-async fn translate(
+/// The events that one node event becomes (for the stream and for
+/// webhooks); `None` when the node stops.
+pub async fn translate(
     shared: &Arc<Shared>,
     e: Result<NodeEvent, RecvError>,
     undecided: &mut Vec<[u8; 32]>,
-) -> Option<Vec<Result<Event, Infallible>>> {
+) -> Option<Vec<Named>> {
     match e {
         Ok(NodeEvent::Stored(ids)) => {
-            let mut out = vec![event("stored", &json!({"envelopes": ids.len()}))];
+            let mut out = vec![("stored", json!({"envelopes": ids.len()}))];
             out.extend(notifications(shared, ids.to_vec(), undecided).await);
             Some(out)
         }
         Ok(NodeEvent::Ops(_)) if !undecided.is_empty() => Some(notifications(shared, Vec::new(), undecided).await),
         Ok(NodeEvent::Ops(_)) => Some(Vec::new()),
-        Ok(NodeEvent::Changed(docs)) => Some(vec![event(
+        Ok(NodeEvent::Changed(docs)) => Some(vec![(
             "changed",
-            &json!({"docs": docs.iter().map(|(s, d)| json!({"scope": hex::encode(s), "id": hex::encode(d)})).collect::<Vec<_>>()}),
+            json!({"docs": docs.iter().map(|(s, d)| json!({"scope": hex::encode(s), "id": hex::encode(d)})).collect::<Vec<_>>()}),
         )]),
-        Ok(NodeEvent::Presence(seen)) => Some(vec![event("presence", &seen.to_json())]),
-        Ok(NodeEvent::Reminder(notice)) => Some(vec![event("reminder", &notice)]),
-        Ok(NodeEvent::Synced { peer, stats }) => Some(vec![event(
+        Ok(NodeEvent::Presence(seen)) => Some(vec![("presence", seen.to_json())]),
+        Ok(NodeEvent::Reminder(notice)) => Some(vec![("reminder", (*notice).clone())]),
+        Ok(NodeEvent::Synced { peer, stats }) => Some(vec![(
             "synced",
-            &json!({
+            json!({
                 "peer_id": peer.to_string(), "round_trips": stats.round_trips,
                 "envelopes_received": stats.envelopes_delivered, "envelopes_sent": stats.envelopes_sent,
             }),
         )]),
-        Err(RecvError::Lagged(missed)) => Some(vec![event("lagged", &json!({ "missed": missed }))]),
+        Err(RecvError::Lagged(missed)) => Some(vec![("lagged", json!({ "missed": missed }))]),
         Err(RecvError::Closed) => None,
     }
 }
@@ -99,7 +99,7 @@ pub async fn stream(State(shared): State<Arc<Shared>>) -> Sse<impl Stream<Item =
     let events = stream::unfold((shared, rx, Vec::new()), |(shared, mut rx, mut undecided)| async move {
         let got = rx.recv().await;
         let out = translate(&shared, got, &mut undecided).await?;
-        Some((stream::iter(out), (shared, rx, undecided)))
+        Some((stream::iter(out.into_iter().map(event)), (shared, rx, undecided)))
     })
     .flatten();
     Sse::new(events).keep_alive(KeepAlive::default())
