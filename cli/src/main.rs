@@ -6,6 +6,7 @@
 //! org, out of scope) · 4 a key could not be opened (wrong or missing
 //! passphrase) · 5 partly done (some rows of a staff list failed).
 
+mod approvals;
 mod cert;
 mod chat;
 mod doc;
@@ -104,6 +105,7 @@ fn main() -> ExitCode {
         Command::Project(cmd) => tasks::project(&ctx, cmd),
         Command::Task(cmd) => tasks::task(&ctx, cmd),
         Command::Board(cmd) => tasks::board(&ctx, cmd),
+        Command::Approval(cmd) => approvals::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
