@@ -209,10 +209,20 @@ fn status(v: &Value) -> String {
         dept(&a["dept"]),
         when(&v["submitted"])
     );
-    if let Some(fields) = v["fields"].as_object().filter(|f| !f.is_empty()) {
+    // In the template's order.
+    let given: Vec<(&str, &str)> = v["template"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            let name = str_of(&f["name"]);
+            v["fields"][name].as_str().map(|val| (name, val))
+        })
+        .collect();
+    if !given.is_empty() {
         out.push_str("\nfields:\n");
-        for (k, val) in fields {
-            let _ = writeln!(out, "  {k}: {}", str_of(val));
+        for (k, val) in given {
+            let _ = writeln!(out, "  {k}: {val}");
         }
     }
     out.push_str("\nsteps:\n");

@@ -492,9 +492,16 @@ impl Local {
             None => match req.decidable_by(&me).as_slice() {
                 [one] => *one,
                 [] => {
-                    // Name the step the refusal is about: the first waiting
-                    // one, else the first.
-                    req.waiting().first().copied().unwrap_or((0, 0))
+                    // Name the step the refusal is about: the first this
+                    // member could ever decide (its stage not reached, or
+                    // decided already), else the first waiting one.
+                    let mine = req.template.stages.iter().enumerate().find_map(|(i, stage)| {
+                        stage
+                            .iter()
+                            .position(|s| may_decide(&s.approvers, &req.applicant, &me))
+                            .map(|j| (i, j))
+                    });
+                    mine.or_else(|| req.waiting().first().copied()).unwrap_or((0, 0))
                 }
                 many => bail!(
                     "you may decide several steps of this request ({}): give --step",
@@ -512,6 +519,9 @@ impl Local {
             comment,
         };
         op.check()?;
+        if req.state != outpost_workspace::approval::State::Pending {
+            bail!("you cannot {verb} this request: it was {} already", req.state.name());
+        }
         if let Err(why) = req.judge(&me, &op) {
             bail!(
                 "you cannot {verb} this request: {}",
@@ -528,12 +538,7 @@ impl Local {
     /// recorded yet and this member completed it: adds the task and records
     /// it. `None` if there was nothing to do; `Some(Err(why))` if the task
     /// could not be added (the approval stands).
-    fn complete_if_mine(
-        &mut self,
-        key: DocKey,
-        pass: &Passphrase,
-        now: Timestamp,
-    ) -> Result<TaskOutcome> {
+    fn complete_if_mine(&mut self, key: DocKey, pass: &Passphrase, now: Timestamp) -> Result<TaskOutcome> {
         let req = {
             let member = self.member_keys(pass)?;
             let ring = self.keyring(&member, pass)?;

@@ -237,6 +237,8 @@ fn a_parallel_step_rejected_apart_rejects_the_request_everywhere() {
             .all(|e| e["counted"] == true && e["signature"].is_string())
     );
     assert_eq!(s["waiting_for"], json!([]));
+    let late = try_approvals(&b, &json!({"action": "approve", "request": id})).expect_err("decided");
+    assert!(late.contains("it was rejected already"), "{late}");
 }
 
 #[test]
@@ -347,7 +349,7 @@ fn a_leave_approved_on_two_nodes_makes_a_task_and_a_withdrawn_one_stops() {
     wait_for_state(&all, &second, "withdrawn", Value::Null);
     let refused =
         try_approvals(&b, &json!({"action": "approve", "request": second, "step": "head"})).expect_err("withdrawn");
-    assert!(refused.contains("the request was withdrawn"), "{refused}");
+    assert!(refused.contains("it was withdrawn already"), "{refused}");
     let mine = approvals(&c, json!({"action": "list", "mine": true}));
     let states: Vec<&Value> = mine["requests"]
         .as_array()
