@@ -94,6 +94,9 @@ pub enum Command {
     /// Send this node's events to other systems over HTTP, signed.
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Submit, approve, reject, withdraw and follow approval requests; list and add templates.
+    #[command(subcommand)]
+    Approval(ApprovalCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -669,6 +672,76 @@ pub enum BoardCommand {
     Show {
         /// The project: its name, or its id (or a unique prefix).
         project: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalCommand {
+    /// Submit a request from a template (leave, expense, seal, or one of the org's own).
+    Submit {
+        /// The template's name.
+        template: String,
+        /// What the request is about.
+        #[arg(long)]
+        title: String,
+        /// A field's value, as NAME=VALUE (repeatable), such as --field from=2027-03-01.
+        #[arg(long = "field", value_name = "NAME=VALUE")]
+        field: Vec<String>,
+    },
+    /// Approve a step of a request.
+    Approve {
+        /// The request: its id (or a unique prefix of at least 4 hex digits).
+        request: String,
+        /// The step [default: the one step you may decide now].
+        #[arg(long)]
+        step: Option<String>,
+        /// Why, for the history.
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Reject a step of a request (and so the request).
+    Reject {
+        /// The request: its id (or a unique prefix of at least 4 hex digits).
+        request: String,
+        /// The step [default: the one step you may decide now].
+        #[arg(long)]
+        step: Option<String>,
+        /// Why, for the history.
+        #[arg(long, value_name = "TEXT")]
+        comment: Option<String>,
+    },
+    /// Withdraw your own request before its final decision.
+    Withdraw {
+        /// The request: its id (or a unique prefix of at least 4 hex digits).
+        request: String,
+    },
+    /// Where a request is, who must act, and its signed history.
+    Status {
+        /// The request: its id (or a unique prefix of at least 4 hex digits).
+        request: String,
+    },
+    /// List the requests you can read.
+    List {
+        /// Only those where you can decide a step now.
+        #[arg(long, conflicts_with = "mine")]
+        inbox: bool,
+        /// Only your own.
+        #[arg(long)]
+        mine: bool,
+    },
+    /// List or add templates.
+    #[command(subcommand)]
+    Template(TemplateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// List the templates: built in and the org's own.
+    List,
+    /// Add a template from a JSON file, or replace the one of its name (admins only).
+    Add {
+        /// The template (JSON; see docs/cli.md), or - for standard input.
+        file: PathBuf,
     },
 }
 

@@ -6,6 +6,7 @@
 //! org, out of scope) · 4 a key could not be opened (wrong or missing
 //! passphrase) · 5 partly done (some rows of a staff list failed).
 
+mod approvals;
 mod cert;
 mod chat;
 mod doc;
@@ -107,6 +108,7 @@ fn main() -> ExitCode {
         Command::Board(cmd) => tasks::board(&ctx, cmd),
         Command::Token(cmd) => integrations::token(&ctx, cmd),
         Command::Webhook(cmd) => integrations::webhook(&ctx, cmd),
+        Command::Approval(cmd) => approvals::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod approvals;
 mod certs;
 mod chat;
 mod events;
@@ -51,6 +52,8 @@ impl From<anyhow::Error> for ApiError {
             || msg.contains("no message")
             || msg.contains("no project")
             || msg.contains("no task")
+            || msg.contains("no approval request")
+            || msg.contains("no template")
         {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
@@ -158,6 +161,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))
         .route("/api/tasks", post(tasks::rpc))
+        .route("/api/approvals", post(approvals::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))
         .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))

@@ -738,6 +738,12 @@ impl Shared {
                 Item::Op(_) => None,
             })
             .collect();
+        let mut arrived: Vec<outpost_seal::replica::DocKey> = docs
+            .values()
+            .map(|(scope, doc)| (outpost_identity::OpId(*scope), outpost_seal::envelope::DocId(*doc)))
+            .collect();
+        arrived.sort();
+        arrived.dedup();
         let result = self
             .with_local(move |l, pass| {
                 let counts = ingest(l, items, learnt_by_sync)?;
@@ -745,6 +751,13 @@ impl Shared {
                     // New members may need keys this node holds.
                     if let Err(e) = l.steward_keys(pass, crate::now()) {
                         tracing::debug!("key stewardship skipped: {e:#}");
+                    }
+                }
+                if !counts.envelopes.is_empty() {
+                    // Decisions from peers may complete a request whose
+                    // task falls to this member to create.
+                    if let Err(e) = crate::approvals::follow_up(l, pass, &arrived, crate::now()) {
+                        tracing::warn!("following up approval requests failed: {e:#}");
                     }
                 }
                 Ok(counts)

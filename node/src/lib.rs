@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod api_client;
+pub mod approvals;
 pub mod at_rest;
 pub mod blobs;
 pub mod certs;

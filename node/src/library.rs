@@ -84,9 +84,10 @@ pub struct Place {
     pub folder: String,
 }
 
-/// Is `def` a space of the library (not a chat scope)?
+/// Is `def` a space of the library (not a chat scope or an approval
+/// request's)?
 fn is_space(def: &ScopeDef) -> bool {
-    !def.name.starts_with("chat ")
+    !def.name.starts_with("chat ") && def.name != crate::approvals::REQUEST_SCOPE_NAME
 }
 
 /// How principals read in the API and the CLI.
@@ -343,6 +344,9 @@ impl Local {
         outpost_identity::op::check_text("space name", name, true)?;
         if name.starts_with("chat ") {
             bail!("space names may not start with \"chat \" (kept for chat channels)");
+        }
+        if name == crate::approvals::REQUEST_SCOPE_NAME {
+            bail!("the space name {name:?} is kept for approval requests");
         }
         let me = Principal::Member(self.member);
         if !writers.contains(&me) {

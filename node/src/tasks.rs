@@ -203,7 +203,7 @@ impl TaskRequest {
 }
 
 /// A fresh random id for a task, column or checklist item.
-fn fresh_id() -> String {
+pub(crate) fn fresh_id() -> String {
     hex::encode(rand::random::<[u8; 8]>())
 }
 

@@ -6,7 +6,7 @@
 //! a route added there without documenting it, or documented but missing
 //! there, fails [`documents_every_route`]. Likewise every `ChatRequest`
 //! action of `node/src/chat.rs` must be one of `POST /api/chat`'s, and
-//! likewise for `LibraryRequest` and `TaskRequest`.
+//! likewise for `LibraryRequest`, `TaskRequest` and `ApprovalRequest`.
 
 use outpost_tests::RunningNode;
 use outpost_tests::cluster::acme;
@@ -24,6 +24,8 @@ const CHAT_RS: &str = include_str!("../../node/src/chat.rs");
 const LIBRARY_RS: &str = include_str!("../../node/src/library.rs");
 /// The source that declares the project and task actions.
 const TASKS_RS: &str = include_str!("../../node/src/tasks.rs");
+/// The source that declares the approval actions.
+const APPROVALS_RS: &str = include_str!("../../node/src/approvals.rs");
 /// The document as it is in the tree.
 const OPENAPI_JSON: &str = include_str!("../../node/src/api/openapi.json");
 
@@ -336,6 +338,20 @@ fn documents_every_route() {
         actions(TASKS_RS, "pub enum TaskRequest {"),
         documented_actions,
         "the actions of TaskRequest in node/src/tasks.rs and of POST /api/tasks in openapi.json"
+    );
+
+    // Every approval action is one of `POST /api/approvals`'s.
+    let documented_actions: BTreeSet<String> = spec["components"]["schemas"]["ApprovalRequest"]["properties"]["action"]
+        ["enum"]
+        .as_array()
+        .expect("ApprovalRequest lists its actions")
+        .iter()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        actions(APPROVALS_RS, "pub enum ApprovalRequest {"),
+        documented_actions,
+        "the actions of ApprovalRequest in node/src/approvals.rs and of POST /api/approvals in openapi.json"
     );
 
     // (b) Every documented GET without path parameters is served.

@@ -16,11 +16,14 @@
 //! - [`model`]: opening either kind from the same changes.
 //! - [`chat`] and [`search`]: channels and full-text search.
 //! - [`tasks`]: project boards: columns, tasks and where each card sits.
+//! - [`approval`]: approval templates, requests and the rule that decides
+//!   them from signed decisions.
 //! - [`record`]: signed record logs, the shape of the work modules
 //!   ([`reminders`]: deadline reminders sent exactly once).
 #![deny(missing_docs)]
 
 mod am;
+pub mod approval;
 pub mod chat;
 pub mod doc;
 pub mod file;
