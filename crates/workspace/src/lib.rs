@@ -16,14 +16,17 @@
 //! - [`model`]: opening either kind from the same changes.
 //! - [`chat`] and [`search`]: channels and full-text search.
 //! - [`tasks`]: project boards: columns, tasks and where each card sits.
-//! - [`record`]: signed record logs, the shape of the work modules
-//!   ([`reminders`], ...).
+//! - [`record`]: signed record logs, the shape of the work modules:
+//!   [`announce`] (announcements, read and acknowledged) and [`meeting`]
+//!   (meetings, answers, reminders and minutes).
 #![deny(missing_docs)]
 
 mod am;
+pub mod announce;
 pub mod chat;
 pub mod doc;
 pub mod file;
+pub mod meeting;
 pub mod meta;
 pub mod model;
 pub mod record;
