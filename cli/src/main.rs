@@ -6,12 +6,14 @@
 //! org, out of scope) · 4 a key could not be opened (wrong or missing
 //! passphrase) · 5 partly done (some rows of a staff list failed).
 
+mod announce;
 mod cert;
 mod chat;
 mod doc;
 mod flags;
 mod identity;
 mod io;
+mod meetings;
 mod staff;
 mod tasks;
 
@@ -104,6 +106,8 @@ fn main() -> ExitCode {
         Command::Project(cmd) => tasks::project(&ctx, cmd),
         Command::Task(cmd) => tasks::task(&ctx, cmd),
         Command::Board(cmd) => tasks::board(&ctx, cmd),
+        Command::Announce(cmd) => announce::run(&ctx, cmd),
+        Command::Meeting(cmd) => meetings::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,7 +138,7 @@ fn short(v: &Value) -> String {
 }
 
 /// Seconds since 1970 as `2026-12-01 10:00 UTC`.
-fn date(secs: i64) -> String {
+pub(crate) fn date(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rest = secs.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.

@@ -17,11 +17,13 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod announce;
 mod certs;
 mod chat;
 mod events;
 mod library;
 pub mod live;
+mod meetings;
 mod tasks;
 mod web;
 
@@ -50,6 +52,8 @@ impl From<anyhow::Error> for ApiError {
             || msg.contains("no message")
             || msg.contains("no project")
             || msg.contains("no task")
+            || msg.contains("no announcement")
+            || msg.contains("no meeting")
         {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
@@ -150,6 +154,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/events", get(events::stream))
         .route("/api/chat", post(chat::rpc))
         .route("/api/tasks", post(tasks::rpc))
+        .route("/api/announcements", post(announce::rpc))
+        .route("/api/meetings", post(meetings::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))
         .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))

@@ -84,9 +84,15 @@ pub struct Place {
     pub folder: String,
 }
 
-/// Is `def` a space of the library (not a chat scope)?
+/// Is `def` a space of the library (not a chat, announcement or meeting
+/// scope)?
 fn is_space(def: &ScopeDef) -> bool {
-    !def.name.starts_with("chat ")
+    !def.name.starts_with("chat ") && !reserved(&def.name)
+}
+
+/// Scope names kept for the work modules' own scopes.
+fn reserved(name: &str) -> bool {
+    name == crate::announce::SCOPE_NAME || name == crate::meetings::SCOPE_NAME
 }
 
 /// How principals read in the API and the CLI.
@@ -343,6 +349,12 @@ impl Local {
         outpost_identity::op::check_text("space name", name, true)?;
         if name.starts_with("chat ") {
             bail!("space names may not start with \"chat \" (kept for chat channels)");
+        }
+        if reserved(name.trim()) {
+            bail!(
+                "{:?} is kept for the scopes of announcements and meetings: choose another name",
+                name.trim()
+            );
         }
         let me = Principal::Member(self.member);
         if !writers.contains(&me) {
