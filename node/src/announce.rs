@@ -215,8 +215,8 @@ impl Local {
         let audience = announce::parse_audience(&publish.audience)?;
         publish.audience = audience.iter().map(ToString::to_string).collect();
         publish.title = publish.title.trim().to_owned();
-        outpost_identity::op::check_text("title", &publish.title, true)?;
         publish.check()?;
+        outpost_identity::op::check_text("title", &publish.title, true)?;
         if let Err(refusal) = announce::may_publish(me.role, &me.dept, &audience) {
             match refusal {
                 Refusal::NotAPublisher(role) => bail!(

@@ -2,7 +2,7 @@
 //! staff or to chosen departments or roles, with who has read and
 //! acknowledged it.
 //!
-//! Every announcement is a record log of its own ([`RecordKind::Announcement`]
+//! Every announcement is a record log of its own ([`RecordKind::Announcement`](crate::record::RecordKind::Announcement)
 //! in [`crate::record`]) in a scope whose readers and writers are the
 //! audience and the publisher: readers must be able to write, since their
 //! read marks and acknowledgements are records of the log, each signed by

@@ -1,7 +1,7 @@
 //! Meetings: a time, a place or a call link, an agenda, invitees and their
 //! answers, reminders and the minutes.
 //!
-//! Every meeting is a record log of its own ([`RecordKind::Meeting`] in
+//! Every meeting is a record log of its own ([`RecordKind::Meeting`](crate::record::RecordKind::Meeting) in
 //! [`crate::record`]) in a scope whose readers and writers are the
 //! organizer and the invitees (people, departments), so that invitees can
 //! answer and co-edit the minutes. An [`Entry`] is one of:
