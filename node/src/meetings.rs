@@ -606,3 +606,125 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: MeetingRequest) -> Resu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docs::doc_key_bytes;
+    use crate::home::Home;
+    use outpost_identity::keyfile::KeyKind;
+    use outpost_identity::request::Bundle;
+    use outpost_identity::{DeptPath, MemberKeys, RoleCert};
+    use outpost_seal::Envelope;
+
+    fn member_cert(keys: &MemberKeys, name: &str, now: Timestamp) -> RoleCert {
+        RoleCert {
+            serial: rand::random(),
+            subject: keys.public(),
+            exchange: keys.exchange_public(),
+            name: name.to_owned(),
+            email: String::new(),
+            dept: DeptPath::parse("HQ/East").expect("a valid path"),
+            position: String::new(),
+            level: 1,
+            role: Role::Member,
+            resources: Vec::new(),
+            not_before: now,
+            not_after: now.plus(30 * 86_400),
+            invite: None,
+        }
+    }
+
+    /// Gives `to` every op and envelope `from` holds, as a sync would.
+    fn carry(from: &Local, to: &mut Local) {
+        let bundle = from.bundle_all().expect("a bundle of the org");
+        let (b, ops) = Bundle::decode(&bundle.encode()).expect("decodes");
+        if to.state().is_none() {
+            to.pin_org(b.root, &b.org_name).expect("pinned");
+        }
+        to.add_ops(ops, None).expect("ops added");
+        for bytes in from.store.envelopes().expect("envelopes") {
+            let env = Envelope::decode(&bytes).expect("a stored envelope decodes");
+            let doc = doc_key_bytes(&(env.header.scope, env.header.doc));
+            to.store
+                .put_envelopes_with([(&doc, &env.id.0, bytes.as_slice())], true)
+                .expect("stored");
+        }
+    }
+
+    /// Alice organizes; Bob, invited, has two devices that each run the
+    /// reminders at the same moment without having met: each notifies
+    /// once, and once they have met neither does again, and every node
+    /// counts one reminder.
+    #[test]
+    fn two_devices_of_one_member_count_one_reminder() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let pass = Passphrase::default();
+        let now = crate::now();
+        let homes: Vec<Home> = ["alice", "bob", "bob2"]
+            .iter()
+            .map(|n| Home::at(dir.path().join(n)))
+            .collect();
+        for h in &homes {
+            h.init(&pass).expect("initialised");
+        }
+        let bob_keys = homes[1].member_keys(&pass).expect("keys");
+        homes[2]
+            .write_key(KeyKind::Member, bob_keys.public(), &*bob_keys.secret(), &pass)
+            .expect("Bob's key on his second device");
+        let mut alice = Local::open(homes[0].clone()).expect("opens");
+        alice.create_org("Acme", "Alice", &pass, now).expect("org created");
+        let alice_keys = homes[0].member_keys(&pass).expect("keys");
+        let grant = alice
+            .require_org()
+            .expect("an org")
+            .sign_grant(&alice_keys.signing, member_cert(&bob_keys, "Bob", now), now)
+            .expect("granted");
+        alice.add_ops(vec![grant], None).expect("stored");
+
+        let start = now.0 + 3600;
+        let details = Details {
+            title: "Budget".into(),
+            start,
+            end: start + 1800,
+            place: "Room 4".into(),
+            link: String::new(),
+            agenda: String::new(),
+            remind_minutes: 15,
+        };
+        let key = alice
+            .create_meeting(details, &["Bob".to_owned()], &pass, now)
+            .expect("created");
+        let mut bob = Local::open(homes[1].clone()).expect("opens");
+        let mut bob2 = Local::open(homes[2].clone()).expect("opens");
+        carry(&alice, &mut bob);
+        carry(&alice, &mut bob2);
+        assert_eq!(bob.member, bob2.member);
+
+        let at = Timestamp(start - 10 * 60);
+        let early = Timestamp(start - 16 * 60);
+        assert!(remind(&mut bob, &pass, early).expect("runs").is_empty(), "too early");
+        let one = remind(&mut bob, &pass, at).expect("runs");
+        let two = remind(&mut bob2, &pass, at).expect("runs");
+        assert_eq!((one.len(), two.len()), (1, 1), "each device notifies once");
+        assert_eq!(one[0]["kind"], "meeting_reminder");
+        assert_eq!(one[0]["meeting"], key.1.to_hex());
+        assert_eq!(one[0]["starts_in"], 600);
+        assert!(remind(&mut bob, &pass, at).expect("runs").is_empty());
+
+        // They meet (and Alice hears from both): one reminder counts.
+        carry(&bob, &mut bob2);
+        carry(&bob2, &mut bob);
+        carry(&bob, &mut alice);
+        for local in [&mut bob, &mut bob2] {
+            assert!(remind(local, &pass, Timestamp(start - 60)).expect("runs").is_empty());
+        }
+        let o = alice.find_meeting(&key.1.to_hex(), &pass).expect("found");
+        assert_eq!(o.meeting.reminded.len(), 1, "{:?}", o.meeting.reminded);
+        assert!(o.meeting.reminded.contains_key(&(bob.member.0, start)));
+        assert_eq!(o.meeting.ignored.len(), 1, "the other device's is a repeat");
+        // The organizer is reminded too, once.
+        assert_eq!(remind(&mut alice, &pass, at).expect("runs").len(), 1);
+        assert!(remind(&mut alice, &pass, at).expect("runs").is_empty());
+    }
+}
