@@ -184,6 +184,11 @@ fn only_admins_and_heads_publish_and_read_tracking_lists_exactly_the_readers() {
             .then_some(())
             .ok_or_else(|| format!("reads: {reads}"))
     });
+    // The CLI goes through the running node, with the same answer.
+    let through = hank.json(["announce", "reads", &east]);
+    assert_eq!(tracked(&through), [triple("HQ/East", "b", "acknowledged")], "{through}");
+    let text = hank.ok(["announce", "reads", &east]).stdout;
+    assert!(text.contains("1 of 1 read, 1 acknowledged"), "{text}");
     // Only the publisher and admins see who read.
     let refused = try_announce(&b, &json!({"action": "reads", "announcement": everyone})).expect_err("not his");
     assert!(refused.contains("only the announcement's publisher"), "{refused}");

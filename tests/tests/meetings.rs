@@ -177,6 +177,13 @@ fn invite_answer_minutes_lists_and_reminders_across_nodes() {
             != 200
     );
 
+    // The CLI goes through the running node.
+    let text = carol.ok(["meeting", "show", &id]).stdout;
+    assert!(
+        text.contains("1 accepted, 1 declined") && text.contains("minutes: document"),
+        "{text}"
+    );
+
     // Reminders in virtual time: 15 minutes before, once, not to Dave.
     assert_eq!(remind(&c, start - 16 * 60), Vec::<Value>::new(), "too early");
     let notices = remind(&c, start - 10 * 60);
