@@ -97,6 +97,12 @@ pub enum Command {
     /// Submit, approve, reject, withdraw and follow approval requests; list and add templates.
     #[command(subcommand)]
     Approval(ApprovalCommand),
+    /// Publish, read and acknowledge announcements; see who has read them.
+    #[command(subcommand)]
+    Announce(AnnounceCommand),
+    /// Create meetings, answer invitations, take minutes, list what is coming.
+    #[command(subcommand)]
+    Meeting(MeetingCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -672,6 +678,183 @@ pub enum BoardCommand {
     Show {
         /// The project: its name, or its id (or a unique prefix).
         project: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnnounceCommand {
+    /// Publish an announcement (admins to anyone; department heads to their department and those below it).
+    Publish {
+        /// The title.
+        #[arg(long)]
+        title: String,
+        /// The text, in Markdown.
+        #[arg(
+            long,
+            value_name = "TEXT",
+            allow_hyphen_values = true,
+            conflicts_with = "body_file",
+            required_unless_present = "body_file"
+        )]
+        body: Option<String>,
+        /// Read the text (Markdown) from FILE ("-" for standard input).
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
+        /// Who it is for: everyone, dept:PATH, role:ROLE or member:KEY, comma-separated or repeated [default: everyone for an admin, your department for a department head].
+        #[arg(long = "to", value_name = "WHO", value_delimiter = ',')]
+        to: Vec<String>,
+        /// Keep it at the top of the list until then: 2026-12-01T10:00 (UTC), 2026-12-01, or seconds since 1970.
+        #[arg(long, value_name = "WHEN")]
+        pin_until: Option<String>,
+        /// Ask readers to acknowledge it (each acknowledgement is signed).
+        #[arg(long)]
+        ack_required: bool,
+        /// Attach a file (repeatable; the org's size and type limits apply).
+        #[arg(long, value_name = "FILE")]
+        attach: Vec<PathBuf>,
+    },
+    /// List the announcements you can read: pinned ones first, then the newest.
+    List {
+        /// Also list rejected ones (published by someone who may not publish).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show an announcement, and mark it read.
+    Show {
+        /// The announcement: its id (or a unique prefix of at least 4 characters).
+        id: String,
+        /// Do not mark it read.
+        #[arg(long)]
+        peek: bool,
+    },
+    /// Acknowledge an announcement that asks for it (a signed record).
+    Ack {
+        /// The announcement: its id (or a unique prefix of at least 4 characters).
+        id: String,
+    },
+    /// Who in the audience has read and acknowledged an announcement, by department (its publisher and admins).
+    Reads {
+        /// The announcement: its id (or a unique prefix of at least 4 characters).
+        id: String,
+    },
+    /// Save a file attached to an announcement (a running node fetches what it lacks from its peers).
+    Save {
+        /// The announcement: its id (or a unique prefix of at least 4 characters).
+        id: String,
+        /// Where to write the file.
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Which of its files, from 0.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        index: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MeetingCommand {
+    /// Create a meeting and invite people and departments.
+    Create {
+        /// The title.
+        #[arg(long)]
+        title: String,
+        /// When it starts: 2026-12-01T10:00 (UTC), or seconds since 1970.
+        #[arg(long, value_name = "WHEN")]
+        start: String,
+        /// When it ends [default: 60 minutes after the start].
+        #[arg(long, value_name = "WHEN", conflicts_with = "minutes")]
+        end: Option<String>,
+        /// How long it lasts, in minutes.
+        #[arg(long, value_name = "N")]
+        minutes: Option<u64>,
+        /// Where: a room, an address.
+        #[arg(long)]
+        place: Option<String>,
+        /// The call link.
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
+        /// The agenda.
+        #[arg(long, value_name = "TEXT")]
+        agenda: Option<String>,
+        /// Who is invited: names, keys, member:KEY, dept:PATH, role:ROLE or everyone, comma-separated or repeated.
+        #[arg(long = "invite", value_name = "WHO", value_delimiter = ',')]
+        invite: Vec<String>,
+        /// Remind participants this many minutes before the start (0: no reminder).
+        #[arg(long, value_name = "MINUTES", default_value_t = 15)]
+        remind: u32,
+    },
+    /// Change a meeting (its organizer): the fields given replace the old ones.
+    Update {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+        /// A new title.
+        #[arg(long)]
+        title: Option<String>,
+        /// A new start (the length stays unless --end or --minutes is given).
+        #[arg(long, value_name = "WHEN")]
+        start: Option<String>,
+        /// A new end.
+        #[arg(long, value_name = "WHEN", conflicts_with = "minutes")]
+        end: Option<String>,
+        /// A new length, in minutes from the start.
+        #[arg(long, value_name = "N")]
+        minutes: Option<u64>,
+        /// A new place.
+        #[arg(long)]
+        place: Option<String>,
+        /// A new call link.
+        #[arg(long, value_name = "URL")]
+        link: Option<String>,
+        /// A new agenda.
+        #[arg(long, value_name = "TEXT")]
+        agenda: Option<String>,
+        /// The invitees, replacing the old ones (comma-separated or repeated).
+        #[arg(long = "invite", value_name = "WHO", value_delimiter = ',')]
+        invite: Option<Vec<String>>,
+        /// A new reminder time, in minutes before the start.
+        #[arg(long, value_name = "MINUTES")]
+        remind: Option<u32>,
+    },
+    /// List upcoming meetings (soonest first), or past ones.
+    List {
+        /// Past meetings instead, latest first.
+        #[arg(long)]
+        past: bool,
+    },
+    /// Show a meeting with every invitee's answer.
+    Show {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+    },
+    /// Accept an invitation.
+    Accept {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+    },
+    /// Decline an invitation (no reminders then).
+    Decline {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+    },
+    /// Tentatively accept an invitation.
+    Tentative {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+    },
+    /// The meeting's minutes document (created the first time); edit it with `outpost doc`.
+    Minutes {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+    },
+    /// Call a meeting off (its organizer).
+    Cancel {
+        /// The meeting: its id (or a unique prefix of at least 4 characters) or its exact title.
+        id: String,
+    },
+    /// Send the meeting reminders due now (what the node's scheduler does) and print them.
+    Remind {
+        /// Act as if it were this time: 2026-12-01T10:00 (UTC), or seconds since 1970.
+        #[arg(long, value_name = "WHEN")]
+        now: Option<String>,
     },
 }
 

@@ -6,6 +6,7 @@
 //! org, out of scope) · 4 a key could not be opened (wrong or missing
 //! passphrase) · 5 partly done (some rows of a staff list failed).
 
+mod announce;
 mod approvals;
 mod cert;
 mod chat;
@@ -14,6 +15,7 @@ mod flags;
 mod identity;
 mod integrations;
 mod io;
+mod meetings;
 mod staff;
 mod tasks;
 
@@ -109,6 +111,8 @@ fn main() -> ExitCode {
         Command::Token(cmd) => integrations::token(&ctx, cmd),
         Command::Webhook(cmd) => integrations::webhook(&ctx, cmd),
         Command::Approval(cmd) => approvals::run(&ctx, cmd),
+        Command::Announce(cmd) => announce::run(&ctx, cmd),
+        Command::Meeting(cmd) => meetings::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod announce;
 mod approvals;
 mod certs;
 mod chat;
@@ -24,6 +25,7 @@ mod events;
 pub mod integrations;
 mod library;
 pub mod live;
+mod meetings;
 mod tasks;
 mod web;
 
@@ -54,6 +56,8 @@ impl From<anyhow::Error> for ApiError {
             || msg.contains("no task")
             || msg.contains("no approval request")
             || msg.contains("no template")
+            || msg.contains("no announcement")
+            || msg.contains("no meeting")
         {
             ApiError(StatusCode::NOT_FOUND, "not_found", msg)
         } else {
@@ -162,6 +166,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/chat", post(chat::rpc))
         .route("/api/tasks", post(tasks::rpc))
         .route("/api/approvals", post(approvals::rpc))
+        .route("/api/announcements", post(announce::rpc))
+        .route("/api/meetings", post(meetings::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))
         .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))

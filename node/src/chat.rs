@@ -500,7 +500,7 @@ fn settings_json(policy: &crate::blobs::FilePolicy) -> Result<Value> {
 }
 
 /// The org's admins with a live certificate.
-fn org_admins(state: &AuthState, now: Timestamp) -> BTreeSet<[u8; 32]> {
+pub(crate) fn org_admins(state: &AuthState, now: Timestamp) -> BTreeSet<[u8; 32]> {
     state
         .role_certs()
         .filter(|(id, c)| c.role == Role::Admin && state.status(id, now).is_live())
@@ -519,11 +519,11 @@ fn my_cert(local: &Local, now: Timestamp) -> Result<outpost_identity::RoleCert> 
 }
 
 /// Display names of every certified member, by key.
-fn names(state: &AuthState) -> BTreeMap<[u8; 32], String> {
+pub(crate) fn names(state: &AuthState) -> BTreeMap<[u8; 32], String> {
     state.role_certs().map(|(_, c)| (c.subject.0, c.name.clone())).collect()
 }
 
-fn person(names: &BTreeMap<[u8; 32], String>, key: &[u8; 32]) -> Value {
+pub(crate) fn person(names: &BTreeMap<[u8; 32], String>, key: &[u8; 32]) -> Value {
     json!({"member": hex::encode(key), "name": names.get(key)})
 }
 

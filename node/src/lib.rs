@@ -3,6 +3,7 @@
 //!
 //! The CLI (`outpost`) is a thin layer over this crate.
 
+pub mod announce;
 pub mod api;
 pub mod api_client;
 pub mod approvals;
@@ -18,6 +19,7 @@ pub mod home;
 pub mod integrations;
 pub mod library;
 pub mod local;
+pub mod meetings;
 pub mod network_file;
 pub mod presence;
 pub mod records;

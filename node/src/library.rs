@@ -84,10 +84,17 @@ pub struct Place {
     pub folder: String,
 }
 
-/// Is `def` a space of the library (not a chat scope or an approval
-/// request's)?
+/// Is `def` a space of the library (not a chat, approval request,
+/// announcement or meeting scope)?
 fn is_space(def: &ScopeDef) -> bool {
-    !def.name.starts_with("chat ") && def.name != crate::approvals::REQUEST_SCOPE_NAME
+    !def.name.starts_with("chat ") && !reserved(&def.name)
+}
+
+/// Scope names kept for the work modules' own scopes.
+fn reserved(name: &str) -> bool {
+    name == crate::announce::SCOPE_NAME
+        || name == crate::meetings::SCOPE_NAME
+        || name == crate::approvals::REQUEST_SCOPE_NAME
 }
 
 /// How principals read in the API and the CLI.
@@ -345,8 +352,11 @@ impl Local {
         if name.starts_with("chat ") {
             bail!("space names may not start with \"chat \" (kept for chat channels)");
         }
-        if name == crate::approvals::REQUEST_SCOPE_NAME {
-            bail!("the space name {name:?} is kept for approval requests");
+        if reserved(name.trim()) {
+            bail!(
+                "{:?} is kept for the scopes of announcements and meetings: choose another name",
+                name.trim()
+            );
         }
         let me = Principal::Member(self.member);
         if !writers.contains(&me) {

@@ -134,3 +134,57 @@ impl Local {
         Some(out)
     }
 }
+
+/// A time given to a work module: seconds since 1970, or text as
+/// [`crate::tasks::parse_due`] reads it (`2026-12-01T10:00`, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum When {
+    /// Seconds since 1970.
+    Seconds(u64),
+    /// `2026-12-01T10:00[:00][Z]`, `2026-12-01 10:00`, `2026-12-01` (UTC),
+    /// or seconds as text.
+    Text(String),
+}
+
+impl When {
+    /// The time in seconds since 1970.
+    pub fn seconds(&self) -> Result<u64> {
+        match self {
+            When::Seconds(s) => Ok(*s),
+            When::Text(t) => {
+                let secs = crate::tasks::parse_due(t)?;
+                u64::try_from(secs).map_err(|_| anyhow::anyhow!("{t:?} is before 1970"))
+            }
+        }
+    }
+}
+
+/// The signer `member` would be now: their current role certificate
+/// ([`AuthState::role_of`]).
+pub fn signer_now(state: &AuthState, member: &outpost_identity::PublicKey, now: Timestamp) -> Option<Signer> {
+    let (id, cert) = state.role_of(member, now)?;
+    Some(Signer {
+        key: member.0,
+        cert: id.0,
+        role: cert.role,
+        dept: cert.dept.clone(),
+    })
+}
+
+/// Every member with a live role certificate at `now`, relays left out,
+/// as the signer of their current certificate, with their name; by key.
+pub fn people_now(state: &AuthState, now: Timestamp) -> Vec<(Signer, String)> {
+    let keys: std::collections::BTreeSet<outpost_identity::PublicKey> = state
+        .role_certs()
+        .filter(|(id, c)| c.role != outpost_identity::Role::Relay && state.status(id, now).is_live())
+        .map(|(_, c)| c.subject)
+        .collect();
+    keys.iter()
+        .filter_map(|k| {
+            let (_, cert) = state.role_of(k, now)?;
+            Some((signer_now(state, k, now)?, cert.name.clone()))
+        })
+        .filter(|(s, _)| s.role != outpost_identity::Role::Relay)
+        .collect()
+}

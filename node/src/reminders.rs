@@ -10,7 +10,8 @@
 //! exactly-once across this member's devices and across restarts (see the
 //! rules in [`outpost_workspace::reminders`]).
 //!
-//! The daemon runs [`tick`] every [`TICK`] with the real clock and puts
+//! Meeting reminders ([`crate::meetings::remind`]) run in the same
+//! round. The daemon runs [`tick`] every [`TICK`] with the real clock and puts
 //! what it sends on the event stream (`reminder`); tests call it (through
 //! the `remind` task action) with any time they like.
 
@@ -109,7 +110,7 @@ impl Local {
 
     /// This device's wait past a reminder's time (see
     /// [`reminders::stagger`]).
-    fn reminder_stagger(&self, now: Timestamp) -> Result<u64> {
+    pub(crate) fn reminder_stagger(&self, now: Timestamp) -> Result<u64> {
         let state = self.require_org()?;
         let devices: Vec<[u8; 32]> = state
             .devices_of(&self.member, now)
@@ -188,8 +189,13 @@ fn notice(b: &BoardDue, key: &Key, record: [u8; 32], sent: u64) -> Value {
     })
 }
 
-/// One round of the scheduler at `now`: every reminder due is sent; the
-/// notices are returned.
+/// One round of the scheduler at `now`: every reminder due is sent, for
+/// task deadlines and for meetings; the notices are returned.
 pub fn tick(local: &mut Local, pass: &Passphrase, now: Timestamp) -> Result<Vec<Value>> {
-    local.send_task_reminders(pass, now)
+    let mut notices = local.send_task_reminders(pass, now)?;
+    match crate::meetings::remind(local, pass, now) {
+        Ok(more) => notices.extend(more),
+        Err(e) => tracing::warn!("meeting reminders failed this round: {e:#}"),
+    }
+    Ok(notices)
 }

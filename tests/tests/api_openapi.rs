@@ -6,7 +6,8 @@
 //! a route added there without documenting it, or documented but missing
 //! there, fails [`documents_every_route`]. Likewise every `ChatRequest`
 //! action of `node/src/chat.rs` must be one of `POST /api/chat`'s, and
-//! likewise for `LibraryRequest`, `TaskRequest` and `ApprovalRequest`.
+//! likewise for `LibraryRequest`, `TaskRequest`, `ApprovalRequest`,
+//! `AnnounceRequest` and `MeetingRequest`.
 
 use outpost_tests::RunningNode;
 use outpost_tests::cluster::acme;
@@ -26,6 +27,10 @@ const LIBRARY_RS: &str = include_str!("../../node/src/library.rs");
 const TASKS_RS: &str = include_str!("../../node/src/tasks.rs");
 /// The source that declares the approval actions.
 const APPROVALS_RS: &str = include_str!("../../node/src/approvals.rs");
+/// The source that declares the announcement actions.
+const ANNOUNCE_RS: &str = include_str!("../../node/src/announce.rs");
+/// The source that declares the meeting actions.
+const MEETINGS_RS: &str = include_str!("../../node/src/meetings.rs");
 /// The document as it is in the tree.
 const OPENAPI_JSON: &str = include_str!("../../node/src/api/openapi.json");
 
@@ -303,16 +308,40 @@ fn documents_every_route() {
         assert_eq!(described, in_path, "path parameters of {method} {path}");
     }
 
-    // Every chat action is one of `POST /api/chat`'s.
-    let mapping = spec["components"]["schemas"]["ChatRequest"]["discriminator"]["mapping"]
-        .as_object()
-        .expect("ChatRequest has a discriminator mapping");
-    let documented_actions: BTreeSet<String> = mapping.keys().cloned().collect();
-    assert_eq!(
-        actions(CHAT_RS, "pub enum ChatRequest {"),
-        documented_actions,
-        "the actions of ChatRequest in node/src/chat.rs and of POST /api/chat in openapi.json"
-    );
+    // Every chat, announcement and meeting action is one of its route's.
+    for (schema, src, signature, route) in [
+        ("ChatRequest", CHAT_RS, "pub enum ChatRequest {", "POST /api/chat"),
+        (
+            "AnnounceRequest",
+            ANNOUNCE_RS,
+            "pub enum AnnounceRequest {",
+            "POST /api/announcements",
+        ),
+        (
+            "MeetingRequest",
+            MEETINGS_RS,
+            "pub enum MeetingRequest {",
+            "POST /api/meetings",
+        ),
+    ] {
+        let mapping = spec["components"]["schemas"][schema]["discriminator"]["mapping"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} has a discriminator mapping"));
+        let documented_actions: BTreeSet<String> = mapping.keys().cloned().collect();
+        assert_eq!(
+            actions(src, signature),
+            documented_actions,
+            "the actions of {schema} and of {route} in openapi.json"
+        );
+        for (action, target) in mapping {
+            let target = target.as_str().and_then(|t| t.strip_prefix('#')).expect("a local $ref");
+            assert_eq!(
+                spec.pointer(target).map(|s| &s["properties"]["action"]["const"]),
+                Some(&Value::String(action.clone())),
+                "{schema}: {action} points at a schema of another action"
+            );
+        }
+    }
     // Every library action is one of `POST /api/library`'s.
     let documented_actions: BTreeSet<String> = spec["components"]["schemas"]["LibraryRequest"]["properties"]["action"]
         ["enum"]

@@ -79,6 +79,13 @@ mod rich;
 #[cfg(test)]
 mod tests;
 
+/// CommonMark as an HTML fragment, as [`TextDoc::to_html`] renders a body:
+/// every text and URL escaped, no HTML from the source passed through.
+/// For Markdown that is not a document's body (an announcement's text).
+pub fn markdown_to_html(md: &str) -> Result<String, DocError> {
+    Ok(html::render(&markdown::parse(md)?))
+}
+
 pub use live::describe_change;
 pub use rich::{Block, BlockKind, Edit, MarkKind, Run, URL_BYTES_MAX, url_ok};
 

@@ -18,15 +18,19 @@
 //! - [`tasks`]: project boards: columns, tasks and where each card sits.
 //! - [`approval`]: approval templates, requests and the rule that decides
 //!   them from signed decisions.
-//! - [`record`]: signed record logs, the shape of the work modules
-//!   ([`reminders`]: deadline reminders sent exactly once).
+//! - [`record`]: signed record logs, the shape of the work modules:
+//!   [`reminders`] (deadline reminders sent exactly once), [`announce`]
+//!   (announcements, read and acknowledged) and [`meeting`] (meetings,
+//!   answers, reminders and minutes).
 #![deny(missing_docs)]
 
 mod am;
+pub mod announce;
 pub mod approval;
 pub mod chat;
 pub mod doc;
 pub mod file;
+pub mod meeting;
 pub mod meta;
 pub mod model;
 pub mod record;

@@ -16,6 +16,7 @@
 //! canonical encoding ([`encode`], [`decode`]).
 
 use outpost_identity::op::{DeptPath, Role};
+use outpost_identity::scope::Principal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -57,6 +58,21 @@ pub struct Signer {
     pub role: Role,
     /// The certificate's department.
     pub dept: DeptPath,
+}
+
+impl Signer {
+    /// Does `p` include whoever signed with this certificate? The rule of
+    /// [`Principal::covers`], applied to the role, department and key the
+    /// record's envelope names: what a module's fold uses to decide whether
+    /// a record's author was in an audience or among the invitees.
+    pub fn is_in(&self, p: &Principal) -> bool {
+        match p {
+            Principal::Everyone => matches!(self.role, Role::Admin | Role::DeptHead | Role::Member),
+            Principal::Dept(d) => !matches!(self.role, Role::Relay | Role::Guest) && self.dept.is_within(d),
+            Principal::Member(k) => k.0 == self.key && self.role != Role::Relay,
+            Principal::Role(r) => self.role == *r && self.role != Role::Relay,
+        }
+    }
 }
 
 /// One record of a log.
