@@ -33,7 +33,23 @@ pub fn run(ctx: &Ctx, cmd: CertCommand) -> Result<()> {
         CertCommand::Install { file } => install(ctx, api, &file),
         CertCommand::Show { file } => show(ctx, &file),
         CertCommand::Verify { file, at } => verify(ctx, api, &file, at.map(Timestamp)),
-        CertCommand::List { dept, role, level, all } => list(ctx, api, ListFilter { dept, role, level, all }),
+        CertCommand::List {
+            dept,
+            role,
+            level,
+            all,
+            devices,
+        } => list(
+            ctx,
+            api,
+            ListFilter {
+                dept,
+                role,
+                level,
+                all,
+                devices,
+            },
+        ),
         CertCommand::Revoke {
             serial,
             reason,

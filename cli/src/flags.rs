@@ -1028,6 +1028,9 @@ pub enum CertCommand {
         /// Include revoked, expired and refused certificates.
         #[arg(long)]
         all: bool,
+        /// List device certificates instead: each device and the member who certified it.
+        #[arg(long)]
+        devices: bool,
     },
     /// Revoke a certificate by serial (or id prefix); everything it issued falls with it.
     Revoke {

@@ -245,6 +245,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
     let peers = shared.client.peers().await.unwrap_or_default().len();
     let listen: Vec<String> = shared.listen_addrs().iter().map(|a| a.to_string()).collect();
     let peer_id = shared.client.peer_id.to_string();
+    let started = shared.started_at();
     let syncs: Vec<Value> = shared
         .last_syncs
         .lock()
@@ -275,6 +276,7 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
                 "peer_id": peer_id,
                 "listen": listen,
                 "peers": peers,
+                "started": started,
                 "org": {"id": state.org().to_string(), "name": l.org_name()},
                 "member": l.member.to_string(),
                 "role": role,

@@ -283,8 +283,20 @@ pub fn cert_json(c: &RoleCert) -> Value {
     })
 }
 
+/// A certificate's standing as JSON: `valid`, the `status` for people and
+/// its `state` for programs (`valid`, `revoked`, `expired`, `not_yet_valid`,
+/// `pending`, `invalid` or `unknown`).
 fn status_json(s: &CertStatus) -> Value {
-    json!({"valid": s.is_live(), "status": s.to_string()})
+    let state = match s {
+        CertStatus::Live => "valid",
+        CertStatus::Revoked { .. } => "revoked",
+        CertStatus::Expired { .. } => "expired",
+        CertStatus::NotYetValid { .. } => "not_yet_valid",
+        CertStatus::Pending { .. } => "pending",
+        CertStatus::Invalid { .. } => "invalid",
+        _ => "unknown",
+    };
+    json!({"valid": s.is_live(), "status": s.to_string(), "state": state})
 }
 
 /// Decodes an armored bundle (certificate, revocation or export).
@@ -457,45 +469,71 @@ pub struct ListFilter {
     pub level: Option<u16>,
     /// Also expired and revoked ones.
     pub all: bool,
+    /// Device certificates instead of role certificates (the other filters
+    /// then apply to the certificate of the member who signed each).
+    #[serde(default)]
+    pub devices: bool,
 }
 
-/// The org's role certificates that pass `filter`.
+/// `filter`'s department, role and level, parsed.
+struct Wanted {
+    dept: Option<DeptPath>,
+    role: Option<Role>,
+    level: Option<u16>,
+}
+
+impl Wanted {
+    fn of(filter: &ListFilter) -> Result<Wanted> {
+        let role = match &filter.role {
+            Some(r) => Some(
+                Role::parse(r)
+                    .with_context(|| format!("unknown role {r:?}: use admin, dept-head, member, guest or relay"))?,
+            ),
+            None => None,
+        };
+        Ok(Wanted {
+            dept: filter.dept.as_deref().map(DeptPath::parse).transpose()?,
+            role,
+            level: filter.level,
+        })
+    }
+
+    fn keeps(&self, c: &RoleCert) -> bool {
+        self.dept.as_ref().is_none_or(|d| c.dept.is_within(d))
+            && self.role.is_none_or(|r| r == c.role)
+            && self.level.is_none_or(|l| l == c.level)
+    }
+
+    fn any(&self) -> bool {
+        self.dept.is_some() || self.role.is_some() || self.level.is_some()
+    }
+}
+
+/// The org's role certificates that pass `filter` (its device
+/// certificates with `filter.devices`: see [`list_devices`]).
 pub fn list(local: &Local, filter: &ListFilter, now: Timestamp) -> Result<Report> {
+    if filter.devices {
+        return list_devices(local, filter, now);
+    }
     let state = local.require_org()?;
-    let dept = filter.dept.as_deref().map(DeptPath::parse).transpose()?;
-    let role = match &filter.role {
-        Some(r) => Some(
-            Role::parse(r)
-                .with_context(|| format!("unknown role {r:?}: use admin, dept-head, member, guest or relay"))?,
-        ),
-        None => None,
-    };
+    let wanted = Wanted::of(filter)?;
     let mut rows = Vec::new();
     for op in state.ops() {
         let Body::Grant(c) = &op.op.body else {
             continue;
         };
         let status = state.status(&op.id, now);
-        let keep = (filter.all || status.is_live())
-            && dept.as_ref().is_none_or(|d| c.dept.is_within(d))
-            && role.is_none_or(|r| r == c.role)
-            && filter.level.is_none_or(|l| l == c.level);
-        if keep {
-            rows.push((op.id, c, status));
+        if (filter.all || status.is_live()) && wanted.keeps(c) {
+            rows.push((op.id, op.op.author, c, status));
         }
     }
-    rows.sort_by(|a, b| (a.1.dept.to_string(), &a.1.name).cmp(&(b.1.dept.to_string(), &b.1.name)));
+    rows.sort_by(|a, b| (a.2.dept.to_string(), &a.2.name).cmp(&(b.2.dept.to_string(), &b.2.name)));
     let mut text = format!(
         "{:<16}  {:<20}  {:<9}  {:<24}  {:<16}  {:>5}  {}\n",
         "SERIAL", "NAME", "ROLE", "DEPT", "POSITION", "LEVEL", "STATUS"
     );
-    for (_, c, status) in &rows {
-        let status = match status {
-            CertStatus::Live => format!("valid until {}", c.not_after.to_utc_string()),
-            CertStatus::Revoked { .. } => "revoked".into(),
-            CertStatus::Expired { .. } => "expired".into(),
-            other => other.to_string(),
-        };
+    for (_, _, c, status) in &rows {
+        let status = status_cell(status, c.not_after);
         text.push_str(&format!(
             "{:016x}  {:<20}  {:<9}  {:<24}  {:<16}  {:>5}  {}\n",
             c.serial,
@@ -510,11 +548,83 @@ pub fn list(local: &Local, filter: &ListFilter, now: Timestamp) -> Result<Report
     text.push_str(&format!("{} certificate(s)\n", rows.len()));
     let js: Vec<Value> = rows
         .iter()
-        .map(|(id, c, s)| {
+        .map(|(id, issuer, c, s)| {
             let mut v = cert_json(c);
             v["id"] = json!(id.to_hex());
+            v["issuer"] = json!(issuer.to_string());
             v["status"] = status_json(s);
             v
+        })
+        .collect();
+    Ok(Report {
+        text,
+        json: Value::Array(js),
+    })
+}
+
+/// A status as one short word or phrase for a table.
+fn status_cell(status: &CertStatus, not_after: Timestamp) -> String {
+    match status {
+        CertStatus::Live => format!("valid until {}", not_after.to_utc_string()),
+        CertStatus::Revoked { .. } => "revoked".into(),
+        CertStatus::Expired { .. } => "expired".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The org's device certificates: each device with the member who
+/// certified it (named by their current certificate, if any), sorted by
+/// member and device name. `filter`'s department, role and level apply to
+/// that member's certificate; by default only valid devices are listed.
+pub fn list_devices(local: &Local, filter: &ListFilter, now: Timestamp) -> Result<Report> {
+    let state = local.require_org()?;
+    let wanted = Wanted::of(filter)?;
+    let mut rows = Vec::new();
+    for op in state.ops() {
+        let Body::Device(d) = &op.op.body else {
+            continue;
+        };
+        let status = state.status(&op.id, now);
+        let member = state.role_of(&op.op.author, now).map(|(_, c)| c);
+        let keep = (filter.all || status.is_live()) && (!wanted.any() || member.is_some_and(|c| wanted.keeps(c)));
+        if keep {
+            rows.push((op.id, op.op.author, member, d, status));
+        }
+    }
+    let member_name = |m: Option<&RoleCert>| m.map(|c| c.name.clone()).unwrap_or_default();
+    rows.sort_by(|a, b| (member_name(a.2), &a.3.name).cmp(&(member_name(b.2), &b.3.name)));
+    let mut text = format!(
+        "{:<16}  {:<20}  {:<20}  {:<52}  {}\n",
+        "SERIAL", "DEVICE", "MEMBER", "PEER ID", "STATUS"
+    );
+    for (_, author, member, d, status) in &rows {
+        let this = if d.device == local.device { " (this device)" } else { "" };
+        text.push_str(&format!(
+            "{:016x}  {:<20}  {:<20}  {:<52}  {}{this}\n",
+            d.serial,
+            d.name,
+            member.map_or_else(|| author.short(), |c| c.name.clone()),
+            peer_id_of(&d.device),
+            status_cell(status, d.not_after)
+        ));
+    }
+    text.push_str(&format!("{} device(s)\n", rows.len()));
+    let js: Vec<Value> = rows
+        .iter()
+        .map(|(id, author, member, d, s)| {
+            json!({
+                "id": id.to_hex(),
+                "serial": format!("{:016x}", d.serial),
+                "name": d.name,
+                "device": peer_id_of(&d.device),
+                "this_device": d.device == local.device,
+                "member": author.to_string(),
+                "member_name": member.map(|c| c.name.clone()),
+                "dept": member.map(|c| c.dept.to_string()),
+                "not_before": d.not_before.0,
+                "not_after": d.not_after.0,
+                "status": status_json(s),
+            })
         })
         .collect();
     Ok(Report {

@@ -188,6 +188,8 @@ pub struct Shared {
     responders: Mutex<HashMap<SessionId, (Session, MemView, Instant)>>,
     events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
+    /// [`Shared::started_at`].
+    started_at: u64,
     listen: Mutex<Vec<Multiaddr>>,
     /// The scopes this node may hold now (`sync::held_scopes`): the
     /// gossip topics it follows, and the envelopes it keeps from gossip.
@@ -264,6 +266,11 @@ impl std::fmt::Debug for Shared {
 impl Shared {
     fn now(&self) -> Time {
         Time(self.started.elapsed().as_millis() as u64)
+    }
+
+    /// When this node started (seconds since 1970, on the node's clock).
+    pub fn started_at(&self) -> u64 {
+        self.started_at
     }
 
     /// Runs `f` on the local view in a blocking thread.
@@ -1011,6 +1018,7 @@ pub async fn run(
         responders: Mutex::new(HashMap::new()),
         events: tokio::sync::broadcast::channel(NODE_EVENTS_MAX).0,
         started: Instant::now(),
+        started_at: crate::now().0,
         listen: Mutex::new(Vec::new()),
         held: Mutex::new(HashSet::new()),
         pulls: Mutex::new(HashMap::new()),

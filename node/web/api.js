@@ -63,7 +63,7 @@ export function tasks(action, fields = {}) {
 export const enc = encodeURIComponent;
 
 // Server-sent events: one EventSource for the page, shared by every screen.
-const EVENT_NAMES = ['stored', 'changed', 'presence', 'notification', 'synced', 'lagged'];
+const EVENT_NAMES = ['stored', 'changed', 'presence', 'notification', 'certs', 'synced', 'lagged'];
 const handlers = new Map();
 let source = null;
 let connected = false;

@@ -1,6 +1,7 @@
 // The page: layout, status bar, language toggle and the router between
-// the chats, documents, files and projects screens. Addresses look like
-// #/chats/<channel>, #/docs/<id>, #/files/<id>, #/projects/<id>.
+// the chats, documents, files, projects, directory and admin screens.
+// Addresses look like #/chats/<channel>, #/docs/<id>, #/files/<id>,
+// #/projects/<id>, #/directory/<department>, #/admin/<tab>.
 
 import { get, h, onEvent, onEventsConnection, debounce } from './api.js';
 import { t, tr, getLang, setLang, onLangChange } from './i18n.js';
@@ -8,8 +9,10 @@ import * as chats from './chat.js';
 import * as docs from './docs.js';
 import * as files from './files.js';
 import * as projects from './projects.js';
+import * as directory from './directory.js';
+import * as admin from './admin.js';
 
-const SCREENS = { chats, docs, files, projects };
+const SCREENS = { chats, docs, files, projects, directory, admin };
 const STATUS_EVERY_MS = 5000;
 
 const me = { member: null, name: null, role: null, dept: null };
@@ -135,8 +138,13 @@ function route() {
   for (const b of ui.nav.querySelectorAll('[data-nav]')) {
     const on = b.dataset.nav === name;
     b.classList.toggle('active', on);
-    if (on) b.setAttribute('aria-current', 'page');
-    else b.removeAttribute('aria-current');
+    if (on) {
+      b.setAttribute('aria-current', 'page');
+      // A phone's nav bar scrolls sideways: keep the current screen's entry in sight.
+      b.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    } else {
+      b.removeAttribute('aria-current');
+    }
   }
   if (current.name === name && current.screen) {
     current.screen.open(param);

@@ -21,6 +21,7 @@
 //! same profile and target directory as the tests), unless `OUTPOST_BIN`
 //! names one to use.
 
+pub mod browser;
 pub mod cluster;
 pub mod raw_peer;
 pub mod running;

@@ -12,6 +12,9 @@
 //! - `reminder`: this node sent this member a deadline reminder (as the
 //!   `remind` task action answers it: `kind`, `lead` (`day` or `hour`),
 //!   `project`, `task`, `title`, `deadline`, `sent`, `record`);
+//! - `certs`: certificates, revocations or other authorisation ops came
+//!   from peers and were stored (`{"ops": n}`): the org directory may have
+//!   changed;
 //! - `synced`: a sync session with a peer ended (`{"peer_id", ...}`);
 //! - `lagged`: the client read too slowly and `missed` events were dropped
 //!   (re-read what it shows).
@@ -74,8 +77,13 @@ pub async fn translate(
             out.extend(notifications(shared, ids.to_vec(), undecided).await);
             Some(out)
         }
-        Ok(NodeEvent::Ops(_)) if !undecided.is_empty() => Some(notifications(shared, Vec::new(), undecided).await),
-        Ok(NodeEvent::Ops(_)) => Some(Vec::new()),
+        Ok(NodeEvent::Ops(n)) => {
+            let mut out = vec![("certs", json!({ "ops": n }))];
+            if !undecided.is_empty() {
+                out.extend(notifications(shared, Vec::new(), undecided).await);
+            }
+            Some(out)
+        }
         Ok(NodeEvent::Changed(docs)) => Some(vec![(
             "changed",
             json!({"docs": docs.iter().map(|(s, d)| json!({"scope": hex::encode(s), "id": hex::encode(d)})).collect::<Vec<_>>()}),

@@ -50,6 +50,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/projects.js"),
     ),
     (
+        "directory.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/directory.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/admin.js"),
+    ),
+    (
         "i18n.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/i18n.js"),
