@@ -137,7 +137,7 @@ pub enum WebhookCommand {
     Add {
         /// Where to POST the events (http:// or https://).
         url: String,
-        /// The events it wants: notification, reminder, changed, stored, synced, or * for all; repeatable.
+        /// The events it wants: notification, reminder, changed, stored, synced, certs, or * for all; repeatable.
         #[arg(long = "event", value_name = "EVENT", required = true, value_delimiter = ',')]
         events: Vec<String>,
     },

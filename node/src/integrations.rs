@@ -253,7 +253,7 @@ impl Webhook {
 }
 
 /// The events a webhook may ask for.
-pub const EVENTS: &[&str] = &["notification", "reminder", "changed", "stored", "synced", "*"];
+pub const EVENTS: &[&str] = &["notification", "reminder", "changed", "stored", "synced", "certs", "*"];
 
 /// One delivery attempt, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
