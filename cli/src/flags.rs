@@ -954,6 +954,16 @@ pub struct UpArgs {
     /// Where the local HTTP API and web page listen (loopback only; port 0 picks one).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7447")]
     pub api: String,
+    /// Also serve the web page and API over HTTPS on this address (any interface, e.g. 0.0.0.0:7448), for
+    /// browsers on other machines; needs --tls-cert and --tls-key. The token is required as on loopback.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key"])]
+    pub public_api: Option<String>,
+    /// The certificate chain (PEM) for --public-api.
+    #[arg(long, value_name = "FILE", requires = "public_api")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) for --public-api.
+    #[arg(long, value_name = "FILE", requires = "public_api")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -288,6 +288,16 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> Result<()> {
             .api
             .parse()
             .with_context(|| format!("--api {:?} is not an address such as 127.0.0.1:7447", args.api))?,
+        public_api: match (&args.public_api, &args.tls_cert, &args.tls_key) {
+            (Some(addr), Some(cert), Some(key)) => Some(outpost_node::daemon::PublicApi {
+                addr: addr
+                    .parse()
+                    .with_context(|| format!("--public-api {addr:?} is not an address such as 0.0.0.0:7448"))?,
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
     };
     let relay_server = config.relay_server;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

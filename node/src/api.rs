@@ -27,6 +27,7 @@ mod library;
 pub mod live;
 mod meetings;
 mod tasks;
+pub mod tls;
 mod web;
 
 /// An API error: HTTP status, a code for programs, a message for people.

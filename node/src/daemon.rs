@@ -163,6 +163,19 @@ pub struct DaemonConfig {
     pub mdns: bool,
     /// Where the HTTP API listens (loopback only).
     pub api: SocketAddr,
+    /// The API over HTTPS on another address, if asked for.
+    pub public_api: Option<PublicApi>,
+}
+
+/// The API over HTTPS on a public address (see [`crate::api::tls`]).
+#[derive(Debug, Clone)]
+pub struct PublicApi {
+    /// Where it listens (any interface).
+    pub addr: SocketAddr,
+    /// The certificate chain, PEM.
+    pub cert: std::path::PathBuf,
+    /// The private key, PEM.
+    pub key: std::path::PathBuf,
 }
 
 /// State shared by the loops and the API.
@@ -943,10 +956,15 @@ pub async fn run(
 ) -> Result<()> {
     if !ip_is_loopback(&config.api) {
         anyhow::bail!(
-            "refusing to serve the API on {}: it serves only on loopback (127.0.0.1 or ::1) in this version",
+            "refusing to serve the API on {} without TLS: --api takes a loopback address (127.0.0.1 or ::1); for other machines add --public-api ADDR with --tls-cert and --tls-key",
             config.api
         );
     }
+    // Checked before anything starts, so a bad certificate stops nothing.
+    let public_tls = match &config.public_api {
+        Some(p) => Some((p.addr, crate::api::tls::acceptor(&p.cert, &p.key)?)),
+        None => None,
+    };
     let mut local = Local::open(home.clone())?;
     let now = crate::now();
     local.ensure_device_cert(&pass, now)?;
@@ -1053,6 +1071,18 @@ pub async fn run(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let public = match public_tls {
+        Some((addr, acceptor)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for the HTTPS API on {addr}"))?;
+            let bound = listener.local_addr()?;
+            tracing::info!("serving the API over HTTPS on {bound}");
+            Some((listener, acceptor, bound))
+        }
+        None => None,
+    };
+    let public_url = public.as_ref().map(|(_, _, bound)| format!("https://{bound}"));
     let api_file = home.dir().join("api.json");
     let api_url = format!("http://{api_addr}");
     let write_api_file = |listen: &[Multiaddr]| {
@@ -1062,11 +1092,21 @@ pub async fn run(
             "peer_id": client.peer_id.to_string(),
             "listen": listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             "pid": std::process::id(),
+            "public_url": public_url,
         });
         crate::home::write_private(&api_file, format!("{info:#}\n").as_bytes())
     };
     write_api_file(&shared.listen_addrs())?;
     let router = crate::api::router(shared.clone());
+    let (stop_public, public_stopped) = tokio::sync::watch::channel(false);
+    if let Some((listener, acceptor, _)) = public {
+        tokio::spawn(crate::api::tls::serve(
+            listener,
+            acceptor,
+            router.clone(),
+            public_stopped,
+        ));
+    }
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api_task = tokio::spawn(async move {
         let _ = axum::serve(listener, router)
@@ -1146,6 +1186,7 @@ pub async fn run(
         }
     }
     let _ = stop_api.send(());
+    let _ = stop_public.send(true);
     // Requests in progress finish; open event streams never end by
     // themselves, so after a moment the API stops anyway.
     let mut api_task = api_task;

@@ -253,6 +253,7 @@ impl Node {
             relay_server: false,
             mdns: false,
             api: "127.0.0.1:0".parse().expect("a valid literal address"),
+            public_api: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready, is_ready) = oneshot::channel();
