@@ -88,6 +88,12 @@ pub enum Command {
     /// Show a project's board.
     #[command(subcommand)]
     Board(BoardCommand),
+    /// Usage statistics from what you may read: active members, use per module, files, tasks.
+    Stats {
+        /// How many days, up to today.
+        #[arg(long, default_value_t = 30)]
+        days: u64,
+    },
     /// Make, list and revoke scoped API tokens for other systems.
     #[command(subcommand)]
     Token(TokenCommand),

@@ -278,3 +278,62 @@ pub fn staff_pending(ctx: &Ctx, csv: Option<&Path>, clear: Vec<String>, clear_al
     ctx.print(text, v);
     Ok(())
 }
+
+/// `outpost stats`.
+pub fn stats(ctx: &Ctx, days: u64) -> Result<()> {
+    let v = match ApiClient::running(ctx.home.dir()) {
+        Some(api) => api.get(&format!("/api/stats?days={days}"))?,
+        None => Local::open(ctx.home.clone())?.usage_stats(&ctx.pass, outpost_node::now(), days)?,
+    };
+    let mut text = format!(
+        "{} to {}: {} active members\n\n",
+        v["from"].as_str().unwrap_or_default(),
+        v["to"].as_str().unwrap_or_default(),
+        v["active_members"]
+    );
+    let rows = v["days"].as_array().cloned().unwrap_or_default();
+    let most = rows
+        .iter()
+        .filter_map(|r| r["active_members"].as_u64())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let _ = writeln!(
+        text,
+        "{:<10}  {:>6}  {:>6}  {:>6}  {:>6}  {:>6}  active",
+        "day", "chat", "docs", "files", "tasks", "other"
+    );
+    for r in &rows {
+        let u = &r["use"];
+        let n = |k: &str| u[k].as_u64().unwrap_or(0);
+        let other = n("approvals") + n("announcements") + n("meetings") + n("settings") + n("other");
+        let active = r["active_members"].as_u64().unwrap_or(0);
+        let bar = "#".repeat(((active * 20).div_ceil(most)) as usize);
+        let _ = writeln!(
+            text,
+            "{:<10}  {:>6}  {:>6}  {:>6}  {:>6}  {:>6}  {active:>3} {bar}",
+            r["day"].as_str().unwrap_or_default(),
+            n("chat"),
+            n("docs"),
+            n("files"),
+            n("tasks"),
+            other
+        );
+    }
+    let t = &v["tasks"];
+    let f = &v["files"];
+    let _ = writeln!(
+        text,
+        "\ntasks: {} on {} boards, {} done ({:.0}%), {} overdue\nfiles: {} with {} versions, {} bytes",
+        t["tasks"],
+        t["boards"],
+        t["done"],
+        t["completion_rate"].as_f64().unwrap_or(0.0) * 100.0,
+        t["overdue"],
+        f["files"],
+        f["versions"],
+        f["bytes"]
+    );
+    ctx.print(text, v);
+    Ok(())
+}

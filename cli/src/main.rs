@@ -108,6 +108,7 @@ fn main() -> ExitCode {
         Command::Project(cmd) => tasks::project(&ctx, cmd),
         Command::Task(cmd) => tasks::task(&ctx, cmd),
         Command::Board(cmd) => tasks::board(&ctx, cmd),
+        Command::Stats { days } => integrations::stats(&ctx, days),
         Command::Token(cmd) => integrations::token(&ctx, cmd),
         Command::Webhook(cmd) => integrations::webhook(&ctx, cmd),
         Command::Approval(cmd) => approvals::run(&ctx, cmd),

@@ -136,6 +136,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/status", get(status))
+        .route("/api/health", get(health))
+        .route("/api/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/api/peers", get(peers))
         .route("/api/docs", get(library::list_docs).post(library::new_doc))
         .route("/api/docs/{id}", get(library::show_doc).post(library::edit_doc))
@@ -287,6 +290,103 @@ async fn status(State(shared): State<Arc<Shared>>) -> ApiResult {
         })
         .await?;
     Ok(Json(v))
+}
+
+/// `GET /metrics`: the Prometheus text exposition (see [`crate::metrics`]).
+async fn metrics(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let peers = shared.client.peers().await.unwrap_or_default();
+    let admitted = peers.iter().filter(|(p, _)| shared.gate.admitted(p).is_some()).count() as u64;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let sync_age = shared
+        .last_syncs
+        .lock()
+        .expect("never poisoned")
+        .iter()
+        .map(|(peer, (ended, _))| (peer.to_string(), now_ms.saturating_sub(*ended) as f64 / 1000.0))
+        .collect();
+    let c = &shared.client.counters;
+    let mut gauges = crate::metrics::Gauges {
+        peers: peers.len() as u64,
+        admitted,
+        gossip_queue: shared.gossip_queue_depth(),
+        sync_age,
+        gossip_published: c.gossip_published.load(Relaxed),
+        gossip_no_peers: c.gossip_no_peers.load(Relaxed),
+        gossip_failed: c.gossip_failed.load(Relaxed),
+        gossip_received: c.gossip_received.load(Relaxed),
+        started: shared.started_at(),
+        ..Default::default()
+    };
+    let (envelopes, pending, store_bytes) = shared
+        .with_local(|l, _| {
+            let replica = l.replica()?;
+            let pending = replica
+                .envelopes()
+                .filter(|e| matches!(replica.verdict(&e.id), Some(outpost_seal::Verdict::Pending(_)) | None))
+                .count() as u64;
+            let bytes = std::fs::metadata(l.store.path()).map(|m| m.len()).unwrap_or(0);
+            Ok((l.store.envelope_count()?, pending, bytes))
+        })
+        .await?;
+    (gauges.envelopes, gauges.pending, gauges.store_bytes) = (envelopes, pending, store_bytes);
+    let text = crate::metrics::render(&shared.metrics, &gauges);
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}
+
+/// How many days a usage report covers.
+#[derive(Debug, serde::Deserialize)]
+struct StatsQuery {
+    #[serde(default = "thirty")]
+    days: u64,
+}
+
+fn thirty() -> u64 {
+    30
+}
+
+/// `GET /api/stats?days=N`: usage statistics (see [`crate::stats`]).
+async fn stats(State(shared): State<Arc<Shared>>, q: axum::extract::Query<StatsQuery>) -> ApiResult {
+    let days = q.days;
+    let v = shared
+        .with_local(move |l, pass| l.usage_stats(pass, crate::now(), days))
+        .await?;
+    Ok(Json(v))
+}
+
+/// `GET /api/health`: `{"ok": true, ...}` when the store answers and the
+/// network runs; 503 with what is wrong otherwise.
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let network = shared.client.peers().await;
+    let store = shared.with_local(|l, _| Ok(l.store.envelope_count()?)).await;
+    let uptime = crate::now().0.saturating_sub(shared.started_at());
+    let mut problems = Vec::new();
+    if let Err(e) = &network {
+        problems.push(format!("network: {e}"));
+    }
+    if let Err(e) = &store {
+        problems.push(format!("store: {e:#}"));
+    }
+    let body = json!({
+        "ok": problems.is_empty(),
+        "problems": problems,
+        "peers": network.map(|p| p.len()).unwrap_or(0),
+        "envelopes": store.unwrap_or(0),
+        "uptime_seconds": uptime,
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let status = if body["ok"] == true {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 /// Per document: how many of its changes are valid, pending (waiting for

@@ -186,6 +186,8 @@ pub struct Shared {
     pub live: crate::api::live::Hub,
     /// The member's view of the org; one writer at a time.
     pub local: Mutex<Local>,
+    /// The node's counters (the same as the `Local`'s).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Scoped tokens, rate limits and the webhook client.
     pub integrations: crate::api::integrations::Integrations,
     /// The key passphrase.
@@ -282,6 +284,12 @@ impl Shared {
     }
 
     /// When this node started (seconds since 1970, on the node's clock).
+    /// Gossip messages waiting to be ingested.
+    pub fn gossip_queue_depth(&self) -> u64 {
+        (self.gossip_in.max_capacity() - self.gossip_in.capacity()) as u64
+    }
+
+    /// When the node started, in seconds since 1970.
     pub fn started_at(&self) -> u64 {
         self.started_at
     }
@@ -712,6 +720,9 @@ impl Shared {
         match self.gossip_in.try_send((peer, item)) {
             Ok(()) => {}
             Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                self.metrics
+                    .gossip_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(%peer, "dropping a gossiped change: {GOSSIP_QUEUE_MAX} wait to be stored (sync brings it later)");
             }
             Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {}
@@ -853,6 +864,17 @@ impl Shared {
                 let ended = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as u64);
+                {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    self.metrics.sync_sessions.fetch_add(1, Relaxed);
+                    self.metrics
+                        .sync_envelopes_sent
+                        .fetch_add(stats.envelopes_sent, Relaxed);
+                    self.metrics.sync_bytes_sent.fetch_add(stats.bytes_sent, Relaxed);
+                    self.metrics
+                        .sync_bytes_received
+                        .fetch_add(stats.bytes_received, Relaxed);
+                }
                 self.last_syncs
                     .lock()
                     .expect("never poisoned")
@@ -1021,6 +1043,7 @@ pub async fn run(
     let (committer, committer_thread) = Committer::start(local.store.clone());
     let writes = local.writes.clone();
     let (gossip_in, gossip_out) = tokio::sync::mpsc::channel(GOSSIP_QUEUE_MAX);
+    let metrics = local.metrics.clone();
     let shared = Arc::new(Shared {
         committer,
         _committer_thread: committer_thread,
@@ -1042,6 +1065,7 @@ pub async fn run(
         pulls: Mutex::new(HashMap::new()),
         live: crate::api::live::Hub::default(),
         integrations: crate::api::integrations::Integrations::default(),
+        metrics,
         gossip_in,
     });
     match shared.with_local(|l, _| Ok((l.api_tokens()?, l.webhooks()?))).await {

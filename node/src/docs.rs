@@ -347,6 +347,9 @@ impl Local {
         if self.defer_durability {
             self.deferred_write();
         }
+        self.metrics
+            .envelopes_written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.note_stored(vec![env.clone()], false)?;
         self.push_outbox(crate::local::frame::wrap(crate::local::frame::ENVELOPE, &env.bytes));
         Ok(env.id)
@@ -743,6 +746,10 @@ impl Local {
             // The replica holds them already: forget it.
             *self.replica_cache.borrow_mut() = None;
             return Err(e.into());
+        } else {
+            self.metrics
+                .envelopes_written
+                .fetch_add(envs.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         if self.defer_durability {
             self.deferred_write();

@@ -20,10 +20,12 @@ pub mod integrations;
 pub mod library;
 pub mod local;
 pub mod meetings;
+pub mod metrics;
 pub mod network_file;
 pub mod presence;
 pub mod records;
 pub mod reminders;
+pub mod stats;
 pub mod sync;
 pub mod tasks;
 

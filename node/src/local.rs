@@ -49,6 +49,8 @@ pub struct Local {
     /// Chat entries already opened and decoded, by envelope id: a valid
     /// envelope's content never changes, so each is decrypted once per
     /// process.
+    /// Counters for monitoring (see [`crate::metrics`]).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     pub(crate) entry_cache: std::cell::RefCell<std::collections::HashMap<[u8; 32], outpost_workspace::chat::Entry>>,
     /// Work records already opened, by envelope id (see
     /// [`Local::records`]).
@@ -146,6 +148,7 @@ impl Local {
             writes: std::sync::Arc::new(Writes::default()),
             outbox: Vec::new(),
             replica_cache: std::cell::RefCell::new(None),
+            metrics: std::sync::Arc::new(crate::metrics::Metrics::default()),
             entry_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             channel_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             record_cache: std::cell::RefCell::new(std::collections::HashMap::new()),

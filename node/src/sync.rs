@@ -362,8 +362,14 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
             {
                 envs.push(decoded)
             }
-            Ok(_) => tracing::warn!("dropping an envelope whose declared document or dependencies do not match"),
-            Err(e) => tracing::warn!("dropping an invalid envelope from a peer: {e}"),
+            Ok(_) => {
+                local.metrics.refused(crate::metrics::Refused::Mismatch);
+                tracing::warn!("dropping an envelope whose declared document or dependencies do not match")
+            }
+            Err(e) => {
+                local.metrics.refused(crate::metrics::Refused::Undecodable);
+                tracing::warn!("dropping an invalid envelope from a peer: {e}")
+            }
         }
     }
     drop(bytes);
@@ -371,13 +377,21 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
     let mut new_ops = 0;
     if !ops.is_empty() && local.state().is_some() {
         match local.add_ops(ops, None) {
-            Ok(n) => new_ops = n,
+            Ok(n) => {
+                new_ops = n;
+                local
+                    .metrics
+                    .ops_received
+                    .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
             Err(e) => tracing::warn!("could not add ops from a peer: {e:#}"),
         }
     }
     if let Some(state) = local.state() {
+        let metrics = local.metrics.clone();
         envs.retain(|e| match never_valid(state, e) {
             Some(why) => {
+                metrics.refused(crate::metrics::Refused::NeverValid);
                 tracing::warn!(
                     "refusing change {} to document {}: {why}",
                     hex::encode(e.id.0),
@@ -408,6 +422,10 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
     let new = local
         .store
         .put_envelopes(items.iter().map(|(d, id, b)| (d, id, b.as_slice())))?;
+    local
+        .metrics
+        .envelopes_received
+        .fetch_add(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
     {
         let fresh: BTreeSet<[u8; 32]> = new.iter().copied().collect();
         local.note_stored(envs.into_iter().filter(|e| fresh.contains(&e.id.0)).collect(), false)?;

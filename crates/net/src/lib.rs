@@ -43,4 +43,4 @@ pub mod codec;
 pub mod network;
 pub mod redial;
 
-pub use network::{Client, Command, Config, Event, Gate, Network, Proto, Topic};
+pub use network::{Client, Command, Config, Event, Gate, NetCounters, Network, Proto, Topic};

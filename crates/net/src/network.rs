@@ -320,6 +320,22 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
     /// This node's peer id.
     pub peer_id: PeerId,
+    /// Counters of the gossip layer, for monitoring.
+    pub counters: std::sync::Arc<NetCounters>,
+}
+
+/// Counters of the network loop (monotonic since start).
+#[derive(Debug, Default)]
+pub struct NetCounters {
+    /// Gossip messages published.
+    pub gossip_published: std::sync::atomic::AtomicU64,
+    /// Gossip publishes that found no subscribed peer (anti-entropy
+    /// delivers instead).
+    pub gossip_no_peers: std::sync::atomic::AtomicU64,
+    /// Gossip publishes that failed otherwise (queue full, too large...).
+    pub gossip_failed: std::sync::atomic::AtomicU64,
+    /// Gossip messages received.
+    pub gossip_received: std::sync::atomic::AtomicU64,
 }
 
 impl Client {
@@ -387,6 +403,7 @@ impl Client {
 
 /// The event loop. Create with [`Network::new`], then `tokio::spawn(net.run())`.
 pub struct Network {
+    counters: Arc<NetCounters>,
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
@@ -544,6 +561,7 @@ impl Network {
                 .map_err(|e| StartError(format!("cannot listen on {addr}: {e}")))?;
         }
         let now = Instant::now();
+        let counters = Arc::new(NetCounters::default());
         // The relays of relayed peer addresses, and the relays we listen
         // through, are kept connected too: a circuit is asked of a relay
         // only once it has admitted us (it serves members only).
@@ -587,12 +605,14 @@ impl Network {
             relay_server,
             discovery_interval: config.discovery_interval,
             reported: Vec::new(),
+            counters: counters.clone(),
         };
         Ok((
             net,
             Client {
                 commands: commands_tx,
                 peer_id,
+                counters: counters.clone(),
             },
             events_rx,
         ))
@@ -965,6 +985,9 @@ impl Network {
                 ..
             }) if self.admitted.contains_key(&propagation_source) => match self.following.get(&message.topic) {
                 Some(&topic) => {
+                    self.counters
+                        .gossip_received
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let event = Event::Gossip {
                         peer: propagation_source,
                         topic,
@@ -1035,12 +1058,20 @@ impl Network {
 
     fn publish(&mut self, topic: Topic, data: Vec<u8>) {
         let name = gossipsub::IdentTopic::new(self.topics.topic_name(topic));
+        use std::sync::atomic::Ordering::Relaxed;
         match self.swarm.behaviour_mut().gossipsub.publish(name, data) {
-            Ok(_) => {}
+            Ok(_) => {
+                self.counters.gossip_published.fetch_add(1, Relaxed);
+            }
             // Nobody follows it now (often the overflow topic): the peers
             // that should have it get it by anti-entropy.
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => tracing::debug!("gossip publish on {topic:?} failed, anti-entropy will deliver it: {e}"),
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                self.counters.gossip_no_peers.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                self.counters.gossip_failed.fetch_add(1, Relaxed);
+                tracing::debug!("gossip publish on {topic:?} failed, anti-entropy will deliver it: {e}")
+            }
         }
     }
 

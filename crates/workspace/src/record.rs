@@ -32,6 +32,8 @@ pub const RECORD_VERSION: u8 = 1;
 pub const BODY_BYTES_MAX: usize = 256 * 1024;
 
 /// Which module a log belongs to. Every record of a log has the same kind.
+/// New kinds are added at the end, so that the encoding of the others stays.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {

@@ -84,7 +84,7 @@ impl Integrations {
 pub fn needs(method: &Method, path: &str, writes: Option<bool>) -> Option<Grant> {
     let read = matches!(*method, Method::GET | Method::HEAD);
     let area = match path {
-        "/api/status" | "/api/peers" | "/api/openapi.json" => Area::Status,
+        "/api/status" | "/api/peers" | "/api/openapi.json" | "/api/health" | "/metrics" | "/api/stats" => Area::Status,
         "/api/events" => Area::Events,
         "/api/search" => Area::Chat,
         p if p.starts_with("/api/docs") || p.starts_with("/api/spaces") || p.starts_with("/api/files") => Area::Docs,
