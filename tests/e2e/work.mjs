@@ -141,10 +141,9 @@ let H;
 let M;
 let exitCode = 0;
 const { hana, mei } = config.members;
-const tag = Date.now().toString(36);
-const leave = { title: `Ski week ${tag}`, from: '2031-02-03', to: '2031-02-07', reason: 'Family trip', comment: 'Enjoy the snow' };
+const leave = { title: 'Ski week', from: '2031-02-03', to: '2031-02-07', reason: 'Family trip', comment: 'Enjoy the snow' };
 const notice = {
-  title: `Office move ${tag}`,
+  title: 'Moving to the new office',
   body: [
     '## The new office',
     '',
@@ -153,11 +152,13 @@ const notice = {
     '- Label your boxes',
     '- Take your plants home',
     '',
-    'Floor plan: [the plan](https://example.com/plan) <img src=x onerror="window.__hacked=1">',
+    'Floor plan: [the plan](https://example.com/plan).',
+    '',
+    'Markup is shown as written: <img src=x onerror="window.__hacked=1">',
   ].join('\n'),
 };
-const task = { title: `Pack the boxes ${tag}`, project: `Office move ${tag}` };
-const meeting = { title: `Quarter review ${tag}`, place: 'Room 4', link: 'https://meet.example.com/q4', agenda: '1. Numbers\n2. **Plans**' };
+const task = { title: 'Pack the boxes', project: 'Office move' };
+const meeting = { title: 'Quarter review', place: 'Room 4', link: 'https://meet.example.com/q4', agenda: '1. Numbers\n2. **Plans**' };
 const out = { request: null, withdrawn: null, announcement: null, meeting: null, minutes: null, project: null, task: null };
 
 try {
@@ -242,7 +243,7 @@ try {
     await M.page.click('[data-tab=submit]');
     await M.page.selectOption('#approval-template', 'leave');
     await M.page.locator('#approval-template-stages').filter({ hasText: 'HR' }).waitFor();
-    await M.page.fill('#approval-title', `Dentist ${tag}`);
+    await M.page.fill('#approval-title', 'Dentist');
     await M.page.fill('.approval-field[data-field="from"]', '2031-03-02');
     await M.page.fill('.approval-field[data-field="to"]', '2031-03-02');
     await M.page.click('#approval-submit');
