@@ -60,10 +60,25 @@ export function tasks(action, fields = {}) {
   return post('/api/tasks', { action, ...fields });
 }
 
+/** One approval action (`POST /api/approvals`). */
+export function approvals(action, fields = {}) {
+  return post('/api/approvals', { action, ...fields });
+}
+
+/** One announcement action (`POST /api/announcements`). */
+export function announcements(action, fields = {}) {
+  return post('/api/announcements', { action, ...fields });
+}
+
+/** One meeting action (`POST /api/meetings`). */
+export function meetings(action, fields = {}) {
+  return post('/api/meetings', { action, ...fields });
+}
+
 export const enc = encodeURIComponent;
 
 // Server-sent events: one EventSource for the page, shared by every screen.
-const EVENT_NAMES = ['stored', 'changed', 'presence', 'notification', 'certs', 'synced', 'lagged'];
+const EVENT_NAMES = ['stored', 'changed', 'presence', 'notification', 'reminder', 'certs', 'synced', 'lagged'];
 const handlers = new Map();
 let source = null;
 let connected = false;
@@ -152,6 +167,34 @@ export function h(tag, attrs, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+/** Whether a `changed` event's data names document `id` (or cannot say: no data). */
+export function changedDoc(data, id) {
+  if (!id) return false;
+  if (!data || !Array.isArray(data.docs)) return true;
+  return data.docs.some((d) => d.id === id);
+}
+
+/** Runs `f` once at a time; a call while it runs makes it run once more after. */
+export function serial(f) {
+  let busy = false;
+  let again = false;
+  return async function run() {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      do {
+        again = false;
+        await f();
+      } while (again);
+    } finally {
+      busy = false;
+    }
+  };
 }
 
 /** Removes every child of `el`. */

@@ -1,7 +1,9 @@
-// The page: layout, status bar, language toggle and the router between
-// the chats, documents, files, projects, directory and admin screens.
+// The page: layout, status bar, language toggle, reminder notes and the
+// router between the chats, documents, files, projects, approvals,
+// announcements, meetings, directory and admin screens.
 // Addresses look like #/chats/<channel>, #/docs/<id>, #/files/<id>,
-// #/projects/<id>, #/directory/<department>, #/admin/<tab>.
+// #/projects/<id>, #/approvals/<list>/<request>, #/announcements/<id>,
+// #/meetings/<id>, #/directory/<department>, #/admin/<tab>.
 
 import { get, h, onEvent, onEventsConnection, debounce } from './api.js';
 import { t, tr, getLang, setLang, onLangChange } from './i18n.js';
@@ -9,10 +11,14 @@ import * as chats from './chat.js';
 import * as docs from './docs.js';
 import * as files from './files.js';
 import * as projects from './projects.js';
+import * as approvals from './approvals.js';
+import * as announcements from './announcements.js';
+import * as meetings from './meetings.js';
 import * as directory from './directory.js';
 import * as admin from './admin.js';
+import { startToasts } from './toast.js';
 
-const SCREENS = { chats, docs, files, projects, directory, admin };
+const SCREENS = { chats, docs, files, projects, approvals, announcements, meetings, directory, admin };
 const STATUS_EVERY_MS = 5000;
 
 const me = { member: null, name: null, role: null, dept: null };
@@ -158,6 +164,7 @@ function route() {
   current.screen.open(param);
 }
 
+startToasts(document.getElementById('app'), navigate);
 window.addEventListener('hashchange', route);
 onLangChange(() => {
   renderLangButton();

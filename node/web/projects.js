@@ -7,7 +7,7 @@
 // stream says its document changed, here or on a peer.
 // Addresses look like #/projects/<project> and #/projects/<project>/<task>.
 
-import { tasks, post, h, clear, onEvent, onEventsConnection, debounce, paneToggle } from './api.js';
+import { tasks, post, h, clear, onEvent, onEventsConnection, debounce, paneToggle, serial } from './api.js';
 import { t, tr, trPlaceholder, formatTime, formatDate, showError } from './i18n.js';
 
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
@@ -55,27 +55,6 @@ function commentIcon() {
   path.setAttribute('d', 'M2.5 3.5a1 1 0 0 1 1-1h9a1 1 0 0 1 1 1v6a1 1 0 0 1-1 1H7l-3 3v-3h-.5a1 1 0 0 1-1-1z');
   svg.append(path);
   return svg;
-}
-
-/** Runs `f` once at a time; a call while it runs makes it run once more after. */
-function serial(f) {
-  let busy = false;
-  let again = false;
-  return async function run() {
-    if (busy) {
-      again = true;
-      return;
-    }
-    busy = true;
-    try {
-      do {
-        again = false;
-        await f();
-      } while (again);
-    } finally {
-      busy = false;
-    }
-  };
 }
 
 /** Tick boxes of members: `keys()` are the ticked ones; `onChange` is called on every tick. */

@@ -9,9 +9,11 @@
 //!   (`{"docs": [{"scope", "id"}]}`);
 //! - `presence`: someone has a document open (`{"doc", "member", "name",
 //!   "cursor", "leaving", "time"}`; see `crate::presence`);
-//! - `reminder`: this node sent this member a deadline reminder (as the
-//!   `remind` task action answers it: `kind`, `lead` (`day` or `hour`),
-//!   `project`, `task`, `title`, `deadline`, `sent`, `record`);
+//! - `reminder`: this node sent this member a reminder: a deadline (as the
+//!   `remind` task action answers it: `kind` `task_reminder`, `lead` (`day`
+//!   or `hour`), `project`, `task`, `title`, `deadline`, `sent`, `record`)
+//!   or a meeting about to start (as the `remind` meeting action answers
+//!   it: `kind` `meeting_reminder`, `meeting`, `title`, `start`, ...);
 //! - `certs`: certificates, revocations or other authorisation ops came
 //!   from peers and were stored (`{"ops": n}`): the org directory may have
 //!   changed;

@@ -50,6 +50,31 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../web/projects.js"),
     ),
     (
+        "approvals.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/approvals.js"),
+    ),
+    (
+        "announcements.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/announcements.js"),
+    ),
+    (
+        "meetings.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/meetings.js"),
+    ),
+    (
+        "markdown.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/markdown.js"),
+    ),
+    (
+        "toast.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/toast.js"),
+    ),
+    (
         "directory.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/directory.js"),
