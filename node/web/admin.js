@@ -2,7 +2,8 @@
 // (active, revoked, expired), issuing one for a pasted request, revoking
 // one (with a reason), installing and verifying a pasted one. Devices:
 // this member's devices and every device certified in the org, with
-// revoke. Health: this node's status and its peers, refreshed live.
+// revoke. Health: this node's status and its peers, refreshed live, and
+// usage statistics (GET /api/stats) as charts.
 // Everything comes from POST /api/certs/*, GET /api/status and
 // GET /api/peers. Buttons that need rights (issuing; revoking what this
 // member did not issue) show only when this member's certificate has them;
@@ -256,6 +257,91 @@ export function mount(root, ctx) {
       h('header', { class: 'card-head' }, tr(h('h3'), 'admin.orgDevices'), h('div', { class: 'card-tools' }, deviceState)),
       orgDevices));
 
+  // Usage statistics (GET /api/stats): active members per day as bars, use
+  // per module as a horizontal bar each, tasks and files as they stand.
+  const usage = {
+    days: h('select', { id: 'usage-days' }, ...[7, 30, 90].map((d) => h('option', { value: String(d), text: String(d) }))),
+    summary: h('p', { id: 'usage-summary' }),
+    chart: h('div', { id: 'usage-chart', class: 'usage-chart' }),
+    modules: h('ul', { id: 'usage-modules', class: 'usage-modules', role: 'list' }),
+    facts: h('dl', { id: 'usage-facts', class: 'facts' }),
+    error: h('p', { class: 'error', hidden: true }),
+  };
+  usage.days.value = '30';
+  trTitle(usage.days, 'admin.usageDays');
+  function usageCard() {
+    return h('section', { id: 'admin-usage', class: 'card wide' },
+      h('header', { class: 'card-head' }, tr(h('h3'), 'admin.usage'), h('div', { class: 'card-tools' }, usage.days)),
+      usage.error, usage.summary, usage.chart, usage.modules, usage.facts);
+  }
+  function barChart(rows) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const most = Math.max(1, ...rows.map((r) => r.active_members));
+    const w = 600, hgt = 120, gap = 2, bw = Math.max(2, (w - gap * rows.length) / rows.length);
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${w} ${hgt + 16}`);
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', t('admin.usageActive'));
+    rows.forEach((r, i) => {
+      const bh = Math.round((r.active_members / most) * hgt);
+      const rect = document.createElementNS(NS, 'rect');
+      rect.setAttribute('x', String(i * (bw + gap)));
+      rect.setAttribute('y', String(hgt - bh));
+      rect.setAttribute('width', String(bw));
+      rect.setAttribute('height', String(Math.max(bh, r.active_members ? 1 : 0)));
+      rect.setAttribute('class', 'usage-bar');
+      rect.dataset.day = r.day;
+      rect.dataset.active = String(r.active_members);
+      const title = document.createElementNS(NS, 'title');
+      title.textContent = `${r.day}: ${r.active_members}`;
+      rect.append(title);
+      svg.append(rect);
+    });
+    for (const [i, anchor] of [[0, 'start'], [rows.length - 1, 'end']]) {
+      if (!rows[i]) continue;
+      const label = document.createElementNS(NS, 'text');
+      label.setAttribute('x', String(anchor === 'start' ? 0 : w));
+      label.setAttribute('y', String(hgt + 14));
+      label.setAttribute('text-anchor', anchor);
+      label.setAttribute('class', 'usage-label');
+      label.textContent = rows[i].day;
+      svg.append(label);
+    }
+    return svg;
+  }
+  async function loadUsage() {
+    try {
+      const s = await get(`/api/stats?days=${usage.days.value}`);
+      usage.error.hidden = true;
+      usage.summary.textContent = t('admin.usageSummary', { members: s.active_members, from: s.from, to: s.to });
+      clear(usage.chart);
+      usage.chart.append(barChart(s.days || []));
+      clear(usage.modules);
+      const uses = Object.entries(s.use || {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+      const top = Math.max(1, ...uses.map(([, n]) => n));
+      for (const [m, n] of uses) {
+        // Widths through the CSSOM: the page's policy allows no style attributes.
+        const fill = h('span', { class: 'usage-fill' });
+        fill.style.width = `${Math.round((n / top) * 100)}%`;
+        usage.modules.append(h('li', { dataset: { module: m, count: String(n) } },
+          h('span', { class: 'usage-module', text: t(`admin.module.${m}`) }),
+          h('span', { class: 'usage-track' }, fill),
+          h('span', { class: 'usage-count', text: String(n) })));
+      }
+      if (!uses.length) usage.modules.append(tr(h('li', { class: 'muted' }), 'admin.usageNone'));
+      clear(usage.facts);
+      const tk = s.tasks || {}, fl = s.files || {};
+      usage.facts.append(
+        tr(h('dt'), 'admin.usageTasks'),
+        h('dd', { id: 'usage-tasks', text: t('admin.usageTasksText', { tasks: tk.tasks, done: tk.done, rate: Math.round((tk.completion_rate || 0) * 100), overdue: tk.overdue }) }),
+        tr(h('dt'), 'admin.usageFiles'),
+        h('dd', { id: 'usage-files', text: t('admin.usageFilesText', { files: fl.files, versions: fl.versions, size: formatBytes(fl.bytes || 0) }) }));
+    } catch (e) {
+      showError(usage.error, e);
+    }
+  }
+  usage.days.addEventListener('change', loadUsage);
+
   // Health.
   const nodeStatus = h('dl', { id: 'node-status', class: 'facts' });
   const statusError = h('p', { class: 'error', hidden: true });
@@ -270,7 +356,7 @@ export function mount(root, ctx) {
     h('section', { class: 'card' }, h('header', { class: 'card-head' }, tr(h('h3'), 'admin.node'), refreshed), statusError, nodeStatus),
     h('section', { class: 'card' }, h('header', { class: 'card-head' }, tr(h('h3'), 'admin.peers'), peerCount), peerError, peerList),
     placeholderCard('admin-audit', 'admin.audit', 'admin.auditSoon'),
-    placeholderCard('admin-usage', 'admin.usage', 'admin.usageSoon'));
+    usageCard());
 
   // The revoke dialog.
   const dlg = {
@@ -716,7 +802,10 @@ export function mount(root, ctx) {
     devicesPanel.hidden = tab !== 'devices';
     healthPanel.hidden = tab !== 'health';
     view.dataset.tab = tab;
-    if (tab === 'health') loadHealth();
+    if (tab === 'health') {
+      loadHealth();
+      loadUsage();
+    }
   }
 
   // Health is followed live; devices' connected dots too.

@@ -225,6 +225,12 @@ try {
     await A.page.locator(`#peer-list .peer-row[data-peer="${dave.peer}"]`).waitFor();
     const uptime = await A.page.locator('#node-uptime').textContent();
     check(uptime.trim() !== '', 'the health tab shows no uptime');
+    // Usage statistics: one bar a day for the 30 days shown.
+    await A.page.locator('#usage-chart svg rect.usage-bar').first().waitFor({ state: 'attached' });
+    const bars = await A.page.locator('#usage-chart svg rect.usage-bar').count();
+    check(bars === 30, `the usage chart has ${bars} bars, not 30`);
+    check((await A.page.locator('#usage-summary').textContent()).trim() !== '', 'the usage summary is empty');
+    check((await A.page.locator('#usage-tasks').textContent()).trim() !== '', 'the usage facts are empty');
     await shot(A.page, 'admin-health.png');
   });
 
