@@ -289,6 +289,22 @@ impl Store {
         Ok(out)
     }
 
+    /// Every envelope id the index lists for one document, with its stored
+    /// bytes (`None`: the index names an envelope that is not stored). Raw:
+    /// nothing is decoded or checked, so an audit can see damage.
+    pub fn doc_envelope_rows(&self, doc: &[u8; 48]) -> Result<Vec<([u8; 32], Option<Vec<u8>>)>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for id in index.get(doc).map_err(|e| self.err(e))? {
+            let id = *id.map_err(|e| self.err(e))?.value();
+            let bytes = table.get(&id).map_err(|e| self.err(e))?.map(|v| v.value().to_vec());
+            out.push((id, bytes));
+        }
+        Ok(out)
+    }
+
     /// Stores an encrypted epoch secret.
     pub fn put_secret(&self, epoch: &[u8; 32], sealed: &[u8]) -> Result<(), StoreError> {
         self.put(SECRETS, epoch, sealed)

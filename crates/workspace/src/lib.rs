@@ -27,6 +27,7 @@
 mod am;
 pub mod announce;
 pub mod approval;
+pub mod audit;
 pub mod chat;
 pub mod doc;
 pub mod file;
