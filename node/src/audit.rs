@@ -90,6 +90,11 @@ fn is_audit_scope(def: &ScopeDef) -> bool {
     def.name == SCOPE_NAME && def.readers == admins && def.writers == admins
 }
 
+/// Does `member` hold a live admin certificate at `now`?
+fn is_admin(state: &AuthState, member: &outpost_identity::PublicKey, now: Timestamp) -> bool {
+    state.role_of(member, now).is_some_and(|(_, c)| c.role == Role::Admin)
+}
+
 fn names(state: &AuthState) -> BTreeMap<[u8; 32], String> {
     state.role_certs().map(|(_, c)| (c.subject.0, c.name.clone())).collect()
 }
@@ -156,10 +161,7 @@ impl Local {
         let Ok(state) = self.require_org() else {
             return Ok(());
         };
-        if !state
-            .role_of(&self.member, now)
-            .is_some_and(|(_, c)| c.role == Role::Admin)
-        {
+        if !is_admin(state, &self.member, now) {
             return Ok(());
         }
         let scope = self.audit_scope(pass, now)?;
@@ -231,10 +233,7 @@ impl Local {
     /// The entries, in the order every node gives them, filtered.
     pub fn audit_list(&self, pass: &Passphrase, since: Option<u64>, actor: Option<&str>) -> Result<Value> {
         let state = self.require_org()?;
-        if !state
-            .role_of(&self.member, crate::now())
-            .is_some_and(|(_, c)| c.role == Role::Admin)
-        {
+        if !is_admin(state, &self.member, crate::now()) {
             bail!("only admins can read the audit log");
         }
         let names = names(state);

@@ -128,7 +128,9 @@ pub enum Problem {
 /// matter). Returns the problems, by author, chain and place.
 pub fn verify(entries: &[Record<Entry>]) -> Vec<Problem> {
     let ancestry = Ancestry::of(entries);
-    let mut chains: BTreeMap<(Member, ChainId), BTreeMap<u64, Vec<&Record<Entry>>>> = BTreeMap::new();
+    // By (author, chain), then by place in the chain.
+    type Places<'a> = BTreeMap<u64, Vec<&'a Record<Entry>>>;
+    let mut chains: BTreeMap<(Member, ChainId), Places<'_>> = BTreeMap::new();
     for r in entries {
         chains
             .entry((r.signer.key, r.body.chain))
