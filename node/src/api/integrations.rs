@@ -308,16 +308,16 @@ pub async fn add_hook(State(shared): State<Arc<Shared>>, Json(new): Json<NewHook
 
 /// `POST /api/webhooks/{id}/remove`.
 pub async fn remove_hook(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
-    let hook = shared
-        .with_local(move |l, pass| {
-            let hook = l.remove_webhook(&id)?;
-            l.audit_hook("webhook.remove", &hook, pass)?;
-            Ok(hook)
-        })
+    let hook = shared.with_local(move |l, _| l.remove_webhook(&id)).await?;
+    // Stop serving it before the audit entry is written, so that the
+    // entry's own events are not delivered to it.
+    reload_hooks(&shared).await?;
+    let audited = hook.clone();
+    shared
+        .with_local(move |l, pass| l.audit_hook("webhook.remove", &audited, pass))
         .await?;
     // The audit entry is durable before the answer.
     shared.flush().await?;
-    reload_hooks(&shared).await?;
     Ok(Json(json!({"removed": hook_json(&hook, false)})))
 }
 
