@@ -1,6 +1,7 @@
 //! The audit log on real nodes: admin Alice issues and revokes
 //! certificates and makes an API token; `audit list` shows each with its
-//! actor, in order, on her node and on admin Bob's (replicated). Then, the
+//! actor, in order, on her node and on admin Bob's (replicated), and a
+//! webhook added through her running node reaches Bob's list. Then, the
 //! nodes stopped, an audit envelope is altered, or removed, in the redb
 //! store on disk, and `audit verify` names the entry and exits with 6.
 
@@ -109,6 +110,17 @@ fn operations_are_listed_in_order_replicated_and_an_altered_envelope_is_named() 
         }
     });
     assert_eq!(b.post("/api/audit", &json!({"action": "verify"}))["ok"], true);
+    // Through the running node too: the entry reaches Bob at once.
+    alice.json(["webhook", "add", "http://127.0.0.1:9/hook", "--event", "certs"]);
+    wait_until("Bob's node lists the webhook", TIMEOUT, &[&a, &b], || {
+        let v = b.post("/api/audit", &json!({"action": "list", "actor": "Alice"}));
+        let last = listed(&v).pop().unwrap_or_default();
+        if last.0 == "webhook.add" && last.2 == "Alice" {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    });
     drop(b);
     drop(a);
 
