@@ -85,7 +85,7 @@ pub struct Place {
 }
 
 /// Is `def` a space of the library (not a chat, approval request,
-/// announcement or meeting scope)?
+/// announcement, meeting or audit scope)?
 fn is_space(def: &ScopeDef) -> bool {
     !def.name.starts_with("chat ") && !reserved(&def.name)
 }
@@ -95,6 +95,7 @@ fn reserved(name: &str) -> bool {
     name == crate::announce::SCOPE_NAME
         || name == crate::meetings::SCOPE_NAME
         || name == crate::approvals::REQUEST_SCOPE_NAME
+        || name == crate::audit::SCOPE_NAME
 }
 
 /// How principals read in the API and the CLI.

@@ -91,6 +91,9 @@ fn operations_are_listed_in_order_replicated_and_an_altered_envelope_is_named() 
         "Bob did nothing"
     );
     assert_eq!(alice.json(["audit", "verify"])["ok"], true);
+    // The log's scope is not a library space.
+    let spaces = alice.json(["space", "list"]);
+    assert!(!spaces.to_string().contains("outpost audit"), "{spaces}");
 
     // The retention period only goes up.
     alice.fails(["audit", "retention", "30"], 1, "at least 180 days");
