@@ -109,6 +109,29 @@ pub enum Command {
     /// Create meetings, answer invitations, take minutes, list what is coming.
     #[command(subcommand)]
     Meeting(MeetingCommand),
+    /// Read and verify the org's audit log of admin operations (admins only).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List the audit entries, oldest first.
+    List {
+        /// Only entries from this time on (`2026-12-01`, `2026-12-01T10:00`, UTC, or seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only entries of this member (a name or a key prefix).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Check every stored entry: signatures, numbering and hash links; exit code 6 if anything is wrong.
+    Verify,
+    /// Show the retention period, or set it (in days; never below 180).
+    Retention {
+        /// The new period in days.
+        days: Option<u64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ use crate::flags::{TokenCommand, WebhookCommand};
 use crate::io::Ctx;
 use anyhow::{Result, bail};
 use outpost_node::api_client::ApiClient;
+use outpost_node::home::Passphrase;
 use outpost_node::integrations::NewToken;
 use outpost_node::local::Local;
 use serde_json::{Value, json};
@@ -21,11 +22,11 @@ fn now() -> u64 {
 fn either(
     ctx: &Ctx,
     through: impl FnOnce(&ApiClient) -> Result<Value>,
-    alone: impl FnOnce(&Local) -> Result<Value>,
+    alone: impl FnOnce(&mut Local, &Passphrase) -> Result<Value>,
 ) -> Result<Value> {
     match ApiClient::running(ctx.home.dir()) {
         Some(api) => through(&api),
-        None => alone(&Local::open(ctx.home.clone())?),
+        None => alone(&mut Local::open(ctx.home.clone())?, &ctx.pass),
     }
 }
 
@@ -47,8 +48,9 @@ pub fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.post("/api/tokens", &serde_json::to_value(&new)?),
-                |l| {
+                |l, pass| {
                     let (t, text) = l.create_api_token(&new, now())?;
+                    l.audit_token("token.create", &t, pass)?;
                     let mut v = t.to_json(now());
                     v["token"] = json!(text);
                     Ok(v)
@@ -68,7 +70,7 @@ pub fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.get("/api/tokens"),
-                |l| Ok(json!({"tokens": l.api_tokens()?.iter().map(|t| t.to_json(now())).collect::<Vec<_>>()})),
+                |l, _| Ok(json!({"tokens": l.api_tokens()?.iter().map(|t| t.to_json(now())).collect::<Vec<_>>()})),
             )?;
             let mut text = String::new();
             for t in v["tokens"].as_array().into_iter().flatten() {
@@ -98,7 +100,11 @@ pub fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.post(&format!("/api/tokens/{token}/revoke"), &json!({})),
-                |l| Ok(l.revoke_api_token(&token, now())?.to_json(now())),
+                |l, pass| {
+                    let t = l.revoke_api_token(&token, now())?;
+                    l.audit_token("token.revoke", &t, pass)?;
+                    Ok(t.to_json(now()))
+                },
             )?;
             ctx.print(format!("revoked token {}\n", v["name"].as_str().unwrap_or_default()), v);
         }
@@ -122,8 +128,9 @@ pub fn webhook(ctx: &Ctx, cmd: WebhookCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.post("/api/webhooks", &json!({"url": url, "events": events})),
-                |l| {
+                |l, pass| {
                     let h = l.add_webhook(&url, &events, now())?;
+                    l.audit_hook("webhook.add", &h, pass)?;
                     Ok(json!({"id": h.id, "url": h.url, "events": h.events, "created": h.created, "secret": h.secret}))
                 },
             )?;
@@ -140,7 +147,7 @@ pub fn webhook(ctx: &Ctx, cmd: WebhookCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.get("/api/webhooks"),
-                |l| {
+                |l, _| {
                     Ok(
                         json!({"webhooks": l.webhooks()?.iter().map(|h| json!({"id": h.id, "url": h.url, "events": h.events, "created": h.created})).collect::<Vec<_>>()}),
                     )
@@ -165,8 +172,9 @@ pub fn webhook(ctx: &Ctx, cmd: WebhookCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.post(&format!("/api/webhooks/{id}/remove"), &json!({})),
-                |l| {
+                |l, pass| {
                     let h = l.remove_webhook(&id)?;
+                    l.audit_hook("webhook.remove", &h, pass)?;
                     Ok(json!({"removed": {"id": h.id, "url": h.url}}))
                 },
             )?;
@@ -189,7 +197,7 @@ pub fn webhook(ctx: &Ctx, cmd: WebhookCommand) -> Result<()> {
             let v = either(
                 ctx,
                 |api| api.get("/api/webhooks/log"),
-                |l| Ok(json!({"attempts": l.webhook_log()?})),
+                |l, _| Ok(json!({"attempts": l.webhook_log()?})),
             )?;
             let mut text = String::new();
             for a in v["attempts"].as_array().into_iter().flatten() {
@@ -224,7 +232,7 @@ pub fn staff_pending(ctx: &Ctx, csv: Option<&Path>, clear: Vec<String>, clear_al
     let v = either(
         ctx,
         |api| api.get("/api/hr/pending"),
-        |l| Ok(json!({"pending": l.hr_pending()?})),
+        |l, _| Ok(json!({"pending": l.hr_pending()?})),
     )?;
     let pending = v["pending"].as_array().cloned().unwrap_or_default();
     let mut text = String::new();
@@ -271,7 +279,7 @@ pub fn staff_pending(ctx: &Ctx, csv: Option<&Path>, clear: Vec<String>, clear_al
         let done = either(
             ctx,
             |api| api.post("/api/hr/pending/clear", &json!({"ids": clear, "all": clear_all})),
-            |l| Ok(json!({"removed": l.clear_staff_changes(&clear, clear_all)?})),
+            |l, _| Ok(json!({"removed": l.clear_staff_changes(&clear, clear_all)?})),
         )?;
         let _ = writeln!(text, "forgot {} handled changes", done["removed"]);
     }

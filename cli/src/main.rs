@@ -8,6 +8,7 @@
 
 mod announce;
 mod approvals;
+mod audit;
 mod cert;
 mod chat;
 mod doc;
@@ -44,6 +45,8 @@ pub const INVALID: u8 = 3;
 pub const KEY: u8 = 4;
 /// Exit code 5: partly done.
 pub const PARTIAL: u8 = 5;
+/// Exit code 6: the audit log failed verification.
+pub const TAMPERED: u8 = 6;
 
 /// An "invalid input" failure with `message`.
 pub fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Command::Approval(cmd) => approvals::run(&ctx, cmd),
         Command::Announce(cmd) => announce::run(&ctx, cmd),
         Command::Meeting(cmd) => meetings::run(&ctx, cmd),
+        Command::Audit(cmd) => audit::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 mod announce;
 mod approvals;
+mod audit;
 mod certs;
 mod chat;
 mod events;
@@ -172,6 +173,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/approvals", post(approvals::rpc))
         .route("/api/announcements", post(announce::rpc))
         .route("/api/meetings", post(meetings::rpc))
+        .route("/api/audit", post(audit::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))
         .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))

@@ -233,10 +233,12 @@ pub fn issue(local: &mut Local, pass: &Passphrase, args: &IssueArgs, now: Timest
         cert.not_after
     );
     let js = cert_json(&cert);
+    let target = format!("{} ({:016x})", cert.name, cert.serial);
     let op = state.sign_grant(signer, cert, now).map_err(invalid)?;
     let id = op.id;
     local.add_ops(vec![op], redeem.map(|inv| (inv, id)))?;
     let bundle = local.bundle_of(id)?;
+    local.audit("cert.issue", &target, &summary, pass, now)?;
     Ok(Made {
         armored: armor::encode(Label::Certificate, &bundle.encode()),
         summary,
@@ -698,10 +700,17 @@ pub fn revoke(local: &mut Local, pass: &Passphrase, args: &RevokeArgs, now: Time
         }
     }
     let bundle = Bundle::new(state.root(), local.org_name(), Some(id), ops);
-    Ok(Made {
+    let subject = match state.op(&target).map(|o| &o.op.body) {
+        Some(Body::Grant(c)) => format!("{} ({:016x})", c.name, c.serial),
+        _ => target.to_hex(),
+    };
+    let made = Made {
         armored: armor::encode(Label::Revocation, &bundle.encode()),
         summary,
         json: json!({"revocation": id.to_hex(), "target": target.to_hex(), "cascade": fallen}),
         notes: Vec::new(),
-    })
+    };
+    let detail = format!("{}; reason: {}", made.summary, args.reason);
+    local.audit("cert.revoke", &subject, &detail, pass, now)?;
+    Ok(made)
 }

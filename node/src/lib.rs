@@ -8,6 +8,7 @@ pub mod api;
 pub mod api_client;
 pub mod approvals;
 pub mod at_rest;
+pub mod audit;
 pub mod blobs;
 pub mod certs;
 pub mod chat;

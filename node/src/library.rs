@@ -85,7 +85,7 @@ pub struct Place {
 }
 
 /// Is `def` a space of the library (not a chat, approval request,
-/// announcement or meeting scope)?
+/// announcement, meeting or audit scope)?
 fn is_space(def: &ScopeDef) -> bool {
     !def.name.starts_with("chat ") && !reserved(&def.name)
 }
@@ -95,6 +95,7 @@ fn reserved(name: &str) -> bool {
     name == crate::announce::SCOPE_NAME
         || name == crate::meetings::SCOPE_NAME
         || name == crate::approvals::REQUEST_SCOPE_NAME
+        || name == crate::audit::SCOPE_NAME
 }
 
 /// How principals read in the API and the CLI.
@@ -1342,6 +1343,18 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: LibraryRequest) -> Resu
                 pass,
                 crate::now(),
             )?;
+            let name = local
+                .require_org()?
+                .scope(&scope)
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            local.audit(
+                "space.share",
+                &format!("{name} ({})", scope.to_hex()),
+                &format!("readers {}; writers {}", readers.join(", "), writers.join(", ")),
+                pass,
+                crate::now(),
+            )?;
             json!({"space": scope.to_hex(), "epoch": epoch.to_hex()})
         }
         LibraryRequest::New {
@@ -1378,18 +1391,55 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: LibraryRequest) -> Resu
         LibraryRequest::Show { id, at: Some(at) } => local.entry_at(&id, &at, pass)?,
         LibraryRequest::History { id } => json!(local.entry_history(&id, pass)?),
         LibraryRequest::Diff { id, from, to } => local.entry_diff(&id, &from, to.as_deref(), pass)?,
-        LibraryRequest::Restore { id, at } => changed(local.restore_version(&id, &at, pass)?),
+        LibraryRequest::Restore { id, at } => {
+            let env = local.restore_version(&id, &at, pass)?;
+            local.audit(
+                "doc.restore",
+                &id,
+                &format!("restored to version {at}"),
+                pass,
+                crate::now(),
+            )?;
+            changed(env)
+        }
         LibraryRequest::NameVersion { id, name, at } => changed(local.name_version(&id, &name, at.as_deref(), pass)?),
-        LibraryRequest::Meta { id, change } => changed(local.set_meta(&id, &change, pass)?),
+        LibraryRequest::Meta { id, change } => {
+            let env = local.set_meta(&id, &change, pass)?;
+            match change.trashed {
+                Some(true) => local.audit("doc.trash", &id, "moved to the trash", pass, crate::now())?,
+                Some(false) => local.audit("doc.restore", &id, "restored from the trash", pass, crate::now())?,
+                None => {}
+            }
+            changed(env)
+        }
         LibraryRequest::Move { id, space, folder } => placed(local.move_entry(&id, space.as_deref(), &folder, pass)?),
         LibraryRequest::Share { id, readers, writers } => {
-            placed(local.share_entry(&id, parse_principals(&readers)?, parse_principals(&writers)?, pass)?)
+            let key = local.share_entry(&id, parse_principals(&readers)?, parse_principals(&writers)?, pass)?;
+            local.audit(
+                "doc.share",
+                &id,
+                &format!("readers {}; writers {}", readers.join(", "), writers.join(", ")),
+                pass,
+                crate::now(),
+            )?;
+            placed(key)
         }
-        LibraryRequest::Delete { id } => changed(local.delete_entry(&id, pass)?),
+        LibraryRequest::Delete { id } => {
+            let env = local.delete_entry(&id, pass)?;
+            local.audit("doc.delete", &id, "deleted for good", pass, crate::now())?;
+            changed(env)
+        }
         LibraryRequest::Import { id, markdown } => changed(local.import_markdown(&id, &markdown, pass)?),
         LibraryRequest::Export { id, format, out } => {
             let (bytes, media_type, name) = local.export_entry(&id, &format, pass)?;
             crate::blobs::write_synced(std::path::Path::new(&out), &bytes)?;
+            local.audit(
+                "doc.export",
+                &id,
+                &format!("{name} as {format} ({} bytes)", bytes.len()),
+                pass,
+                crate::now(),
+            )?;
             json!({"out": out, "bytes": bytes.len(), "media_type": media_type, "name": name})
         }
         LibraryRequest::PutFile(FileUpload {

@@ -33,7 +33,7 @@ pub struct RawRecord {
 /// The signer of an envelope, from the certificate it names; `None` if
 /// that is not a role certificate (the validity rule refuses such
 /// envelopes, so valid ones always have one).
-fn signer(state: &AuthState, env: &outpost_seal::Envelope) -> Option<Signer> {
+pub(crate) fn signer(state: &AuthState, env: &outpost_seal::Envelope) -> Option<Signer> {
     match &state.op(&env.header.cert)?.op.body {
         Body::Grant(cert) => Some(Signer {
             key: env.header.author.0,

@@ -31,6 +31,8 @@ const APPROVALS_RS: &str = include_str!("../../node/src/approvals.rs");
 const ANNOUNCE_RS: &str = include_str!("../../node/src/announce.rs");
 /// The source that declares the meeting actions.
 const MEETINGS_RS: &str = include_str!("../../node/src/meetings.rs");
+/// The source that declares the audit actions.
+const AUDIT_RS: &str = include_str!("../../node/src/audit.rs");
 /// The document as it is in the tree.
 const OPENAPI_JSON: &str = include_str!("../../node/src/api/openapi.json");
 
@@ -308,7 +310,7 @@ fn documents_every_route() {
         assert_eq!(described, in_path, "path parameters of {method} {path}");
     }
 
-    // Every chat, announcement and meeting action is one of its route's.
+    // Every chat, announcement, meeting and audit action is one of its route's.
     for (schema, src, signature, route) in [
         ("ChatRequest", CHAT_RS, "pub enum ChatRequest {", "POST /api/chat"),
         (
@@ -323,6 +325,7 @@ fn documents_every_route() {
             "pub enum MeetingRequest {",
             "POST /api/meetings",
         ),
+        ("AuditRequest", AUDIT_RS, "pub enum AuditRequest {", "POST /api/audit"),
     ] {
         let mapping = spec["components"]["schemas"][schema]["discriminator"]["mapping"]
             .as_object()

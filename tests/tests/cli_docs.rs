@@ -590,6 +590,17 @@ fn a_revocation_records_the_heads_of_every_document() {
             vec![change_ids(&alice, &notes).pop().expect("notes has a change")],
         ),
     ];
+    // Alice is an admin: the audit log (Bob's certificate issued) is one of
+    // the documents her node holds, its head her last entry.
+    let audit = alice.json(["audit", "list"]);
+    let last = audit["entries"]
+        .as_array()
+        .and_then(|e| e.last())
+        .expect("an audit entry");
+    expected.push((
+        hex(b"outpost audit v1"),
+        vec![last["record"].as_str().expect("a record id").to_owned()],
+    ));
     expected.sort();
 
     let serial = alice

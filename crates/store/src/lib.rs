@@ -72,6 +72,9 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// An envelope id the document index names, with its stored bytes if any.
+pub type RawRow = ([u8; 32], Option<Vec<u8>>);
+
 impl Store {
     /// Opens (creating if needed) the store at `path` and brings its schema
     /// up to date.
@@ -285,6 +288,22 @@ impl Store {
             if let Some(v) = table.get(id.value()).map_err(|e| self.err(e))? {
                 out.push(v.value().to_vec());
             }
+        }
+        Ok(out)
+    }
+
+    /// Every envelope id the index lists for one document, with its stored
+    /// bytes (`None`: the index names an envelope that is not stored). Raw:
+    /// nothing is decoded or checked, so an audit can see damage.
+    pub fn doc_envelope_rows(&self, doc: &[u8; 48]) -> Result<Vec<RawRow>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for id in index.get(doc).map_err(|e| self.err(e))? {
+            let id = *id.map_err(|e| self.err(e))?.value();
+            let bytes = table.get(&id).map_err(|e| self.err(e))?.map(|v| v.value().to_vec());
+            out.push((id, bytes));
         }
         Ok(out)
     }

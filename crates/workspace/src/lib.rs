@@ -22,11 +22,14 @@
 //!   [`reminders`] (deadline reminders sent exactly once), [`announce`]
 //!   (announcements, read and acknowledged) and [`meeting`] (meetings,
 //!   answers, reminders and minutes).
+//! - [`audit`]: the org's audit log, hash-chained per writing device, and
+//!   the check that names every missing, altered or reordered entry.
 #![deny(missing_docs)]
 
 mod am;
 pub mod announce;
 pub mod approval;
+pub mod audit;
 pub mod chat;
 pub mod doc;
 pub mod file;

@@ -47,6 +47,8 @@ pub enum RecordKind {
     Approval,
     /// The org's approval templates.
     Templates,
+    /// The org's audit log of admin operations.
+    Audit,
 }
 
 /// Who signed a record, as their role certificate said.

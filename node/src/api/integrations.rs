@@ -236,7 +236,15 @@ pub async fn list_tokens(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// only once.
 pub async fn create_token(State(shared): State<Arc<Shared>>, Json(new): Json<NewToken>) -> ApiResult {
     let now = crate::now().0;
-    let (token, text) = shared.with_local(move |l, _| l.create_api_token(&new, now)).await?;
+    let (token, text) = shared
+        .with_local(move |l, pass| {
+            let made = l.create_api_token(&new, now)?;
+            l.audit_token("token.create", &made.0, pass)?;
+            Ok(made)
+        })
+        .await?;
+    // The audit entry is durable before the answer.
+    shared.flush().await?;
     reload_tokens(&shared).await?;
     let mut v = token.to_json(now);
     v["token"] = json!(text);
@@ -246,7 +254,15 @@ pub async fn create_token(State(shared): State<Arc<Shared>>, Json(new): Json<New
 /// `POST /api/tokens/{id}/revoke` (id or name).
 pub async fn revoke_token(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let now = crate::now().0;
-    let token = shared.with_local(move |l, _| l.revoke_api_token(&id, now)).await?;
+    let token = shared
+        .with_local(move |l, pass| {
+            let token = l.revoke_api_token(&id, now)?;
+            l.audit_token("token.revoke", &token, pass)?;
+            Ok(token)
+        })
+        .await?;
+    // The audit entry is durable before the answer.
+    shared.flush().await?;
     reload_tokens(&shared).await?;
     Ok(Json(token.to_json(now)))
 }
@@ -278,8 +294,14 @@ pub async fn list_hooks(State(shared): State<Arc<Shared>>) -> ApiResult {
 pub async fn add_hook(State(shared): State<Arc<Shared>>, Json(new): Json<NewHook>) -> ApiResult {
     let now = crate::now().0;
     let hook = shared
-        .with_local(move |l, _| l.add_webhook(&new.url, &new.events, now))
+        .with_local(move |l, pass| {
+            let hook = l.add_webhook(&new.url, &new.events, now)?;
+            l.audit_hook("webhook.add", &hook, pass)?;
+            Ok(hook)
+        })
         .await?;
+    // The audit entry is durable before the answer.
+    shared.flush().await?;
     reload_hooks(&shared).await?;
     Ok(Json(hook_json(&hook, true)))
 }
@@ -287,7 +309,15 @@ pub async fn add_hook(State(shared): State<Arc<Shared>>, Json(new): Json<NewHook
 /// `POST /api/webhooks/{id}/remove`.
 pub async fn remove_hook(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> ApiResult {
     let hook = shared.with_local(move |l, _| l.remove_webhook(&id)).await?;
+    // Stop serving it before the audit entry is written, so that the
+    // entry's own events are not delivered to it.
     reload_hooks(&shared).await?;
+    let audited = hook.clone();
+    shared
+        .with_local(move |l, pass| l.audit_hook("webhook.remove", &audited, pass))
+        .await?;
+    // The audit entry is durable before the answer.
+    shared.flush().await?;
     Ok(Json(json!({"removed": hook_json(&hook, false)})))
 }
 
