@@ -342,6 +342,57 @@ export function mount(root, ctx) {
   }
   usage.days.addEventListener('change', loadUsage);
 
+  // The audit log (POST /api/audit, admins only): the newest entries, and
+  // a check of the stored chain that names what is missing or altered.
+  const audit = {
+    list: h('ul', { id: 'audit-list', class: 'rows audit-list', role: 'list' }),
+    verify: tr(h('button', { id: 'audit-verify', type: 'button', class: 'secondary' }), 'admin.auditVerify'),
+    result: h('div', { id: 'audit-result', hidden: true }),
+    note: h('p', { class: 'muted' }),
+    error: h('p', { class: 'error', hidden: true }),
+  };
+  function auditCard() {
+    return h('section', { id: 'admin-audit', class: 'card' },
+      h('header', { class: 'card-head' }, tr(h('h3'), 'admin.audit'), h('div', { class: 'card-tools' }, audit.verify)),
+      audit.error, audit.result, audit.note, audit.list);
+  }
+  const AUDIT_SHOWN = 50;
+  async function loadAudit() {
+    const card = document.getElementById('admin-audit');
+    if (card) card.hidden = !isAdmin();
+    if (!isAdmin()) return;
+    try {
+      const a = await post('/api/audit', { action: 'list' });
+      audit.error.hidden = true;
+      const entries = (a.entries || []).slice(-AUDIT_SHOWN).reverse();
+      clear(audit.list);
+      audit.note.textContent = t('admin.auditNote', { days: a.retention_days, count: (a.entries || []).length });
+      for (const e of entries) {
+        audit.list.append(h('li', { class: 'audit-row', dataset: { action: e.action, record: e.record } },
+          h('span', { class: 'audit-time muted', text: formatTime(e.time * 1000) }),
+          h('span', { class: 'audit-actor', text: e.actor?.name || e.actor?.key?.slice(0, 8) }),
+          h('code', { class: 'audit-action', text: e.action }),
+          h('span', { class: 'audit-target', text: [e.target, e.detail].filter(Boolean).join(' · ') })));
+      }
+      if (!entries.length) audit.list.append(tr(h('li', { class: 'muted' }), 'admin.auditEmpty'));
+    } catch (e) {
+      showError(audit.error, e);
+    }
+  }
+  audit.verify.addEventListener('click', async () => {
+    try {
+      const v = await post('/api/audit', { action: 'verify' });
+      clear(audit.result);
+      audit.result.hidden = false;
+      audit.result.dataset.ok = String(v.ok);
+      audit.result.className = v.ok ? 'ok-note' : 'error';
+      audit.result.append(h('p', { text: v.ok ? t('admin.auditOk', { entries: v.entries }) : t('admin.auditBad', { count: v.problems.length }) }));
+      for (const p of v.problems || []) audit.result.append(h('p', { class: 'audit-problem', text: p.message }));
+    } catch (e) {
+      showError(audit.error, e);
+    }
+  });
+
   // Health.
   const nodeStatus = h('dl', { id: 'node-status', class: 'facts' });
   const statusError = h('p', { class: 'error', hidden: true });
@@ -349,13 +400,10 @@ export function mount(root, ctx) {
   const peerCount = h('span', { id: 'peer-count', class: 'muted' });
   const peerList = h('ul', { id: 'peer-list', class: 'rows peer-list', role: 'list' });
   const peerError = h('p', { class: 'error', hidden: true });
-  const placeholderCard = (id, titleKey, textKey) => h('section', { id, class: 'card placeholder-card' },
-    h('header', { class: 'card-head' }, tr(h('h3'), titleKey), tr(h('span', { class: 'badge' }), 'admin.comingSoon')),
-    tr(h('p', { class: 'muted' }), textKey));
   const healthPanel = h('div', { id: 'admin-health', class: 'panel', role: 'tabpanel', dataset: { panel: 'health' } },
     h('section', { class: 'card' }, h('header', { class: 'card-head' }, tr(h('h3'), 'admin.node'), refreshed), statusError, nodeStatus),
     h('section', { class: 'card' }, h('header', { class: 'card-head' }, tr(h('h3'), 'admin.peers'), peerCount), peerError, peerList),
-    placeholderCard('admin-audit', 'admin.audit', 'admin.auditSoon'),
+    auditCard(),
     usageCard());
 
   // The revoke dialog.
@@ -805,6 +853,7 @@ export function mount(root, ctx) {
     if (tab === 'health') {
       loadHealth();
       loadUsage();
+      loadAudit();
     }
   }
 

@@ -231,6 +231,10 @@ try {
     check(bars === 30, `the usage chart has ${bars} bars, not 30`);
     check((await A.page.locator('#usage-summary').textContent()).trim() !== '', 'the usage summary is empty');
     check((await A.page.locator('#usage-tasks').textContent()).trim() !== '', 'the usage facts are empty');
+    // The audit log lists what Alice did: dave's certificate.
+    await A.page.locator('#audit-list .audit-row[data-action="cert.issue"]').first().waitFor();
+    await A.page.click('#audit-verify');
+    await A.page.locator('#audit-result[data-ok="true"]').waitFor();
     await shot(A.page, 'admin-health.png');
   });
 
