@@ -29,60 +29,17 @@
 // and exits with status 1.
 
 import { chromium } from 'playwright-core';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { STEP_TIMEOUT, check, current, setUp, step, steps, until } from './harness.mjs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** How long one action or wait may take. */
-const STEP_TIMEOUT = 20_000;
 /** How long the Rust side may take to install dave's certificate and start his node. */
 const HANDSHAKE_TIMEOUT = 120_000;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
-const config = JSON.parse(process.env.OUTPOST_E2E ?? 'null');
-if (!config) {
-  console.error('OUTPOST_E2E is not set: run this script through tests/tests/web_admin.rs');
-  process.exit(2);
-}
-mkdirSync(config.screenshots, { recursive: true });
-for (const name of ['failure-admin-a.png', 'failure-admin-b.png']) {
-  rmSync(join(config.screenshots, name), { force: true });
-}
-const shot = (page, name) => page.screenshot({ path: join(config.screenshots, name), fullPage: false });
-
-const steps = [];
-let current = 'start';
-/** Runs one named step, noting how long it took. */
-async function step(name, body) {
-  current = name;
-  const started = Date.now();
-  await body();
-  steps.push({ step: name, ms: Date.now() - started });
-}
-
-/** Fails unless `cond` holds. */
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** Polls `probe` (which returns [ok, description]) until ok or timeout. */
-async function until(what, probe, timeout = STEP_TIMEOUT) {
-  const started = Date.now();
-  let last = 'not checked yet';
-  for (;;) {
-    try {
-      const [ok, description] = await probe();
-      if (ok) return;
-      last = description;
-    } catch (e) {
-      last = `error: ${e.message}`;
-    }
-    if (Date.now() - started > timeout) {
-      throw new Error(`timed out after ${timeout} ms waiting until ${what}; last seen: ${last}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { config, shot } = setUp('tests/tests/web_admin.rs', ['failure-admin-a.png', 'failure-admin-b.png']);
 
 /** The member keys of the people the directory shows, sorted. */
 function shownPeople(page) {

@@ -28,61 +28,17 @@
 // with status 1.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { STEP_TIMEOUT, check, current, setUp, step, steps, until } from './harness.mjs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** How long one action or wait may take. */
-const STEP_TIMEOUT = 20_000;
 /** Delay between keystrokes when typing into the document. */
 const KEY_DELAY = 30;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
-const config = JSON.parse(process.env.OUTPOST_E2E ?? 'null');
-if (!config) {
-  console.error('OUTPOST_E2E is not set: run this script through tests/tests/web_page.rs');
-  process.exit(2);
-}
-mkdirSync(config.screenshots, { recursive: true });
-// A failure of an earlier run must not be taken for this run's.
-for (const name of ['failure-a.png', 'failure-b.png', 'failure-ws-a.log', 'failure-ws-b.log']) {
-  rmSync(join(config.screenshots, name), { force: true });
-}
-const shot = (page, name) => page.screenshot({ path: join(config.screenshots, name), fullPage: false });
-
-const steps = [];
-let current = 'start';
-/** Runs one named step, noting how long it took. */
-async function step(name, body) {
-  current = name;
-  const started = Date.now();
-  await body();
-  steps.push({ step: name, ms: Date.now() - started });
-}
-
-/** Fails unless `cond` holds. */
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** Polls `probe` (which returns [ok, description]) until ok or timeout. */
-async function until(what, probe, timeout = STEP_TIMEOUT) {
-  const started = Date.now();
-  let last = 'not checked yet';
-  for (;;) {
-    try {
-      const [ok, description] = await probe();
-      if (ok) return;
-      last = description;
-    } catch (e) {
-      last = `error: ${e.message}`;
-    }
-    if (Date.now() - started > timeout) {
-      throw new Error(`timed out after ${timeout} ms waiting until ${what}; last seen: ${last}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { config, shot } = setUp('tests/tests/web_page.rs', ['failure-a.png', 'failure-b.png', 'failure-ws-a.log', 'failure-ws-b.log']);
 
 /** Waits until the page shows a `.message .message-body` reading exactly `text`. */
 async function waitForMessage(page, who, text) {
