@@ -2,7 +2,7 @@
 // threads, reactions, pins, read receipts and search. Everything shown
 // comes from POST /api/chat actions (see node/src/chat.rs).
 
-import { chat, h, clear, onEvent, debounce, paneToggle } from './api.js';
+import { chat, post, enc, h, clear, onEvent, debounce, paneToggle } from './api.js';
 import { t, tr, trPlaceholder, trTitle, formatTime, formatBytes, showError } from './i18n.js';
 
 const QUICK_REACTIONS = ['👍', '❤️', '😄', '🎉'];
@@ -143,7 +143,33 @@ export function mount(root, ctx) {
     const body = h('div', { class: 'message-body' });
     if (m.recalled) tr(body, 'chat.recalled');
     else body.textContent = m.text;
-    el.append(body);
+    if (own && !m.recalled && editing && editing.id === m.id) {
+      const box = h('textarea', { class: 'message-edit-text', rows: '2' });
+      box.value = editing.text;
+      box.addEventListener('input', () => {
+        if (editing && editing.id === m.id) editing.text = box.value;
+      });
+      const save = tr(h('button', { type: 'button', class: 'message-edit-save' }), 'chat.editSave');
+      const cancel = tr(h('button', { type: 'button', class: 'secondary message-edit-cancel' }), 'chat.editCancel');
+      save.addEventListener('click', () => {
+        const text = box.value.trim();
+        if (!text) return;
+        editing = null;
+        ownAct(m.id, 'edit', { text });
+      });
+      cancel.addEventListener('click', () => {
+        editing = null;
+        scheduleReload();
+      });
+      box.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+          e.preventDefault();
+          save.click();
+        } else if (e.key === 'Escape') cancel.click();
+      });
+      el.append(h('div', { class: 'message-edit' }, box, h('div', { class: 'message-edit-tools' }, save, cancel)));
+      setTimeout(() => box.focus(), 0);
+    } else el.append(body);
     for (const a of m.attachments || []) {
       el.append(h('div', { class: 'attachment' }, tr(h('span'), 'chat.attachment', { name: a.name, size: formatBytes(a.bytes) })));
     }
@@ -195,6 +221,18 @@ export function mount(root, ctx) {
       const pin = tr(h('button', { type: 'button', class: 'link pin-button' }), m.pinned ? 'chat.unpin' : 'chat.pin');
       pin.addEventListener('click', () => act('pin', { message: m.id, off: !!m.pinned }));
       tools.append(pin);
+      if (own) {
+        const edit = tr(h('button', { type: 'button', class: 'link', dataset: { action: 'edit' } }), 'chat.edit');
+        edit.addEventListener('click', () => {
+          editing = { id: m.id, text: m.text || '' };
+          scheduleReload();
+        });
+        const recall = tr(h('button', { type: 'button', class: 'link', dataset: { action: 'recall' } }), 'chat.recall');
+        recall.addEventListener('click', () => {
+          if (window.confirm(t('chat.recallConfirm'))) ownAct(m.id, 'recall', {});
+        });
+        tools.append(edit, recall);
+      }
       foot.append(tools);
     }
     el.append(foot);
@@ -214,6 +252,19 @@ export function mount(root, ctx) {
       renderReplyBanner();
     });
     replyBanner.append(tr(h('span'), 'chat.replyingTo', { name: replyTo.name }), cancel);
+  }
+
+  // Editing or recalling one's own message.
+  let editing = null;
+  async function ownAct(message, what, body) {
+    if (!openId) return;
+    try {
+      await post('/api/channels/' + enc(openId) + '/messages/' + enc(message) + '/' + what, body);
+      showError(detailError, null);
+    } catch (e) {
+      showError(detailError, e);
+    }
+    scheduleReload();
   }
 
   async function act(action, fields) {

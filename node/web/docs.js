@@ -597,13 +597,35 @@ export function mount(root, ctx) {
   const historyView = h('div', { id: 'history-view', class: 'history-view', hidden: true });
   const historyError = h('p', { class: 'error', hidden: true });
   const history = h('aside', { id: 'history', class: 'history', hidden: true }, tr(h('h3'), 'docs.history'), historyError, historyList, historyView);
+  // Sharing, folder, title and trash of the open document.
+  const shareBtn = tr(h('button', { id: 'doc-share', type: 'button', class: 'secondary', 'aria-expanded': 'false' }), 'docs.share');
+  const mg = {
+    readers: trPlaceholder(h('input', { id: 'doc-share-readers', type: 'text', autocomplete: 'off' }), 'docs.principals'),
+    writers: trPlaceholder(h('input', { id: 'doc-share-writers', type: 'text', autocomplete: 'off' }), 'docs.principals'),
+    save: tr(h('button', { id: 'doc-share-save', type: 'button' }), 'docs.shareSave'),
+    folder: trPlaceholder(h('input', { id: 'doc-folder', type: 'text', maxlength: '200', autocomplete: 'off' }), 'docs.folder'),
+    move: tr(h('button', { id: 'doc-move', type: 'button', class: 'secondary' }), 'docs.move'),
+    title: trPlaceholder(h('input', { id: 'doc-title-input', type: 'text', maxlength: '200', autocomplete: 'off' }), 'docs.newTitle'),
+    rename: tr(h('button', { id: 'doc-rename', type: 'button', class: 'secondary' }), 'docs.rename'),
+    trash: tr(h('button', { id: 'doc-trash', type: 'button', class: 'danger' }), 'docs.trash'),
+    error: h('p', { id: 'doc-manage-error', class: 'error', hidden: true }),
+  };
+  const manage = h('div', { id: 'doc-manage', class: 'doc-manage', hidden: true },
+    mg.error,
+    h('label', { class: 'field' }, tr(h('span', { class: 'field-name' }), 'docs.readers'), mg.readers),
+    h('label', { class: 'field' }, tr(h('span', { class: 'field-name' }), 'docs.writers'), mg.writers),
+    h('div', { class: 'inline-form' }, mg.save),
+    tr(h('p', { class: 'hint' }), 'docs.principalsHint'),
+    h('div', { class: 'inline-form' }, mg.folder, mg.move),
+    h('div', { class: 'inline-form' }, mg.title, mg.rename),
+    h('div', { class: 'inline-form' }, mg.trash));
   const head = h('header', { class: 'detail-head' },
     h('div', { class: 'detail-heading' }, ui.title, ui.space),
-    h('div', { class: 'detail-tools' }, ui.viewOnly, ui.conn, ui.saveState, historyBtn));
+    h('div', { class: 'detail-tools' }, ui.viewOnly, ui.conn, ui.saveState, shareBtn, historyBtn));
   const placeholder = tr(h('p', { class: 'placeholder' }), 'docs.pick');
   const detailError = h('p', { class: 'error', hidden: true });
   const body = h('div', { class: 'doc-body' }, h('div', { class: 'editor-wrap' }, ui.presence, ui.note, ui.editor), history);
-  const detail = h('section', { class: 'detail-pane' }, head, detailError, placeholder, body);
+  const detail = h('section', { class: 'detail-pane' }, head, manage, detailError, placeholder, body);
   const view = h('div', { class: 'split docs' }, listPane, detail);
   root.append(view);
 
@@ -798,6 +820,67 @@ export function mount(root, ctx) {
     }
   }
 
+  // Managing the open document.
+  let manageOpen = false;
+  const splitList = (v) => v.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+  function openEntry() {
+    return entries.find((e) => openId && e.id.startsWith(openId)) || null;
+  }
+  function fillManage() {
+    const e = openEntry();
+    if (!e) return;
+    const space = e.space || {};
+    mg.readers.value = (space.readers || []).join(', ');
+    mg.writers.value = (space.writers || []).join(', ');
+    mg.folder.value = e.folder || '';
+    mg.title.value = e.title || '';
+  }
+  function setManageOpen(on) {
+    manageOpen = on;
+    manage.hidden = !on;
+    shareBtn.setAttribute('aria-expanded', String(on));
+    showError(mg.error, null);
+    if (on) fillManage();
+  }
+  shareBtn.addEventListener('click', () => setManageOpen(!manageOpen));
+  async function manageAct(btn, path, body) {
+    const id = openId;
+    if (!id) return;
+    btn.disabled = true;
+    try {
+      await post('/api/docs/' + enc(id) + path, body);
+      showError(mg.error, null);
+      await loadList();
+      if (openId === id && manageOpen) fillManage();
+      return true;
+    } catch (e) {
+      showError(mg.error, e);
+      return false;
+    } finally {
+      btn.disabled = false;
+    }
+  }
+  mg.save.addEventListener('click', () => manageAct(mg.save, '/share', {
+    readers: splitList(mg.readers.value),
+    writers: splitList(mg.writers.value),
+  }));
+  mg.move.addEventListener('click', () => manageAct(mg.move, '/move', { folder: mg.folder.value.trim() }));
+  mg.rename.addEventListener('click', () => {
+    const title = mg.title.value.trim();
+    if (!title) {
+      mg.title.focus();
+      return;
+    }
+    manageAct(mg.rename, '/meta', { title });
+  });
+  mg.trash.addEventListener('click', async () => {
+    if (!window.confirm(t('docs.trashConfirm'))) return;
+    if (await manageAct(mg.trash, '/meta', { trashed: true })) {
+      setManageOpen(false);
+      ctx.navigate(null);
+    }
+  });
+
   // Opening a document.
   function openDoc(id) {
     if (editor) {
@@ -818,6 +901,7 @@ export function mount(root, ctx) {
     ui.editor.dataset.synced = 'false';
     ui.editor.disabled = true;
     showError(detailError, null);
+    setManageOpen(false);
     setOpenVisible(!!id);
     for (const b of list.querySelectorAll('[data-doc]')) b.classList.toggle('active', !!id && b.dataset.doc.startsWith(id));
     if (!id) return;

@@ -229,6 +229,43 @@ try {
     await shot(B.page, 'chat-b.png');
   });
 
+  // A edits one of its messages and recalls another; B sees both.
+  const chatEdit = `to be edited ${stamp}`;
+  const chatEdited = `edited by A ${stamp}`;
+  const chatRecall = `to be recalled ${stamp}`;
+  await step('chat edit and recall', async () => {
+    for (const text of [chatEdit, chatRecall]) {
+      await send(A.page, text);
+      await waitForMessage(A.page, 'A (the sender)', text);
+      await waitForMessage(B.page, 'B', text);
+    }
+    const idOf = (text) => A.page.evaluate((t) => {
+      const m = [...document.querySelectorAll('.message')].find((x) => x.querySelector('.message-body')?.textContent.trim() === t);
+      return m ? m.dataset.messageId : null;
+    }, text);
+    const editId = await idOf(chatEdit);
+    const recallId = await idOf(chatRecall);
+    check(editId && recallId, 'A shows no id on its messages');
+    await A.page.click(`.message[data-message-id="${editId}"] [data-action=edit]`);
+    await A.page.fill('.message-edit-text', chatEdited);
+    await A.page.click('.message-edit-save');
+    await waitForMessage(B.page, 'B', chatEdited);
+    await until('B marks the message edited', async () => {
+      const marked = await B.page.locator(`.message[data-message-id="${editId}"] .edited`).count();
+      return [marked === 1, `${marked} .edited marks on it`];
+    });
+    A.page.once('dialog', (d) => d.accept());
+    await A.page.click(`.message[data-message-id="${recallId}"] [data-action=recall]`);
+    await until('B shows the message recalled', async () => {
+      const n = await B.page.locator(`.message.recalled[data-message-id="${recallId}"]`).count();
+      return [n === 1, `${n} recalled messages with its id`];
+    });
+    check((await B.page.locator(`.message[data-message-id="${recallId}"] [data-action]`).count()) === 0,
+      'B is offered to edit or recall A\'s message');
+    await shot(A.page, 'chat-edit-a.png');
+    await shot(B.page, 'chat-edit-b.png');
+  });
+
   await step('open document', async () => {
     await Promise.all([openDoc(A.page), openDoc(B.page)]);
     await until('both editors are synced', async () => {
@@ -281,6 +318,32 @@ try {
       return [n >= 2, `${n} .history-item elements`];
     });
     await shot(A.page, 'history.png');
+  });
+
+  // A moves the document into a folder and renames it; B's list follows.
+  const docTitle = `Meeting notes ${stamp}`;
+  await step('document folder and title', async () => {
+    await A.page.click('#doc-share');
+    await A.page.waitForSelector('#doc-manage:not([hidden])');
+    await A.page.fill('#doc-folder', 'Minutes');
+    await A.page.click('#doc-move');
+    await until('A lists the document under Minutes', async () => {
+      const n = await A.page.locator(`#doc-list .group[data-folder="Minutes"] [data-doc="${config.doc}"]`).count();
+      return [n === 1, `${n} entries`];
+    });
+    await A.page.fill('#doc-title-input', docTitle);
+    await A.page.click('#doc-rename');
+    await until('A shows the new title', async () => {
+      const title = (await A.page.locator('#doc-title').textContent()) ?? '';
+      return [title === docTitle, `#doc-title is ${JSON.stringify(title)}`];
+    });
+    await shot(A.page, 'doc-share.png');
+    await until('B lists the document under Minutes with its new name', async () => {
+      const item = B.page.locator(`#doc-list .group[data-folder="Minutes"] [data-doc="${config.doc}"] .item-name`);
+      const names = await item.allTextContents();
+      return [names.length === 1 && names[0] === docTitle, `B's entries there: ${JSON.stringify(names)}`];
+    });
+    await A.page.click('#doc-share');
   });
 
   // A makes a project in the page; B, already on the projects screen,
