@@ -458,6 +458,7 @@ class LiveEditor {
     if (!m.title) tr(ui.title, 'docs.untitled');
     else delete ui.title.dataset.i18n;
     ui.viewOnly.hidden = this.canWrite;
+    if (ui.share) ui.share.hidden = !this.canWrite;
     ui.saveState.hidden = !this.canWrite;
     ui.editor.disabled = !this.canWrite;
     ui.editor.readOnly = !this.canWrite;
@@ -824,7 +825,8 @@ export function mount(root, ctx) {
   let manageOpen = false;
   const splitList = (v) => v.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
   function openEntry() {
-    return entries.find((e) => openId && e.id.startsWith(openId)) || null;
+    const mine = entries.filter((e) => openId && e.id.startsWith(openId));
+    return mine.find((e) => !e.trashed && !e.deleted) || mine[0] || null;
   }
   function fillManage() {
     const e = openEntry();
@@ -842,16 +844,20 @@ export function mount(root, ctx) {
     showError(mg.error, null);
     if (on) fillManage();
   }
+  ui.share = shareBtn;
+  shareBtn.hidden = true;
   shareBtn.addEventListener('click', () => setManageOpen(!manageOpen));
   async function manageAct(btn, path, body) {
     const id = openId;
     if (!id) return;
     btn.disabled = true;
     try {
-      await post('/api/docs/' + enc(id) + path, body);
+      const r = await post('/api/docs/' + enc(id) + path, body);
       showError(mg.error, null);
       await loadList();
-      if (openId === id && manageOpen) fillManage();
+      // Sharing or moving into another space copies the document: follow it.
+      if (r && typeof r.id === 'string' && openId === id && !r.id.startsWith(id)) ctx.navigate(r.id);
+      else if (openId === id && manageOpen) fillManage();
       return true;
     } catch (e) {
       showError(mg.error, e);
@@ -902,6 +908,7 @@ export function mount(root, ctx) {
     ui.editor.disabled = true;
     showError(detailError, null);
     setManageOpen(false);
+    shareBtn.hidden = true;
     setOpenVisible(!!id);
     for (const b of list.querySelectorAll('[data-doc]')) b.classList.toggle('active', !!id && b.dataset.doc.startsWith(id));
     if (!id) return;

@@ -12,9 +12,14 @@
 // (`login` is the node's url + "/login?token=" + its token.) Browser A
 // uses node a, browser B node b. The steps: the page and the API refuse a
 // browser without the token; a chat message from each reaches the other;
+// A edits one of its messages and recalls another, and B sees the new
+// text marked edited and the other recalled;
 // both type into one document at the same time and end with the same
 // text holding both sentences whole; the document's history lists the
-// changes; a project made in A shows in B's list; a card added on A's
+// changes; A moves the document into the folder "Minutes" and renames it,
+// and B's list shows it there under the new name; A shares a new document
+// with B as a reader only, and B's page says "View only"; a project made
+// in A shows in B's list; a card added on A's
 // board shows on B's, A drags it onto another column (a real HTML5 drop)
 // and B's board shows it there, B comments on it and A sees the comment;
 // and the page at phone width, where B moves a card with the task
@@ -344,6 +349,49 @@ try {
       return [names.length === 1 && names[0] === docTitle, `B's entries there: ${JSON.stringify(names)}`];
     });
     await A.page.click('#doc-share');
+  });
+
+  // A shares a new document with B as a reader only; B's page says so.
+  await step('document view only', async () => {
+    const keyOf = (page) => page.evaluate(async () => (await (await import('/web/api.js')).get('/api/status')).member);
+    const [aKey, bKey] = [await keyOf(A.page), await keyOf(B.page)];
+    check(aKey && bKey, 'no member keys in /api/status');
+    const title = `For ben only ${stamp}`;
+    await A.page.fill('#new-doc-title', title);
+    await A.page.click('#new-doc');
+    await until('A opens the new document', async () => {
+      const shown = (await A.page.locator('#doc-title').textContent()) ?? '';
+      return [shown === title, `#doc-title is ${JSON.stringify(shown)}`];
+    });
+    const spaceOf = () => A.page.locator('#doc-list .group:has([data-doc].active)').getAttribute('data-space');
+    const before = await spaceOf();
+    await A.page.click('#doc-share');
+    await A.page.fill('#doc-share-readers', `member:${bKey}`);
+    await A.page.fill('#doc-share-writers', `member:${aKey}`);
+    await A.page.click('#doc-share-save');
+    let shared = null;
+    await until('A lists the document in its own space', async () => {
+      const shown = A.page.locator('#doc-manage-error:not([hidden])');
+      const error = (await shown.count()) ? await shown.textContent() : null;
+      check(!error, `A's share panel says ${error}`);
+      const item = A.page.locator('#doc-list [data-doc].active');
+      shared = (await item.count()) === 1 ? await item.getAttribute('data-doc') : null;
+      const space = shared ? await spaceOf() : null;
+      return [shared !== null && space !== before, `the open entry ${shared} is in space ${space} (was ${before})`];
+    });
+    const item = B.page.locator(`#doc-list [data-doc="${shared}"]`);
+    await until('B lists the shared document', async () => [(await item.count()) === 1, 'not listed yet']);
+    await item.click();
+    await B.page.waitForSelector('#doc-title');
+    await until('B sees the document as view only', async () => {
+      const badge = await B.page.locator('.detail-tools .view-only:not([hidden])').count();
+      const text = badge ? await B.page.locator('.detail-tools .view-only').textContent() : '';
+      return [badge === 1 && text === 'View only', `${badge} badges reading ${JSON.stringify(text)}`];
+    });
+    check(!(await B.page.locator('#doc-share').isVisible()), 'B, a reader only, is offered the share panel');
+    await shot(B.page, 'doc-view-only.png');
+    await openDoc(A.page);
+    await openDoc(B.page);
   });
 
   // A makes a project in the page; B, already on the projects screen,
