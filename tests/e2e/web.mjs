@@ -507,6 +507,12 @@ try {
     await B.page.setViewportSize(PHONE);
     await B.page.waitForSelector('#editor');
     await shot(B.page, 'phone-doc.png');
+    await B.page.click('#doc-share');
+    await B.page.waitForSelector('#doc-manage:not([hidden])');
+    const overflow = await B.page.$eval('#doc-manage', (el) => el.scrollWidth - el.clientWidth);
+    check(overflow <= 1, `the share panel is ${overflow}px wider than the phone's screen`);
+    await shot(B.page, 'phone-doc-share.png');
+    await B.page.click('#doc-share');
     await openChannel(B.page);
     await waitForMessage(B.page, 'B at phone width', chatB);
     await shot(B.page, 'phone-chat.png');
