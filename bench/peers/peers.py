@@ -642,9 +642,17 @@ def outpost_doc_scenario(procs, binary, work, cfg, results):
             raise BenchError(f"outpost a saved {len(saved.get('changes', []))} of {cfg['changes']} changes: {saved}")
     made_s = time.monotonic() - making
     expected = {}
+    export = work / "outpost-docs-export"
+    export.mkdir()
     for d, did in enumerate(ids):
         shown = a.get(f"/api/docs/{did}")
         expected[did] = (shown["heads"], len(shown["body"]))
+        # The same document as Automerge bytes, for the automerge-repo side.
+        status, saved = request(a.api_port, "GET", f"/api/docs/{did}/export?format=automerge",
+                                headers={"Authorization": f"Bearer {a.token}"})
+        if status != 200:
+            raise BenchError(f"outpost a: exporting document {did} answered {status}: {saved[:300]!r}")
+        (export / f"{d:06}.automerge").write_bytes(saved)
     audited = len(a.post("/api/audit", {"action": "list"}).get("entries", []))
     total = a.envelopes() - audited
     log(f"outpost: {cfg['docs']} documents x {cfg['changes']} changes made through the API in {made_s:.1f} s; "
@@ -685,26 +693,29 @@ def outpost_doc_scenario(procs, binary, work, cfg, results):
     if bad:
         raise BenchError(f"Outpost has sockets off 127.0.0.1: {bad}")
     results["outpost"]["docs"] = {"runs": figures, "made_s": made_s, "envelopes": total}
+    return export
 
 
 # ---------------------------------------------------------------- automerge-repo
 
 
-def automerge_scenario(procs, work, cfg, results):
+def automerge_scenario(procs, work, cfg, export, results):
     node = shutil.which("node")
     if not node:
         raise BenchError("node (Node.js) is not on PATH; install Node.js 18 or later")
     data = work / "automerge-server"
     docs_json = work / "automerge-docs.json"
     seed = subprocess.run(
-        [node, "seed.mjs", "--dir", str(data), "--docs", str(cfg["docs"]), "--changes", str(cfg["changes"]),
-         "--out", str(docs_json)],
+        [node, "seed.mjs", "--dir", str(data), "--import", str(export), "--out", str(docs_json)],
         cwd=AUTOMERGE_DIR, capture_output=True, text=True, check=False,
     )
     if seed.returncode != 0:
         raise BenchError(f"automerge-repo seed.mjs failed: {seed.stderr[-2000:]}")
     seeded = json.loads(seed.stdout.strip().splitlines()[-1])
-    log(f"automerge-repo: {cfg['docs']} documents x {cfg['changes']} changes made and flushed in {seeded['seconds']:.1f} s")
+    if seeded["docs"] != cfg["docs"]:
+        raise BenchError(f"automerge-repo seed.mjs imported {seeded['docs']} documents, not {cfg['docs']}")
+    log(f"automerge-repo: {seeded['docs']} documents ({seeded['changes']} changes) imported and flushed in "
+        f"{seeded['seconds']:.1f} s")
     port = free_port()
     server = procs.start(
         "automerge-repo sync server",
@@ -744,7 +755,8 @@ def automerge_scenario(procs, work, cfg, results):
             if bad:
                 raise BenchError(f"the automerge-repo server has sockets off 127.0.0.1: {bad}")
     procs.stop(server)
-    results["automerge"] = {"runs": runs, "seed_s": seeded["seconds"], "version": version}
+    results["automerge"] = {"runs": runs, "seed_s": seeded["seconds"], "version": version,
+                            "changes": seeded["changes"]}
 
 
 # ---------------------------------------------------------------- figures
@@ -826,7 +838,9 @@ def build_figures(cfg, results):
             f"all. Outpost: {op['docs']['envelopes']} envelopes, made through A's API ({op['docs']['made_s']:.1f} s, "
             f"one `appends` request per document); the time runs from starting B's `outpost up` (dialling A) and "
             f"includes B's start-up (API up after {', '.join(f'{r[2]:.2f}' for r in o_runs)} s). automerge-repo: "
-            f"server restarted from its file-system storage (seeded in {am.get('seed_s', 0):.1f} s); the peer "
+            f"the same documents (exported from A as Automerge bytes, {am.get('changes', 0)} changes in all) "
+            f"imported into a Repo on the file-system storage adapter and flushed ({am.get('seed_s', 0):.1f} s), "
+            f"then the sync server started from that storage; the peer "
             f"process asks for every id, waits until each has the seeded heads and flushes its own storage; timed "
             f"from connecting (synced {fmt_runs([r['synced_s'] for r in am_runs])} s, flushed "
             f"{fmt_runs([r['flushed_s'] for r in am_runs])} s, whole process {fmt_runs([r['wall_s'] for r in am_runs])} s)."
@@ -888,8 +902,8 @@ def main():
             syncthing_scenarios(procs, opts.work, cfg, files, results)
             outpost_file_scenarios(procs, opts.outpost, opts.work, cfg, files, results)
         if "docs" in want:
-            automerge_scenario(procs, opts.work, cfg, results)
-            outpost_doc_scenario(procs, opts.outpost, opts.work, cfg, results)
+            export = outpost_doc_scenario(procs, opts.outpost, opts.work, cfg, results)
+            automerge_scenario(procs, opts.work, cfg, export, results)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
