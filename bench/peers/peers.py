@@ -45,6 +45,8 @@ SMALL_MIN, SMALL_MAX = 1_000, 10_000
 # Concurrent requests a client of the Outpost API keeps in flight when it
 # saves many files or reads many documents.
 API_WORKERS = 8
+# Concurrent writers making the documents on Outpost node A.
+MAKE_WORKERS = 4
 SCENARIOS = ("file-big", "small-files", "docs")
 
 
@@ -630,16 +632,20 @@ def outpost_doc_scenario(procs, binary, work, cfg, results):
     a, members = outpost_org(procs, binary, work, "docs-a", [f"docs-b{k}" for k in range(runs)])
     a.up()
     making = time.monotonic()
-    ids = []
-    for d in range(cfg["docs"]):
-        made = a.post("/api/docs", {"title": f"Doc {d}"})
-        ids.append(made["id"])
-    # One request per document, each text its own change (`appends`).
-    for d, did in enumerate(ids):
+
+    def make(d):
+        # One request to create, one for its changes (`appends`: each text
+        # its own change, stored in one transaction).
+        did = a.post("/api/docs", {"title": f"Doc {d}"})["id"]
         texts = [changetext(d, c) for c in range(cfg["changes"])]
         saved = a.post(f"/api/docs/{did}", {"appends": texts})
         if len(saved.get("changes", [])) != cfg["changes"]:
             raise BenchError(f"outpost a saved {len(saved.get('changes', []))} of {cfg['changes']} changes: {saved}")
+        return did
+
+    # Several writers at once, as several users (or tabs) would.
+    with concurrent.futures.ThreadPoolExecutor(MAKE_WORKERS) as pool:
+        ids = list(pool.map(make, range(cfg["docs"])))
     made_s = time.monotonic() - making
     expected = {}
     export = work / "outpost-docs-export"
@@ -836,12 +842,14 @@ def build_figures(cfg, results):
         notes_common = (
             f"{d} documents of {c} changes (appends of ~100 characters) on one node; an empty peer fetches them "
             f"all. Outpost: {op['docs']['envelopes']} envelopes, made through A's API ({op['docs']['made_s']:.1f} s, "
-            f"one `appends` request per document); the time runs from starting B's `outpost up` (dialling A) and "
+            f"one `appends` request per document, {MAKE_WORKERS} writers at once); the time runs from starting B's `outpost up` (dialling A) and "
             f"includes B's start-up (API up after {', '.join(f'{r[2]:.2f}' for r in o_runs)} s). automerge-repo: "
             f"the same documents (exported from A as Automerge bytes, {am.get('changes', 0)} changes in all) "
             f"imported into a Repo on the file-system storage adapter and flushed ({am.get('seed_s', 0):.1f} s), "
             f"then the sync server started from that storage; the peer "
-            f"process asks for every id, waits until each has the seeded heads and flushes its own storage; timed "
+            f"process asks for every id ({am_runs[0]['concurrency'] if am_runs else '?'} at a time; documents asked again after "
+            f"the repo's 60 s request timeout: {', '.join(str(r['retries']) for r in am_runs)}), waits until each has "
+            f"the seeded heads and flushes its own storage; timed "
             f"from connecting (synced {fmt_runs([r['synced_s'] for r in am_runs])} s, flushed "
             f"{fmt_runs([r['flushed_s'] for r in am_runs])} s, whole process {fmt_runs([r['wall_s'] for r in am_runs])} s)."
         )

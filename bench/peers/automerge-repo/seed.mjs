@@ -1,6 +1,6 @@
 // Fills a Repo on the file-system storage adapter (the storage the sync
 // server then starts from), flushes it, checks that every document loads
-// back from that directory, and writes the documents' ids, heads, change
+// back from that directory (a sample), and writes the documents' ids, heads, change
 // counts and sizes to --out (what the peer must end up with).
 //
 // Either imports saved Automerge documents (every file in --import, e.g.
@@ -66,10 +66,11 @@ await new Promise(resolve => setTimeout(resolve, 500))
 await repo.shutdown()
 const seconds = (performance.now() - started) / 1000
 
-// Check what the server will start from: every document loads from the
-// storage directory with the heads it was made with.
+// Check what the server will start from: documents load from the storage
+// directory with the heads they were made with (every 25th and the last:
+// loading them all costs as much as making them; the peer checks all).
 const check = new Repo({ storage: new NodeFSStorageAdapter(a.dir), network: [], peerId: "checker" })
-for (const m of made) {
+for (const m of made.filter((_, i) => i % 25 === 0 || i === made.length - 1)) {
   const handle = await check.find(m.id)
   const heads = A.getHeads(handle.doc())
   if (heads.join() !== m.heads.join()) {
