@@ -1131,9 +1131,9 @@ impl Network {
                 message_id,
                 message,
             }) => {
-                let check = if !self.admitted.contains_key(&propagation_source) {
-                    Check::Ignore
-                } else if self.throttled(propagation_source) {
+                // Not admitted (nothing flows before admission), or
+                // throttled (dropped unread, counted in `throttled`).
+                let check = if !self.admitted.contains_key(&propagation_source) || self.throttled(propagation_source) {
                     Check::Ignore
                 } else {
                     match self.following.get(&message.topic) {
