@@ -319,6 +319,14 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError
         gossip_no_peers: c.gossip_no_peers.load(Relaxed),
         gossip_failed: c.gossip_failed.load(Relaxed),
         gossip_received: c.gossip_received.load(Relaxed),
+        gossip_rejected: c.gossip_rejected.load(Relaxed),
+        offences: c.offences.load(Relaxed),
+        throttled_total: c.peers_throttled.load(Relaxed),
+        banned_total: c.peers_banned.load(Relaxed),
+        throttled_dropped: c.throttled_dropped.load(Relaxed),
+        banned_refused: c.banned_refused.load(Relaxed),
+        throttled_now: c.throttled_now.load(Relaxed),
+        banned_now: c.banned_now.load(Relaxed),
         started: shared.started_at(),
         ..Default::default()
     };

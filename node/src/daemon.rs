@@ -44,6 +44,14 @@ const PULL_RETRY: Duration = Duration::from_millis(500);
 const API_DRAIN_MAX: Duration = Duration::from_secs(2);
 /// Most responder sessions kept at once.
 pub const RESPONDER_SESSIONS_MAX: usize = 256;
+/// Most responder sessions kept at once for one peer (each holds a copy
+/// of a sync view).
+pub const RESPONDER_SESSIONS_PER_PEER_MAX: usize = 8;
+/// Most sync requests of one peer answered at once; more are dropped
+/// unanswered (the peer's session retries or ends).
+pub const SYNC_ANSWERS_PER_PEER_MAX: usize = 4;
+/// Most offences one delivery counts against the peer that sent it.
+const OFFENCES_PER_DELIVERY_MAX: usize = 64;
 /// How long start-up waits for every listen address to be reported before
 /// it writes `api.json` (later changes rewrite it).
 pub const LISTEN_WAIT_MAX: Duration = Duration::from_secs(2);
@@ -88,6 +96,9 @@ pub enum NodeEvent {
 pub const GOSSIP_QUEUE_MAX: usize = 16_384;
 /// Gossiped changes stored in one batch (one durable commit), at most.
 pub const GOSSIP_BATCH_MAX: usize = 1024;
+/// Gossiped changes passed on by one peer waiting to be stored, at most:
+/// one peer cannot fill the whole queue.
+pub const GOSSIP_QUEUE_PER_PEER_MAX: usize = 4096;
 
 /// Stores gossiped changes as they queue up: everything waiting at once in
 /// one batch (one verification pass and one durable commit), then pulls
@@ -99,6 +110,17 @@ async fn gossip_batches(shared: Arc<Shared>, mut rx: tokio::sync::mpsc::Receiver
             match rx.try_recv() {
                 Ok(next) => batch.push(next),
                 Err(_) => break,
+            }
+        }
+        {
+            let mut queued = shared.gossip_queued.lock().expect("never poisoned");
+            for (peer, _) in &batch {
+                if let Some(n) = queued.get_mut(peer) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        queued.remove(peer);
+                    }
+                }
             }
         }
         let checks: Vec<(PeerId, bool, Vec<[u8; 32]>)> = batch
@@ -182,6 +204,12 @@ pub struct PublicApi {
 pub struct Shared {
     /// Gossiped changes on their way to [`gossip_batches`].
     gossip_in: tokio::sync::mpsc::Sender<(PeerId, Item)>,
+    /// How many of them each peer passed on (at most
+    /// [`GOSSIP_QUEUE_PER_PEER_MAX`]).
+    gossip_queued: Mutex<HashMap<PeerId, usize>>,
+    /// Sync requests being answered, per peer (at most
+    /// [`SYNC_ANSWERS_PER_PEER_MAX`]).
+    answering: Mutex<HashMap<PeerId, usize>>,
     /// Documents open in live editors, each with its latest snapshot.
     pub live: crate::api::live::Hub,
     /// The member's view of the org; one writer at a time.
@@ -200,7 +228,9 @@ pub struct Shared {
     pub token: String,
     /// Encrypted files.
     pub blobs: crate::blobs::Blobs,
-    responders: Mutex<HashMap<SessionId, (Session, MemView, Instant)>>,
+    /// Sessions this node answers: the peer, the session, its view, when
+    /// it was last used.
+    responders: Mutex<HashMap<SessionId, Responder>>,
     events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
     /// [`Shared::started_at`].
@@ -224,6 +254,10 @@ pub struct Shared {
     committer: Committer,
     _committer_thread: CommitterThread,
 }
+
+/// A sync session this node answers: whose, the session, its view, and
+/// when it was last used.
+type Responder = (PeerId, Session, MemView, Instant);
 
 /// Sync sessions this node initiated with one peer.
 #[derive(Debug, Default)]
@@ -717,15 +751,47 @@ impl Shared {
         };
         // Stored in batches by `gossip_batches`: one durable commit for
         // whatever arrived meanwhile, not one per message.
+        {
+            let mut queued = self.gossip_queued.lock().expect("never poisoned");
+            let n = queued.entry(peer).or_default();
+            if *n >= GOSSIP_QUEUE_PER_PEER_MAX {
+                self.metrics
+                    .gossip_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return tracing::warn!(%peer, "dropping a gossiped change: {GOSSIP_QUEUE_PER_PEER_MAX} from this peer wait to be stored (sync brings it later)");
+            }
+            *n += 1;
+        }
         match self.gossip_in.try_send((peer, item)) {
             Ok(()) => {}
             Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                self.unqueue(peer);
                 self.metrics
                     .gossip_dropped
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(%peer, "dropping a gossiped change: {GOSSIP_QUEUE_MAX} wait to be stored (sync brings it later)");
             }
-            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => self.unqueue(peer),
+        }
+    }
+
+    /// Takes back one change counted in [`Shared::gossip_queued`] that did
+    /// not enter the queue.
+    fn unqueue(&self, peer: PeerId) {
+        let mut queued = self.gossip_queued.lock().expect("never poisoned");
+        if let Some(n) = queued.get_mut(&peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                queued.remove(&peer);
+            }
+        }
+    }
+
+    /// Counts against `peer` the items of one delivery it sent that were
+    /// refused ([`outpost_net::limits`]).
+    fn offend_for(&self, peer: PeerId, refused: &[outpost_net::Offence]) {
+        for offence in refused.iter().take(OFFENCES_PER_DELIVERY_MAX) {
+            self.client.offend(peer, *offence);
         }
     }
 
@@ -758,9 +824,9 @@ impl Shared {
 
     /// Stores delivered items and refreshes what depends on them;
     /// `learnt_by_sync` items new to this node are passed on by gossip.
-    async fn deliver(self: &Arc<Self>, items: Vec<Item>, learnt_by_sync: bool) {
+    async fn deliver(self: &Arc<Self>, items: Vec<Item>, learnt_by_sync: bool) -> Vec<outpost_net::Offence> {
         if items.is_empty() {
-            return;
+            return Vec::new();
         }
         let docs: HashMap<[u8; 32], ([u8; 32], [u8; 16])> = items
             .iter()
@@ -794,8 +860,10 @@ impl Shared {
                 Ok(counts)
             })
             .await;
+        let mut refused = Vec::new();
         match result {
-            Ok(counts) => {
+            Ok(mut counts) => {
+                refused = std::mem::take(&mut counts.refused);
                 tracing::debug!(
                     "stored {} op(s) and {} envelope(s) from peers",
                     counts.ops,
@@ -820,6 +888,7 @@ impl Shared {
         // (from peers or our own key stewardship) are. What came from peers
         // is durable already: nothing to sync.
         let _ = self.publish().await;
+        refused
     }
 
     /// One anti-entropy session with `peer`, as initiator; returns its
@@ -858,7 +927,8 @@ impl Shared {
             for item in &items {
                 let _ = view.insert(item.clone());
             }
-            self.deliver(items, true).await;
+            let refused = self.deliver(items, true).await;
+            self.offend_for(peer, &refused);
             let Some(msg) = next else {
                 let stats = session.stats().clone();
                 let ended = std::time::SystemTime::now()
@@ -921,13 +991,21 @@ impl Shared {
             Ok(msg) => msg,
             Err(e) => {
                 tracing::warn!(%peer, "dropping a malformed sync frame of {} bytes: {e}", data.len());
+                self.client.offend(peer, outpost_net::Offence::Malformed);
                 return Vec::new();
             }
         };
         let id = msg.session();
-        let existing = self.responders.lock().expect("never poisoned").remove(&id);
+        let existing = {
+            let mut responders = self.responders.lock().expect("never poisoned");
+            // Only the peer that started a session continues it.
+            match responders.get(&id) {
+                Some((owner, ..)) if *owner == peer => responders.remove(&id),
+                _ => None,
+            }
+        };
         let (mut session, mut view) = match existing {
-            Some((s, v, _)) => (s, v),
+            Some((_, s, v, _)) => (s, v),
             None => {
                 let principal = self.gate.admitted(&peer);
                 match self.with_local(move |l, _| view_for(l, principal.as_ref())).await {
@@ -952,12 +1030,16 @@ impl Shared {
         for item in &items {
             let _ = view.insert(item.clone());
         }
-        self.deliver(items, true).await;
+        let refused = self.deliver(items, true).await;
+        self.offend_for(peer, &refused);
         if !session.is_finished() {
             let mut responders = self.responders.lock().expect("never poisoned");
-            responders.retain(|_, (_, _, at)| at.elapsed() < Duration::from_secs(300));
-            if responders.len() < RESPONDER_SESSIONS_MAX {
-                responders.insert(id, (session, view, Instant::now()));
+            responders.retain(|_, (.., at)| at.elapsed() < Duration::from_secs(300));
+            let of_peer = responders.values().filter(|(owner, ..)| *owner == peer).count();
+            if responders.len() < RESPONDER_SESSIONS_MAX && of_peer < RESPONDER_SESSIONS_PER_PEER_MAX {
+                responders.insert(id, (peer, session, view, Instant::now()));
+            } else {
+                tracing::debug!(%peer, "not keeping a sync session: {of_peer} of this peer's are kept");
             }
         }
         reply
@@ -1067,6 +1149,8 @@ pub async fn run(
         integrations: crate::api::integrations::Integrations::default(),
         metrics,
         gossip_in,
+        gossip_queued: Mutex::new(HashMap::new()),
+        answering: Mutex::new(HashMap::new()),
     });
     match shared.with_local(|l, _| Ok((l.api_tokens()?, l.webhooks()?))).await {
         Ok((tokens, hooks)) => {
@@ -1181,9 +1265,32 @@ pub async fn run(
                     });
                 }
                 Some(Event::Request { proto: Proto::Sync, peer, data, channel }) => {
+                    let busy = {
+                        let mut answering = shared.answering.lock().expect("never poisoned");
+                        let n = answering.entry(peer).or_default();
+                        let busy = *n >= SYNC_ANSWERS_PER_PEER_MAX;
+                        if !busy {
+                            *n += 1;
+                        }
+                        busy
+                    };
+                    if busy {
+                        // Dropping the channel closes the stream unanswered.
+                        tracing::warn!(%peer, "dropping a sync request: {SYNC_ANSWERS_PER_PEER_MAX} of this peer's are being answered");
+                        continue;
+                    }
                     let s = shared.clone();
                     tokio::spawn(async move {
                         let reply = s.answer(peer, data).await;
+                        {
+                            let mut answering = s.answering.lock().expect("never poisoned");
+                            if let Some(n) = answering.get_mut(&peer) {
+                                *n = n.saturating_sub(1);
+                                if *n == 0 {
+                                    answering.remove(&peer);
+                                }
+                            }
+                        }
                         let _ = s.client.respond(Proto::Sync, channel, reply).await;
                     });
                 }

@@ -8,6 +8,7 @@ use libp2p::PeerId;
 use outpost_identity::keys::peer_id_of;
 use outpost_identity::request::Bundle;
 use outpost_identity::{AuthState, Body, PublicKey, RoleCert};
+use outpost_net::{Check, Offence, Topic};
 use std::sync::RwLock;
 
 /// The node's gate, shared with the network loop.
@@ -98,9 +99,76 @@ impl OrgGate {
     }
 }
 
+/// The offence of an item that did not decode.
+fn decode_offence(e: &outpost_identity::signed::DecodeError) -> Offence {
+    match e {
+        outpost_identity::signed::DecodeError::BadSignature(_) => Offence::BadSignature,
+        _ => Offence::Malformed,
+    }
+}
+
+impl OrgGate {
+    /// Checks one gossip frame from `peer` on `topic` before it is handed
+    /// on or forwarded: its kind belongs on the topic, an op or envelope
+    /// decodes and its signature verifies, an envelope is of the topic's
+    /// scope and of a scope the peer may hold. (The node checks it again
+    /// when storing it, with the rest of a batch.)
+    pub fn check_frame(&self, peer: &PeerId, topic: Topic, data: &[u8]) -> Check {
+        use crate::local::frame;
+        match (data.split_first(), topic) {
+            (Some((&frame::OP, bytes)), Topic::Org) => match outpost_identity::SignedOp::decode(bytes) {
+                Ok(_) => Check::Accept,
+                Err(outpost_identity::op::OpError::Decode(e)) => {
+                    Check::Reject(decode_offence(&e), format!("an invalid op: {e}"))
+                }
+                Err(e) => Check::Reject(Offence::Malformed, format!("an invalid op: {e}")),
+            },
+            (Some((&frame::ENVELOPE, bytes)), Topic::Scope(_) | Topic::Overflow) => {
+                let e = match outpost_seal::Envelope::decode(bytes) {
+                    Ok(e) => e,
+                    Err(e) => return Check::Reject(decode_offence(&e), format!("an invalid envelope: {e}")),
+                };
+                let scope = e.header.scope;
+                if let Topic::Scope(topic_scope) = topic {
+                    if topic_scope != scope.0 {
+                        return Check::Reject(
+                            Offence::Unacceptable,
+                            format!("an envelope of scope {scope} on the topic of another"),
+                        );
+                    }
+                    // On a scope's own topic, the peer passing it on must
+                    // be one that may hold it (the overflow topic carries
+                    // every scope through every node that follows it).
+                    if let Some(cert) = self.admitted(peer) {
+                        let state = self.state.read().expect("the gate lock is never poisoned");
+                        if state.scope(&scope).is_some() && !crate::sync::may_hold(&state, &scope, &cert) {
+                            return Check::Reject(
+                                Offence::Unacceptable,
+                                format!("an envelope of scope {scope}, which the peer may not hold"),
+                            );
+                        }
+                    }
+                }
+                Check::Accept
+            }
+            // Opened (and checked) by the node, with the scope's keys.
+            (Some((&frame::PRESENCE, _)), Topic::Scope(_)) => Check::Accept,
+            (Some((&kind, _)), _) => Check::Reject(
+                Offence::Malformed,
+                format!("a gossip frame of kind {kind} on {topic:?}, where it does not belong"),
+            ),
+            (None, _) => Check::Reject(Offence::Malformed, "an empty gossip frame".into()),
+        }
+    }
+}
+
 impl outpost_net::Gate for OrgGate {
     fn hello(&self) -> Vec<u8> {
         self.hello.clone()
+    }
+
+    fn check_gossip(&self, peer: &PeerId, topic: Topic, data: &[u8]) -> Check {
+        self.check_frame(peer, topic, data)
     }
 
     fn admit(&self, peer: &PeerId, hello: &[u8]) -> Result<(), String> {

@@ -82,6 +82,22 @@ pub struct Gauges {
     pub gossip_received: u64,
     /// Seconds since 1970 when the node started.
     pub started: u64,
+    /// Gossip messages rejected as invalid before being passed on.
+    pub gossip_rejected: u64,
+    /// Offences counted against peers.
+    pub offences: u64,
+    /// Times a peer was throttled.
+    pub throttled_total: u64,
+    /// Times a peer was banned.
+    pub banned_total: u64,
+    /// Messages dropped unread from throttled peers.
+    pub throttled_dropped: u64,
+    /// Connections of banned peers refused.
+    pub banned_refused: u64,
+    /// Peers throttled now.
+    pub throttled_now: u64,
+    /// Peers banned now.
+    pub banned_now: u64,
 }
 
 /// The process's CPU seconds and resident memory, from `/proc` (Linux);
@@ -232,6 +248,62 @@ pub fn render(m: &Metrics, g: &Gauges) -> String {
         "counter",
         "Gossip messages received from admitted peers.",
         &[("", n(g.gossip_received))],
+    );
+    metric(
+        &mut out,
+        "outpost_gossip_rejected_total",
+        "counter",
+        "Gossip messages rejected as invalid (not passed on).",
+        &[("", n(g.gossip_rejected))],
+    );
+    metric(
+        &mut out,
+        "outpost_peer_offences_total",
+        "counter",
+        "Invalid items counted against the peers that sent them.",
+        &[("", n(g.offences))],
+    );
+    metric(
+        &mut out,
+        "outpost_peers_throttled_total",
+        "counter",
+        "Times a peer was throttled for sending invalid items.",
+        &[("", n(g.throttled_total))],
+    );
+    metric(
+        &mut out,
+        "outpost_peers_banned_total",
+        "counter",
+        "Times a peer was banned (disconnected and refused) for sending invalid items.",
+        &[("", n(g.banned_total))],
+    );
+    metric(
+        &mut out,
+        "outpost_peers_throttled",
+        "gauge",
+        "Peers throttled now.",
+        &[("", n(g.throttled_now))],
+    );
+    metric(
+        &mut out,
+        "outpost_peers_banned",
+        "gauge",
+        "Peers banned now.",
+        &[("", n(g.banned_now))],
+    );
+    metric(
+        &mut out,
+        "outpost_throttled_dropped_total",
+        "counter",
+        "Messages and requests dropped unread because their peer was throttled.",
+        &[("", n(g.throttled_dropped))],
+    );
+    metric(
+        &mut out,
+        "outpost_banned_connections_refused_total",
+        "counter",
+        "Connections of banned peers closed at once.",
+        &[("", n(g.banned_refused))],
     );
     metric(
         &mut out,

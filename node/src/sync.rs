@@ -305,6 +305,9 @@ pub struct Ingested {
     pub ops: usize,
     /// The envelopes new to this node, by id.
     pub envelopes: Vec<[u8; 32]>,
+    /// Why each item refused was refused, as an offence of the peer that
+    /// delivered it.
+    pub refused: Vec<outpost_net::Offence>,
 }
 
 /// Why `env` can never be valid, if that can be told from the
@@ -337,6 +340,8 @@ fn never_valid(state: &outpost_identity::AuthState, env: &Envelope) -> Option<St
 /// others at once rather than at their next anti-entropy round; unless one
 /// delivery brought more than [`REPUBLISH_ENVELOPES_MAX`] of them.
 pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<Ingested> {
+    use outpost_net::Offence;
+    let mut refused = Vec::new();
     let mut ops = Vec::new();
     let mut delivered = Vec::new();
     let mut envs = Vec::new();
@@ -344,8 +349,14 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
         match item {
             Item::Op(op) => match SignedOp::decode(&op.bytes) {
                 Ok(decoded) if op_deps(&decoded) == op.deps => ops.push(decoded),
-                Ok(_) => tracing::warn!("dropping an op whose declared dependencies do not match its content"),
-                Err(e) => tracing::warn!("dropping an invalid op from a peer: {e}"),
+                Ok(_) => {
+                    refused.push(Offence::Unacceptable);
+                    tracing::warn!("dropping an op whose declared dependencies do not match its content")
+                }
+                Err(e) => {
+                    refused.push(Offence::Malformed);
+                    tracing::warn!("dropping an invalid op from a peer: {e}")
+                }
             },
             // Already stored (the same envelope by gossip and by sync, or
             // from two sessions at once): nothing to verify or write.
@@ -363,10 +374,15 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
                 envs.push(decoded)
             }
             Ok(_) => {
+                refused.push(Offence::Unacceptable);
                 local.metrics.refused(crate::metrics::Refused::Mismatch);
                 tracing::warn!("dropping an envelope whose declared document or dependencies do not match")
             }
             Err(e) => {
+                refused.push(match e {
+                    outpost_identity::signed::DecodeError::BadSignature(_) => Offence::BadSignature,
+                    _ => Offence::Malformed,
+                });
                 local.metrics.refused(crate::metrics::Refused::Undecodable);
                 tracing::warn!("dropping an invalid envelope from a peer: {e}")
             }
@@ -391,6 +407,7 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
         let metrics = local.metrics.clone();
         envs.retain(|e| match never_valid(state, e) {
             Some(why) => {
+                refused.push(Offence::Unacceptable);
                 metrics.refused(crate::metrics::Refused::NeverValid);
                 tracing::warn!(
                     "refusing change {} to document {}: {why}",
@@ -417,6 +434,7 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
         return Ok(Ingested {
             ops: new_ops,
             envelopes: Vec::new(),
+            refused,
         });
     }
     let new = local
@@ -442,6 +460,7 @@ pub fn ingest(local: &mut Local, items: Vec<Item>, republish: bool) -> Result<In
     Ok(Ingested {
         ops: new_ops,
         envelopes: new,
+        refused,
     })
 }
 

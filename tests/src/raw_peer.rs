@@ -3,7 +3,8 @@
 //! would be: forged hellos, oversized, truncated or garbage frames.
 //!
 //! It connects over TCP with Noise and Yamux like a node, but runs only
-//! `/outpost/hello/1` and `/outpost/sync/1`. What it sends as a request is
+//! `/outpost/hello/1`, `/outpost/sync/1` and gossipsub (to publish any
+//! bytes on any topic, [`RawPeer::publish`]). What it sends as a request is
 //! written to the stream exactly as given (no length prefix is added: use
 //! [`frame`] for a well-formed one), then its side of the stream is closed.
 //! Responses and the node's own requests are read as length-prefixed
@@ -18,7 +19,7 @@
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, identity, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, StreamProtocol, gossipsub, identity, noise, tcp, yamux};
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -108,6 +109,7 @@ impl request_response::Codec for RawCodec {
 struct Behaviour {
     hello: request_response::Behaviour<RawCodec>,
     sync: request_response::Behaviour<RawCodec>,
+    gossipsub: gossipsub::Behaviour,
 }
 
 /// Which protocol a request goes on.
@@ -124,6 +126,15 @@ enum Command {
         protocol: Protocol,
         bytes: Vec<u8>,
         reply: oneshot::Sender<Result<Vec<u8>, String>>,
+    },
+    Fire {
+        protocol: Protocol,
+        bytes: Vec<u8>,
+    },
+    Publish {
+        topic: String,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), String>>,
     },
     Connected(oneshot::Sender<bool>),
 }
@@ -150,6 +161,8 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Command::Send { protocol, bytes, .. } => write!(f, "Send({protocol:?}, {} bytes)", bytes.len()),
+            Command::Fire { protocol, bytes } => write!(f, "Fire({protocol:?}, {} bytes)", bytes.len()),
+            Command::Publish { topic, data, .. } => write!(f, "Publish({topic}, {} bytes)", data.len()),
             Command::Connected(_) => f.write_str("Connected"),
         }
     }
@@ -198,6 +211,29 @@ impl RawPeer {
             .map_err(|_| "the raw peer has stopped".to_owned())?;
         rx.blocking_recv()
             .map_err(|_| "the raw peer stopped before an answer".to_owned())?
+    }
+
+    /// Sends `bytes`, verbatim, as a request on `protocol` without waiting
+    /// for an answer (a flood); `Err` if the peer has stopped.
+    pub fn fire(&self, protocol: Protocol, bytes: Vec<u8>) -> Result<(), String> {
+        self.commands
+            .blocking_send(Command::Fire { protocol, bytes })
+            .map_err(|_| "the raw peer has stopped".to_owned())
+    }
+
+    /// Publishes `data` on the gossipsub topic named `topic` (to the node,
+    /// if it follows the topic); `Err` says why it could not be sent.
+    pub fn publish(&self, topic: &str, data: Vec<u8>) -> Result<(), String> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .blocking_send(Command::Publish {
+                topic: topic.to_owned(),
+                data,
+                reply,
+            })
+            .map_err(|_| "the raw peer has stopped".to_owned())?;
+        rx.blocking_recv()
+            .map_err(|_| "the raw peer stopped before publishing".to_owned())?
     }
 
     /// Whether the connection to the node is still open.
@@ -254,6 +290,14 @@ async fn run(
             request_response::Config::default().with_request_timeout(RAW_TIMEOUT),
         )
     };
+    // Like a node's: anonymous messages named by their content.
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .max_transmit_size(FRAME_BYTES_MAX)
+        .heartbeat_interval(Duration::from_millis(500))
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
+        .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::new(&blake3::hash(&m.data).as_bytes()[..20]))
+        .build()
+        .expect("a valid gossipsub configuration");
     let built = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -263,9 +307,12 @@ async fn run(
         )
         .map_err(|e| e.to_string())
         .and_then(|b| {
-            b.with_behaviour(|_| Behaviour {
-                hello: rr(HELLO),
-                sync: rr(SYNC),
+            b.with_behaviour(|_| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Behaviour {
+                    hello: rr(HELLO),
+                    sync: rr(SYNC),
+                    gossipsub: gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)?,
+                })
             })
             .map_err(|e| e.to_string())
         });
@@ -305,6 +352,20 @@ async fn run(
                         Protocol::Sync => behaviour.sync.send_request(&peer, bytes),
                     };
                     pending.insert(id, reply);
+                }
+                Some(Command::Fire { protocol, bytes }) => {
+                    if let Some(peer) = node.filter(|p| swarm.is_connected(p)) {
+                        let behaviour = swarm.behaviour_mut();
+                        match protocol {
+                            Protocol::Hello => behaviour.hello.send_request(&peer, bytes),
+                            Protocol::Sync => behaviour.sync.send_request(&peer, bytes),
+                        };
+                    }
+                }
+                Some(Command::Publish { topic, data, reply }) => {
+                    let topic = gossipsub::IdentTopic::new(topic);
+                    let sent = swarm.behaviour_mut().gossipsub.publish(topic, data);
+                    let _ = reply.send(sent.map(|_| ()).map_err(|e| e.to_string()));
                 }
             },
             event = swarm.select_next_some() => {

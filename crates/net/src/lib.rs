@@ -40,7 +40,9 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod limits;
 pub mod network;
 pub mod redial;
 
-pub use network::{Client, Command, Config, Event, Gate, NetCounters, Network, Proto, Topic};
+pub use limits::{Offence, Policy};
+pub use network::{Check, Client, Command, Config, Event, Gate, NetCounters, Network, Proto, Topic};

@@ -1,6 +1,7 @@
 //! The event loop that owns the swarm, its client handle, and admission.
 
 use crate::codec::{FrameCodec, Request as Frame};
+use crate::limits::{Change, Offence, Policy, Scores, Verdict};
 use crate::redial::{Backoff, Redial, relay_of};
 use futures::StreamExt;
 use libp2p::core::transport::ListenerId;
@@ -40,6 +41,10 @@ pub const RELAY_CIRCUIT_BYTES_MAX: u64 = 1 << 30;
 pub const RELAY_RESERVATIONS_MAX: usize = 512;
 /// Most relayed connections a relay server carries at once.
 pub const RELAY_CIRCUITS_MAX: usize = 256;
+/// Most requests of one protocol in flight on one connection (inbound and
+/// outbound): the bound on what one peer's requests hold in memory, at most
+/// this many frames of [`Config::frame_bytes_max`].
+pub const REQUEST_STREAMS_MAX: usize = 16;
 /// Most scope topics a node subscribes to by default: gossipsub's default
 /// subscription filter refuses a peer subscribed to more than 100 topics,
 /// and the org topic and the overflow topic count too.
@@ -66,6 +71,26 @@ pub trait Gate: Send + Sync + 'static {
     fn hello(&self) -> Vec<u8>;
     /// Checks a peer's hello; `Err` says why it is refused.
     fn admit(&self, peer: &PeerId, hello: &[u8]) -> Result<(), String>;
+    /// Checks a gossip message from an admitted peer before it is handed
+    /// to the node or forwarded to others: only what passes travels on, so
+    /// an honest node never passes on a flooder's garbage (and is never
+    /// blamed for it).
+    fn check_gossip(&self, peer: &PeerId, topic: Topic, data: &[u8]) -> Check {
+        let _ = (peer, topic, data);
+        Check::Accept
+    }
+}
+
+/// A gossip message's fate ([`Gate::check_gossip`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Hand it to the node and forward it.
+    Accept,
+    /// Neither hand it on nor blame the sender (it may be stale, not
+    /// wrong).
+    Ignore,
+    /// Invalid: drop it and count the offence against the sender.
+    Reject(Offence, String),
 }
 
 /// Network settings.
@@ -107,6 +132,8 @@ pub struct Config {
     /// Most scope topics this node subscribes to; the scopes beyond are
     /// followed through the overflow topic.
     pub scope_topics_max: usize,
+    /// When a misbehaving peer is throttled and banned ([`crate::limits`]).
+    pub limits: Policy,
 }
 
 impl Config {
@@ -143,6 +170,7 @@ impl Config {
             admission_timeout: Duration::from_secs(10),
             topic_prefix: format!("outpost/{org}"),
             scope_topics_max: SCOPE_TOPICS_MAX,
+            limits: Policy::default(),
         }
     }
 }
@@ -192,6 +220,14 @@ pub enum Command {
     /// Check every admitted peer again (after a revocation arrived) and
     /// disconnect those that no longer pass.
     Recheck,
+    /// A peer sent something invalid (found by the node): count it
+    /// against the peer ([`crate::limits`]).
+    Offence {
+        /// who
+        peer: PeerId,
+        /// what
+        offence: Offence,
+    },
 }
 
 /// What the network tells the node.
@@ -336,6 +372,22 @@ pub struct NetCounters {
     pub gossip_failed: std::sync::atomic::AtomicU64,
     /// Gossip messages received.
     pub gossip_received: std::sync::atomic::AtomicU64,
+    /// Gossip messages rejected as invalid ([`Gate::check_gossip`]).
+    pub gossip_rejected: std::sync::atomic::AtomicU64,
+    /// Offences counted against peers ([`crate::limits`]).
+    pub offences: std::sync::atomic::AtomicU64,
+    /// Times a peer was throttled.
+    pub peers_throttled: std::sync::atomic::AtomicU64,
+    /// Times a peer was banned (and disconnected).
+    pub peers_banned: std::sync::atomic::AtomicU64,
+    /// Messages (gossip and requests) dropped unread from throttled peers.
+    pub throttled_dropped: std::sync::atomic::AtomicU64,
+    /// Connections of banned peers refused.
+    pub banned_refused: std::sync::atomic::AtomicU64,
+    /// Peers throttled now (set every half second).
+    pub throttled_now: std::sync::atomic::AtomicU64,
+    /// Peers banned now (set every half second).
+    pub banned_now: std::sync::atomic::AtomicU64,
 }
 
 impl Client {
@@ -399,6 +451,13 @@ impl Client {
     pub async fn recheck(&self) -> Result<(), String> {
         self.send(Command::Recheck).await
     }
+
+    /// Counts an offence against `peer` ([`crate::limits`]). Never waits:
+    /// with the command queue full, the offence is not counted (a flood
+    /// that fills it is throttled by the network loop's own checks).
+    pub fn offend(&self, peer: PeerId, offence: Offence) {
+        let _ = self.commands.try_send(Command::Offence { peer, offence });
+    }
 }
 
 /// The event loop. Create with [`Network::new`], then `tokio::spawn(net.run())`.
@@ -437,6 +496,8 @@ pub struct Network {
     discovery_interval: Duration,
     /// The listen addresses last reported to the node.
     reported: Vec<Multiaddr>,
+    /// Misbehaviour per peer: throttles and bans.
+    scores: Scores<PeerId>,
 }
 
 impl std::fmt::Debug for Network {
@@ -496,6 +557,8 @@ impl Network {
                         .max_transmit_size(frame)
                         .heartbeat_interval(Duration::from_millis(500))
                         .validation_mode(gossipsub::ValidationMode::Anonymous)
+                        // Forwarded only once checked (`Gate::check_gossip`).
+                        .validate_messages()
                         .message_id_fn(|m: &gossipsub::Message| {
                             gossipsub::MessageId::new(&blake3::hash(&m.data).as_bytes()[..20])
                         })
@@ -511,7 +574,9 @@ impl Network {
                         request_response::Behaviour::with_codec(
                             FrameCodec { frame_bytes_max: frame },
                             [(StreamProtocol::new(name), ProtocolSupport::Full)],
-                            request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
+                            request_response::Config::default()
+                                .with_request_timeout(Duration::from_secs(60))
+                                .with_max_concurrent_streams(REQUEST_STREAMS_MAX),
                         )
                     };
                     let mut kad_config = kad::Config::new(kad_protocol);
@@ -606,6 +671,7 @@ impl Network {
             discovery_interval: config.discovery_interval,
             reported: Vec::new(),
             counters: counters.clone(),
+            scores: Scores::new(config.limits),
         };
         Ok((
             net,
@@ -634,6 +700,7 @@ impl Network {
                 },
                 _ = tick.tick() => {
                     self.expire_pending();
+                    self.expire_scores();
                     self.redial_due();
                     self.relisten_due();
                     if std::mem::take(&mut self.lookup_soon) {
@@ -777,6 +844,71 @@ impl Network {
         }
     }
 
+    /// Is `peer` throttled now? A message it sent meanwhile is dropped
+    /// unread, and counted against it.
+    fn throttled(&mut self, peer: PeerId) -> bool {
+        match self.scores.verdict(&peer, Instant::now()) {
+            Verdict::Pass => false,
+            Verdict::Throttled { .. } | Verdict::Banned { .. } => {
+                self.counters
+                    .throttled_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.offend(peer, Offence::WhileThrottled);
+                true
+            }
+        }
+    }
+
+    /// Counts an offence of `peer`; throttles or bans it past the
+    /// thresholds ([`crate::limits`]).
+    fn offend(&mut self, peer: PeerId, offence: Offence) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counters.offences.fetch_add(1, Relaxed);
+        let now = Instant::now();
+        match self.scores.offend(peer, offence, now) {
+            Change::None => {}
+            Change::Throttled => {
+                self.counters.peers_throttled.fetch_add(1, Relaxed);
+                let policy = self.scores.policy();
+                tracing::warn!(
+                    %peer,
+                    "throttling peer for {} s: it sent too many invalid items (last: {})",
+                    policy.throttle_for.as_secs(),
+                    offence.name()
+                );
+            }
+            Change::Banned => {
+                self.counters.peers_banned.fetch_add(1, Relaxed);
+                let secs = self.scores.policy().ban_for.as_secs();
+                self.refuse(
+                    peer,
+                    format!(
+                        "banned for {secs} s: it went on sending invalid items while throttled (last: {})",
+                        offence.name()
+                    ),
+                );
+            }
+        }
+        self.publish_limits(now);
+    }
+
+    /// Forgets ended bans and leaked scores; updates the gauges.
+    fn expire_scores(&mut self) {
+        let now = Instant::now();
+        self.scores.expire(now);
+        self.publish_limits(now);
+    }
+
+    fn publish_limits(&self, now: Instant) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counters
+            .throttled_now
+            .store(self.scores.throttled_count(now) as u64, Relaxed);
+        self.counters
+            .banned_now
+            .store(self.scores.banned_count(now) as u64, Relaxed);
+    }
+
     fn refuse(&mut self, peer: PeerId, why: String) {
         tracing::warn!(%peer, "refusing peer: {why}");
         self.pending.remove(&peer);
@@ -799,6 +931,15 @@ impl Network {
             } => {
                 if let Some(i) = self.dials.remove(&connection_id) {
                     self.redial.connected(i, Some(peer_id));
+                }
+                if let Verdict::Banned { until } = self.scores.verdict(&peer_id, Instant::now()) {
+                    let left = until.saturating_duration_since(Instant::now()).as_secs();
+                    tracing::warn!(peer = %peer_id, "refusing a banned peer for {left} s more");
+                    self.counters
+                        .banned_refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let _ = self.swarm.close_connection(connection_id);
+                    return;
                 }
                 self.addrs
                     .entry(peer_id)
@@ -894,13 +1035,19 @@ impl Network {
                 Message::Request {
                     request: Frame::Bad(why),
                     ..
-                } => tracing::warn!(%peer, "dropping a bad {proto} request: {why}"),
+                } => {
+                    tracing::warn!(%peer, "dropping a bad {proto} request: {why}");
+                    self.offend(peer, Offence::BadFrame);
+                }
                 Message::Request {
                     request: Frame::Frame(data),
                     channel,
                     ..
                 } => {
-                    if self.admitted.contains_key(&peer) {
+                    if self.throttled(peer) {
+                        // Dropping the channel closes the stream unanswered.
+                        tracing::debug!(%peer, "dropping a {proto} request from a throttled peer");
+                    } else if self.admitted.contains_key(&peer) {
                         let _ = self
                             .events
                             .send(Event::Request {
@@ -981,23 +1128,55 @@ impl Network {
             BehaviourEvent::Blob(e) => self.on_request_response(Proto::Blob, e).await,
             BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
+                message_id,
                 message,
-                ..
-            }) if self.admitted.contains_key(&propagation_source) => match self.following.get(&message.topic) {
-                Some(&topic) => {
-                    self.counters
-                        .gossip_received
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let event = Event::Gossip {
-                        peer: propagation_source,
-                        topic,
-                        data: message.data,
-                    };
-                    let _ = self.events.send(event).await;
-                }
-                // Left since it was sent.
-                None => tracing::debug!(peer = %propagation_source, "dropping gossip on a topic we do not follow"),
-            },
+            }) => {
+                // Not admitted (nothing flows before admission), or
+                // throttled (dropped unread, counted in `throttled`).
+                let check = if !self.admitted.contains_key(&propagation_source) || self.throttled(propagation_source) {
+                    Check::Ignore
+                } else {
+                    match self.following.get(&message.topic) {
+                        Some(&topic) => match self.gate.check_gossip(&propagation_source, topic, &message.data) {
+                            Check::Accept => {
+                                self.counters
+                                    .gossip_received
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let event = Event::Gossip {
+                                    peer: propagation_source,
+                                    topic,
+                                    data: message.data,
+                                };
+                                let _ = self.events.send(event).await;
+                                Check::Accept
+                            }
+                            other => other,
+                        },
+                        // Left since it was sent.
+                        None => {
+                            tracing::debug!(peer = %propagation_source, "dropping gossip on a topic we do not follow");
+                            Check::Ignore
+                        }
+                    }
+                };
+                let acceptance = match check {
+                    Check::Accept => gossipsub::MessageAcceptance::Accept,
+                    Check::Ignore => gossipsub::MessageAcceptance::Ignore,
+                    Check::Reject(offence, why) => {
+                        self.counters
+                            .gossip_rejected
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!(peer = %propagation_source, "rejecting a gossip message: {why}");
+                        self.offend(propagation_source, offence);
+                        gossipsub::MessageAcceptance::Reject
+                    }
+                };
+                self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                    &message_id,
+                    &propagation_source,
+                    acceptance,
+                );
+            }
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 let mut addrs = info.listen_addrs;
                 addrs.truncate(IDENTIFY_ADDRS_MAX);
@@ -1203,6 +1382,7 @@ impl Network {
                     }
                 }
             }
+            Command::Offence { peer, offence } => self.offend(peer, offence),
         }
     }
 }

@@ -19,11 +19,27 @@ pub(crate) fn new_doc(actor: &[u8]) -> AutoCommit {
     AutoCommit::new_with_encoding(ENCODING).with_actor(ActorId::from(actor))
 }
 
+/// Runs an automerge decoder on bytes from elsewhere. Some damaged inputs
+/// make automerge 0.12 panic rather than return an error (found by
+/// fuzzing: `fuzz/fuzz_targets/doc_load.rs`); such input is refused like
+/// any other damaged input instead of taking the node down. Nothing
+/// outside the decoder's own new values is touched, so nothing is left
+/// half-changed by the unwinding.
+fn decode_guarded<T>(what: &str, decode: impl FnOnce() -> Result<T, DocError>) -> Result<T, DocError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        Err(DocError::BadChange(format!(
+            "{what} is damaged (automerge could not decode it)"
+        )))
+    })
+}
+
 /// A document saved with `AutoCommit::save`, as `actor`.
 pub(crate) fn load_doc(actor: &[u8], bytes: &[u8]) -> Result<AutoCommit, DocError> {
-    let doc = AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(ENCODING))
-        .map_err(|e| DocError::BadChange(e.to_string()))?
-        .with_actor(ActorId::from(actor));
+    let doc = decode_guarded("the saved document", || {
+        AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(ENCODING))
+            .map_err(|e| DocError::BadChange(e.to_string()))
+    })?
+    .with_actor(ActorId::from(actor));
     Ok(doc)
 }
 
@@ -31,7 +47,11 @@ pub(crate) fn load_doc(actor: &[u8], bytes: &[u8]) -> Result<AutoCommit, DocErro
 pub(crate) fn parse_changes(changes: impl IntoIterator<Item = Vec<u8>>) -> Result<Vec<Change>, DocError> {
     changes
         .into_iter()
-        .map(|c| Change::from_bytes(c).map_err(|e| DocError::BadChange(e.to_string())))
+        .map(|c| {
+            decode_guarded("a change", || {
+                Change::from_bytes(c).map_err(|e| DocError::BadChange(e.to_string()))
+            })
+        })
         .collect()
 }
 
@@ -252,5 +272,30 @@ pub(crate) fn root_map_mut(doc: &mut AutoCommit, key: &str) -> Result<ObjId, Doc
     match doc.get(ROOT, key).map_err(internal)? {
         Some((Value::Object(ObjType::Map), id)) => Ok(id),
         _ => doc.put_object(ROOT, key, ObjType::Map).map_err(internal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `scripts/fuzz doc_load`: automerge 0.12 panics (in its
+    /// column decoder) on these bytes instead of returning an error.
+    const PANICS_AUTOMERGE: [u8; 85] = [
+        133, 111, 74, 131, 2, 0, 247, 0, 3, 39, 0, 0, 0, 1, 35, 1, 1, 3, 18, 0, 0, 0, 5, 253, 0, 3, 18, 191, 191, 191,
+        191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191,
+        191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 191,
+        191, 191, 191, 191, 191, 191, 191, 191, 191, 191, 0,
+    ];
+
+    #[test]
+    fn damaged_bytes_that_panic_automerge_are_refused_as_damaged() {
+        let err = load_doc(&[1; 16], &PANICS_AUTOMERGE).expect_err("damaged input is refused");
+        assert!(err.to_string().contains("damaged"), "{err}");
+        assert!(parse_changes([PANICS_AUTOMERGE.to_vec()]).is_err());
+        // Good documents still load.
+        let mut doc = new_doc(&[1; 16]);
+        let bytes = doc.save();
+        assert!(load_doc(&[2; 16], &bytes).is_ok());
     }
 }
