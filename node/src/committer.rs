@@ -24,7 +24,7 @@ pub type Item = ([u8; 48], [u8; 32], Vec<u8>);
 
 /// What the committer tells a producer: the ids of its envelopes that were
 /// new to the store, or why nothing of the batch was stored.
-type Outcome = Result<Vec<[u8; 32]>, String>;
+type Outcome = Result<Vec<[u8; 32]>, outpost_store::StoreError>;
 
 struct Job {
     items: Vec<Item>,
@@ -66,7 +66,7 @@ impl Receipt {
         self.wait
             .recv()
             .context("the committer stopped before acknowledging")?
-            .map_err(|e| anyhow!(e))
+            .map_err(anyhow::Error::from)
             .context("storing envelopes failed; nothing from this batch was acknowledged")
     }
 }
@@ -119,8 +119,7 @@ fn run(store: &Store, rx: &Receiver<Job>) {
                 jobs.iter()
                     .flat_map(|j| j.items.iter())
                     .map(|(d, id, b)| (d, id, b.as_slice())),
-            )
-            .map_err(|e| e.to_string());
+            );
         match result {
             Ok(new) => {
                 // Each producer learns which of its own envelopes were new;

@@ -200,6 +200,8 @@ pub struct Shared {
     pub token: String,
     /// Encrypted files.
     pub blobs: crate::blobs::Blobs,
+    /// The home directory.
+    home_dir: std::path::PathBuf,
     responders: Mutex<HashMap<SessionId, (Session, MemView, Instant)>>,
     events: tokio::sync::broadcast::Sender<NodeEvent>,
     started: Instant,
@@ -287,6 +289,11 @@ impl Shared {
     /// Gossip messages waiting to be ingested.
     pub fn gossip_queue_depth(&self) -> u64 {
         (self.gossip_in.max_capacity() - self.gossip_in.capacity()) as u64
+    }
+
+    /// The home directory the node runs on.
+    pub fn home_dir(&self) -> &std::path::Path {
+        &self.home_dir
     }
 
     /// When the node started, in seconds since 1970.
@@ -990,6 +997,10 @@ pub async fn run(
     let mut local = Local::open(home.clone())?;
     let now = crate::now();
     local.ensure_device_cert(&pass, now)?;
+    // Read the keys the node uses once, now: a passphrase changed while
+    // the node runs (`outpost passphrase change`) then leaves it working.
+    local.member_keys(&pass)?;
+    local.storage_key(&pass)?;
     let state = local.require_org()?.clone();
     // A relay has no person behind it and may certify no device: it acts
     // under its own role certificate, with that certificate's key (the
@@ -1051,6 +1062,7 @@ pub async fn run(
         last_write: std::sync::atomic::AtomicU64::new(crate::now().0),
         writes,
         blobs: crate::blobs::Blobs::new(local.home.dir()),
+        home_dir: local.home.dir().to_owned(),
         local: Mutex::new(local),
         pass,
         gate,
