@@ -302,3 +302,60 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_loses_nothing() {
     drop(node);
     drop(disk);
 }
+
+/// The store itself, with the early refusal turned off: a commit that
+/// runs out of space fails as "disk full", redb latches the error, and
+/// once space is back the store reopens the file by itself — every write
+/// acknowledged before is there and new writes succeed.
+#[test]
+fn a_commit_that_runs_out_of_space_fails_cleanly_and_the_store_reopens() {
+    use outpost_store::Store;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let disk = Tmpfs::mount(&dir.path().join("d"), 8);
+    let store = Store::open(&disk.dir.join("outpost.redb")).expect("the store opens");
+    store.set_write_free_min(0);
+    let filler = fill(&disk.dir.join("filler"), 1024 * 1024);
+    let doc = [7u8; 48];
+    let mut acked: Vec<[u8; 32]> = Vec::new();
+    let err = loop {
+        let i = acked.len() as u32;
+        assert!(i < 10_000, "the disk never filled");
+        let mut id = [0u8; 32];
+        id[..4].copy_from_slice(&i.to_le_bytes());
+        let bytes = vec![i as u8; 64 * 1024];
+        match store.put_envelopes([(&doc, &id, bytes.as_slice())]) {
+            Ok(_) => acked.push(id),
+            Err(e) => break e,
+        }
+    };
+    assert!(err.disk_full, "the failed commit is reported as a full disk: {err}");
+    assert!(
+        err.to_string().contains("free some space"),
+        "the message says what to do: {err}"
+    );
+    assert!(!acked.is_empty(), "some writes succeeded first");
+
+    std::fs::remove_file(&filler).expect("the filler is removed");
+    // The store reopens the file at most once a second.
+    let started = std::time::Instant::now();
+    let count = loop {
+        match store.envelope_count() {
+            Ok(n) => break n,
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(10) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("the store did not recover once space was back: {e}"),
+        }
+    };
+    assert_eq!(count, acked.len() as u64, "every acknowledged write is there");
+    for id in &acked {
+        assert!(store.has_envelope(id).expect("readable"), "lost {id:?}");
+    }
+    let after = [0xffu8; 32];
+    store
+        .put_envelopes([(&doc, &after, &b"after"[..])])
+        .expect("writes succeed again");
+    assert!(store.has_envelope(&after).expect("readable"));
+    drop(store);
+    drop(disk);
+}

@@ -16,7 +16,7 @@ pub mod tables;
 use outpost_identity::OpId;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::Instant;
 use tables::{AUTH_OPS, DOC_ENVELOPES, ENVELOPES, INVITES, SECRETS, SETTINGS, SNAPSHOTS};
@@ -117,6 +117,9 @@ pub struct Store {
     failed: AtomicBool,
     /// When the store last tried to reopen the file.
     reopened_at: Mutex<Option<Instant>>,
+    /// Writes are refused below this many free bytes
+    /// ([`WRITE_FREE_MIN_BYTES`] unless set).
+    write_free_min: AtomicU64,
 }
 
 /// The open database, borrowed for the start of one transaction.
@@ -160,6 +163,7 @@ impl Store {
                 path: path.to_owned(),
                 failed: AtomicBool::new(false),
                 reopened_at: Mutex::new(None),
+                write_free_min: AtomicU64::new(WRITE_FREE_MIN_BYTES),
             };
             migrations::run(&store)?;
             // Read every table once, so damage shows here and not later.
@@ -208,19 +212,26 @@ impl Store {
 
     fn space_is_short(&self) -> bool {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        free_bytes(dir).is_ok_and(|free| free < WRITE_FREE_MIN_BYTES)
+        free_bytes(dir).is_ok_and(|free| free < self.write_free_min.load(Ordering::Relaxed).max(1))
+    }
+
+    /// Sets how many free bytes a write needs (default
+    /// [`WRITE_FREE_MIN_BYTES`]); 0 lets writes run until the disk itself
+    /// refuses them, as when another program fills it between the check
+    /// and the commit.
+    pub fn set_write_free_min(&self, bytes: u64) {
+        self.write_free_min.store(bytes, Ordering::Relaxed);
     }
 
     /// Refuses a write while the disk is (nearly) full, before redb
     /// touches the file.
     fn check_space(&self) -> Result<(), StoreError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
+        let min = self.write_free_min.load(Ordering::Relaxed);
         match free_bytes(dir) {
-            Ok(free) if free < WRITE_FREE_MIN_BYTES => Err(StoreError {
+            Ok(free) if free < min => Err(StoreError {
                 path: self.path.clone(),
-                why: format!(
-                    "{free} bytes free, fewer than the {WRITE_FREE_MIN_BYTES} a write needs to be safe"
-                ),
+                why: format!("{free} bytes free, fewer than the {min} a write needs to be safe"),
                 disk_full: true,
             }),
             _ => Ok(()),
@@ -376,6 +387,12 @@ impl Store {
         items: impl IntoIterator<Item = (&'a [u8; 48], &'a [u8; 32], &'a [u8])>,
         durable: bool,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let items: Vec<_> = items.into_iter().collect();
+        if items.is_empty() {
+            // Nothing new: only make earlier writes durable, which a full
+            // disk must not prevent (see `sync`).
+            return if durable { self.sync().map(|()| Vec::new()) } else { Ok(Vec::new()) };
+        }
         self.check_space()?;
         let mut tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         if !durable {
@@ -396,7 +413,9 @@ impl Store {
         Ok(added)
     }
 
-    /// Makes every earlier write durable: one durable (empty) commit.
+    /// Makes every earlier write durable: one durable (empty) commit. Not
+    /// refused on a nearly full disk: it adds no data, and writes already
+    /// made (and refused nothing) must become durable.
     pub fn sync(&self) -> Result<(), StoreError> {
         let tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
