@@ -114,12 +114,11 @@ fn run(store: &Store, rx: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = store
-            .put_envelopes(
-                jobs.iter()
-                    .flat_map(|j| j.items.iter())
-                    .map(|(d, id, b)| (d, id, b.as_slice())),
-            );
+        let result = store.put_envelopes(
+            jobs.iter()
+                .flat_map(|j| j.items.iter())
+                .map(|(d, id, b)| (d, id, b.as_slice())),
+        );
         match result {
             Ok(new) => {
                 // Each producer learns which of its own envelopes were new;

@@ -13,7 +13,8 @@ use std::path::Path;
 /// True if `e` failed for want of disk space.
 pub fn is_full(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<outpost_store::StoreError>().is_some_and(|s| s.disk_full)
+        c.downcast_ref::<outpost_store::StoreError>()
+            .is_some_and(|s| s.disk_full)
             || c.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
     })
@@ -25,7 +26,9 @@ pub fn explain(message: String) -> String {
     if message.contains("free some space") {
         message
     } else {
-        format!("{message}: the disk is full: free some space on it (or give it more), then try again; nothing was stored")
+        format!(
+            "{message}: the disk is full: free some space on it (or give it more), then try again; nothing was stored"
+        )
     }
 }
 

@@ -64,10 +64,7 @@ impl Passphrase {
             return Ok(Passphrase(Some(Zeroizing::new(line))));
         }
         Ok(Passphrase(
-            std::env::var(var)
-                .ok()
-                .filter(|p| !p.is_empty())
-                .map(Zeroizing::new),
+            std::env::var(var).ok().filter(|p| !p.is_empty()).map(Zeroizing::new),
         ))
     }
 
@@ -314,9 +311,9 @@ impl Home {
             if !path.exists() {
                 continue;
             }
-            let (public, secret) = self
-                .read_key(kind, old)
-                .context("nothing was changed: give the current passphrase with --passphrase-file FILE or OUTPOST_PASSPHRASE")?;
+            let (public, secret) = self.read_key(kind, old).context(
+                "nothing was changed: give the current passphrase with --passphrase-file FILE or OUTPOST_PASSPHRASE",
+            )?;
             let text = keyfile::seal(kind, public, &secret, new.get(), KdfParams::DEFAULT, &mut rand::rng())?;
             sealed.push((kind, path, Zeroizing::new(text)));
         }
@@ -390,9 +387,19 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
 /// by two renames through a third name.
 fn exchange_dirs(parent: &Path, a: &Path, b: &Path) -> Result<()> {
     let dir = fs::File::open(parent).with_context(|| format!("cannot open {}", parent.display()))?;
-    let name = |p: &Path| p.file_name().map(std::ffi::OsStr::to_owned).context("a directory has a name");
+    let name = |p: &Path| {
+        p.file_name()
+            .map(std::ffi::OsStr::to_owned)
+            .context("a directory has a name")
+    };
     let (an, bn) = (name(a)?, name(b)?);
-    match rustix::fs::renameat_with(&dir, an.as_os_str(), &dir, bn.as_os_str(), rustix::fs::RenameFlags::EXCHANGE) {
+    match rustix::fs::renameat_with(
+        &dir,
+        an.as_os_str(),
+        &dir,
+        bn.as_os_str(),
+        rustix::fs::RenameFlags::EXCHANGE,
+    ) {
         Ok(()) => {}
         Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
             let aside = parent.join("keys.old");
@@ -406,7 +413,8 @@ fn exchange_dirs(parent: &Path, a: &Path, b: &Path) -> Result<()> {
                 .with_context(|| format!("cannot swap {} and {}", a.display(), b.display()));
         }
     }
-    dir.sync_all().with_context(|| format!("cannot sync {}", parent.display()))
+    dir.sync_all()
+        .with_context(|| format!("cannot sync {}", parent.display()))
 }
 
 /// Creates `dir` (and parents) with mode 0700 for the last component.

@@ -62,7 +62,15 @@ fn a_lost_device_is_cut_off_while_its_member_works_from_another() {
         .unwrap_or_else(|| panic!("the laptop {} is listed: {devices}", laptop.peer_id()));
     let serial = stolen["serial"].as_str().expect("a serial").to_owned();
     admin
-        .ok(["cert", "revoke", &serial, "--reason", "laptop stolen", "--out", "laptop.rev"])
+        .ok([
+            "cert",
+            "revoke",
+            &serial,
+            "--reason",
+            "laptop stolen",
+            "--out",
+            "laptop.rev",
+        ])
         .stdout_has("revoked certificate");
     let listed = admin.json(["cert", "list", "--devices", "--all"]);
     let row = listed

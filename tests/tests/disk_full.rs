@@ -90,7 +90,8 @@ fn fill(path: &Path, leave: u64) -> PathBuf {
         }
         written += n as u64;
     }
-    f.set_len(written.saturating_sub(leave)).expect("the filler can be shortened");
+    f.set_len(written.saturating_sub(leave))
+        .expect("the filler can be shortened");
     f.sync_all().ok();
     path.to_owned()
 }
@@ -222,8 +223,15 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_loses_nothing() {
     random_file(&big, 24 * 1024 * 1024);
     let r = upload(&node, &big);
     assert_disk_full("a file larger than the free space", &r);
-    assert_eq!(partial_blobs(alice.home()), Vec::<String>::new(), "partial chunks were left");
-    assert!(free_bytes(&disk.dir) > 8 * 1024 * 1024, "the space of the partial file was given back");
+    assert_eq!(
+        partial_blobs(alice.home()),
+        Vec::<String>::new(),
+        "partial chunks were left"
+    );
+    assert!(
+        free_bytes(&disk.dir) > 8 * 1024 * 1024,
+        "the space of the partial file was given back"
+    );
 
     // Now full.
     std::fs::remove_file(&filler).expect("the filler is removed");
@@ -235,7 +243,10 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_loses_nothing() {
     // The CLI through the node: exit code 7 and the same message.
     let cli = alice.run(["chat", "send", "ops", "from the CLI while full"]);
     assert_eq!(cli.code, 7, "{cli:?}");
-    assert!(cli.stderr.contains("is full") && cli.stderr.contains("free some space"), "{cli:?}");
+    assert!(
+        cli.stderr.contains("is full") && cli.stderr.contains("free some space"),
+        "{cli:?}"
+    );
 
     // Reads keep working; health says what is wrong.
     let texts = messages(&node, &ch);
@@ -248,10 +259,7 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_loses_nothing() {
     assert_eq!(r.status, 503, "{}", r.body);
     let health = r.json().expect("json");
     assert_eq!(health["disk_full"], true, "{health}");
-    assert!(
-        health["problems"].to_string().contains("disk full"),
-        "{health}"
-    );
+    assert!(health["problems"].to_string().contains("disk full"), "{health}");
 
     // Killed while full; everything acknowledged is there after a restart
     // (with just enough room for the node to start).

@@ -128,7 +128,9 @@ struct DbGuard<'a>(RwLockReadGuard<'a, Option<Database>>);
 impl std::ops::Deref for DbGuard<'_> {
     type Target = Database;
     fn deref(&self) -> &Database {
-        self.0.as_ref().expect("Store::db hands out a guard only over an open database")
+        self.0
+            .as_ref()
+            .expect("Store::db hands out a guard only over an open database")
     }
 }
 
@@ -189,7 +191,10 @@ impl Store {
             redb::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
             _ => false,
         };
-        if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed) {
+        if matches!(
+            e,
+            redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+        ) {
             self.failed.store(true, Ordering::SeqCst);
         }
         StoreError {
@@ -263,7 +268,10 @@ impl Store {
 
     fn reopen(&self) {
         {
-            let mut at = self.reopened_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut at = self
+                .reopened_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if at.is_some_and(|t| t.elapsed() < REOPEN_INTERVAL) {
                 return;
             }
@@ -391,7 +399,11 @@ impl Store {
         if items.is_empty() {
             // Nothing new: only make earlier writes durable, which a full
             // disk must not prevent (see `sync`).
-            return if durable { self.sync().map(|()| Vec::new()) } else { Ok(Vec::new()) };
+            return if durable {
+                self.sync().map(|()| Vec::new())
+            } else {
+                Ok(Vec::new())
+            };
         }
         self.check_space()?;
         let mut tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
