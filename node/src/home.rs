@@ -318,23 +318,8 @@ impl Home {
             sealed.push((kind, path, Zeroizing::new(text)));
         }
         make_private_dir(&staging)?;
-        let staged = (|| -> Result<()> {
-            // Other files in keys/ move over unchanged.
-            for entry in fs::read_dir(&keys).with_context(|| format!("cannot read {}", keys.display()))? {
-                let entry = entry.with_context(|| format!("cannot read {}", keys.display()))?;
-                let name = entry.file_name();
-                if !entry.file_type()?.is_file() || sealed.iter().any(|(_, p, _)| p.file_name() == Some(&name)) {
-                    continue;
-                }
-                let bytes = Zeroizing::new(fs::read(entry.path())?);
-                write_private(&staging.join(&name), &bytes)?;
-            }
-            for (_, path, text) in &sealed {
-                let name = path.file_name().context("a key path has a file name")?;
-                write_private(&staging.join(name), text.as_bytes())?;
-            }
-            Ok(())
-        })();
+        let new_files: Vec<(&Path, &str)> = sealed.iter().map(|(_, p, t)| (p.as_path(), t.as_str())).collect();
+        let staged = stage_keys(&keys, &staging, &new_files);
         if let Err(e) = staged {
             let _ = fs::remove_dir_all(&staging);
             return Err(e.context("nothing was changed"));
@@ -372,6 +357,26 @@ fn blake3_fingerprint(key: &[u8; 32]) -> Zeroizing<[u8; 32]> {
     let mut h = blake3::Hasher::new_derive_key("outpost 2026 storage key fingerprint v1");
     h.update(key);
     Zeroizing::new(*h.finalize().as_bytes())
+}
+
+/// Writes `new_files` (each: the path of a key file in `keys`, its new
+/// text) and every other file of `keys` into `staging`.
+fn stage_keys(keys: &Path, staging: &Path, new_files: &[(&Path, &str)]) -> Result<()> {
+    // Other files in keys/ move over unchanged.
+    for entry in fs::read_dir(keys).with_context(|| format!("cannot read {}", keys.display()))? {
+        let entry = entry.with_context(|| format!("cannot read {}", keys.display()))?;
+        let name = entry.file_name();
+        if !entry.file_type()?.is_file() || new_files.iter().any(|(p, _)| p.file_name() == Some(&name)) {
+            continue;
+        }
+        let bytes = Zeroizing::new(fs::read(entry.path())?);
+        write_private(&staging.join(&name), &bytes)?;
+    }
+    for (path, text) in new_files {
+        let name = path.file_name().context("a key path has a file name")?;
+        write_private(&staging.join(name), text.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {
