@@ -52,6 +52,9 @@ pub enum Command {
         #[arg(long)]
         no_browser: bool,
     },
+    /// Change, add or remove the passphrase that encrypts this home's key files.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
     /// Create or export the org.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -1019,6 +1022,22 @@ pub enum OrgCommand {
         /// The file types members may send, as extensions: pdf,png,xlsx,...
         #[arg(long, value_name = "EXT", num_args = 1.., value_delimiter = ',')]
         file_types: Option<Vec<String>>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PassphraseCommand {
+    /// Re-encrypt every key file of this home (member, device, storage, org
+    /// root) under a new passphrase, all or none. The current one comes from
+    /// --passphrase-file / OUTPOST_PASSPHRASE (none if the keys are not
+    /// encrypted yet). A node running on this home keeps working.
+    Change {
+        /// Read the new passphrase from the first line of FILE [else env: OUTPOST_NEW_PASSPHRASE_FILE, OUTPOST_NEW_PASSPHRASE]
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+        /// Store the keys without a passphrase (mode 0600 only) instead.
+        #[arg(long, conflicts_with = "new_passphrase_file")]
+        remove: bool,
     },
 }
 

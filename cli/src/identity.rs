@@ -1,6 +1,6 @@
 //! `outpost init`, `up`, `status` and `org ...`.
 
-use crate::flags::{OrgCommand, UpArgs};
+use crate::flags::{OrgCommand, PassphraseCommand, UpArgs};
 use crate::io::{Ctx, write_output};
 use anyhow::{Context, Result};
 use outpost_identity::armor::{self, Label};
@@ -21,8 +21,10 @@ pub fn init(ctx: &Ctx, name: Option<String>, member_key: Option<&std::path::Path
     outpost_identity::op::check_text("name", &name, true)?;
     let (member, device) = match member_key {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the member key file {}", path.display()))?;
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the member key file {}", path.display()))?,
+            );
             ctx.home.init_device(&ctx.pass, &text)?
         }
         None => ctx.home.init(&ctx.pass)?,
@@ -40,6 +42,50 @@ pub fn init(ctx: &Ctx, name: Option<String>, member_key: Option<&std::path::Path
             peer_id_of(&device)
         ),
         json!({"home": ctx.home.dir(), "name": name, "member": member.to_string(), "device": peer_id_of(&device)}),
+    );
+    Ok(())
+}
+
+pub fn passphrase(ctx: &Ctx, cmd: PassphraseCommand) -> Result<()> {
+    let PassphraseCommand::Change {
+        new_passphrase_file,
+        remove,
+    } = cmd;
+    let new = outpost_node::Passphrase::from_file_or_env(new_passphrase_file.as_deref(), "OUTPOST_NEW_PASSPHRASE")?;
+    match (new.get().is_some(), remove) {
+        (true, true) => anyhow::bail!(
+            "--remove stores the keys without a passphrase, but a new passphrase was given too (OUTPOST_NEW_PASSPHRASE or OUTPOST_NEW_PASSPHRASE_FILE): give one or the other"
+        ),
+        (false, false) => anyhow::bail!(
+            "no new passphrase: give it with --new-passphrase-file FILE or the OUTPOST_NEW_PASSPHRASE environment variable (or --remove to store the keys unencrypted)"
+        ),
+        _ => {}
+    }
+    let was = ctx.home.keys_encrypted()?;
+    let kinds = ctx.home.change_passphrase(&ctx.pass, &new)?;
+    let names: Vec<&str> = kinds
+        .iter()
+        .map(|k| match k {
+            outpost_identity::keyfile::KeyKind::Member => "member",
+            outpost_identity::keyfile::KeyKind::Device => "device",
+            outpost_identity::keyfile::KeyKind::Storage => "storage",
+            outpost_identity::keyfile::KeyKind::OrgRoot => "org-root",
+        })
+        .collect();
+    let what = match (was, remove) {
+        (_, true) => "are now stored WITHOUT a passphrase (protected by file mode 0600 only)",
+        (false, false) => "are now encrypted under the new passphrase",
+        (true, false) => "are now encrypted under the new passphrase instead of the old one",
+    };
+    ctx.print(
+        format!(
+            "{} key file(s) ({}) in {} {what}.\nA node running on this home keeps working; start it with the new passphrase from now on{}.\n",
+            kinds.len(),
+            names.join(", "),
+            ctx.home.dir().join("keys").display(),
+            if remove { " (no passphrase)" } else { "" }
+        ),
+        json!({"keys": names, "encrypted": !remove, "was_encrypted": was}),
     );
     Ok(())
 }

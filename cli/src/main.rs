@@ -4,7 +4,8 @@
 //! 0 success · 1 error · 2 usage · 3 a certificate, request, invite or
 //! bundle is invalid (tampered, truncated, forged, expired, revoked, wrong
 //! org, out of scope) · 4 a key could not be opened (wrong or missing
-//! passphrase) · 5 partly done (some rows of a staff list failed).
+//! passphrase) · 5 partly done (some rows of a staff list failed) · 6 the
+//! audit log failed verification · 7 the disk is full (nothing was stored).
 
 mod announce;
 mod approvals;
@@ -47,6 +48,8 @@ pub const KEY: u8 = 4;
 pub const PARTIAL: u8 = 5;
 /// Exit code 6: the audit log failed verification.
 pub const TAMPERED: u8 = 6;
+/// Exit code 7: the disk is full; nothing was stored.
+pub const DISK_FULL: u8 = 7;
 
 /// An "invalid input" failure with `message`.
 pub fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
@@ -58,6 +61,9 @@ pub fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
 }
 
 fn exit_code(err: &anyhow::Error) -> u8 {
+    if outpost_node::disk::is_full(err) {
+        return DISK_FULL;
+    }
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code;
@@ -70,6 +76,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             match r.code.as_str() {
                 "invalid" => return INVALID,
                 "key" => return KEY,
+                "disk_full" => return DISK_FULL,
                 _ => {}
             }
         }
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
         Command::Status => identity::status(&ctx),
         Command::Peers => identity::peers(&ctx),
         Command::Open { no_browser } => identity::open(&ctx, no_browser),
+        Command::Passphrase(cmd) => identity::passphrase(&ctx, cmd),
         Command::Org(cmd) => identity::org(&ctx, cmd),
         Command::Cert(cmd) => cert::run(&ctx, cmd),
         Command::Staff(cmd) => staff::run(&ctx, cmd),
@@ -126,6 +134,10 @@ fn main() -> ExitCode {
 }
 
 fn report(e: &anyhow::Error) -> ExitCode {
+    if outpost_node::disk::is_full(e) {
+        eprintln!("error: {}", outpost_node::disk::explain(format!("{e:#}")));
+        return ExitCode::from(DISK_FULL);
+    }
     eprintln!("error: {e:#}");
     ExitCode::from(exit_code(e))
 }

@@ -45,7 +45,9 @@ impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         let msg = format!("{e:#}");
         // The CLI maps these codes back to its exit codes (3 and 4).
-        if e.chain().any(|c| c.is::<crate::certs::Invalid>()) {
+        if crate::disk::is_full(&e) {
+            ApiError(StatusCode::INSUFFICIENT_STORAGE, "disk_full", crate::disk::explain(msg))
+        } else if e.chain().any(|c| c.is::<crate::certs::Invalid>()) {
             ApiError(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
         } else if e.chain().any(|c| c.is::<outpost_identity::keyfile::KeyFileError>()) {
             ApiError(StatusCode::FORBIDDEN, "key", msg)
@@ -383,9 +385,15 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
     if let Err(e) = &store {
         problems.push(format!("store: {e:#}"));
     }
+    let disk = crate::disk::Space::of(shared.home_dir());
+    if let Some(problem) = disk.problem() {
+        problems.push(problem);
+    }
     let body = json!({
         "ok": problems.is_empty(),
         "problems": problems,
+        "disk_free_bytes": disk.free,
+        "disk_full": disk.is_full(),
         "peers": network.map(|p| p.len()).unwrap_or(0),
         "envelopes": store.unwrap_or(0),
         "uptime_seconds": uptime,

@@ -327,8 +327,14 @@ impl Blobs {
             .join(format!("incoming-{}", hex::encode(rand::random::<[u8; 8]>())));
         fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
         let sealed = blob::seal_stream(&key, reader, policy.bytes_max, CHUNK_BYTES, |i, _, bytes| {
-            write_synced(&staging.join(format!("{i}.chunk")), &bytes)
-                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            write_synced(&staging.join(format!("{i}.chunk")), &bytes).map_err(|e| {
+                // Keep the kind, so that a full disk is reported as one.
+                let kind = e
+                    .chain()
+                    .find_map(|c| c.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
+                    .unwrap_or(std::io::ErrorKind::Other);
+                std::io::Error::new(kind, format!("{e:#}"))
+            })?;
             progress(i as u64 * u64::from(CHUNK_BYTES) + (bytes.len() - blob::TAG_BYTES) as u64);
             Ok(())
         });
@@ -339,7 +345,10 @@ impl Blobs {
                 return Err(e).context("the file was not stored");
             }
         };
-        write_synced(&staging.join("manifest"), &manifest.encode())?;
+        if let Err(e) = write_synced(&staging.join("manifest"), &manifest.encode()) {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e).context("the file was not stored");
+        }
         let id = manifest.id();
         let dir = self.blob_dir(&id);
         if dir.exists() {
@@ -404,9 +413,12 @@ pub fn answered(response: &[u8]) -> Option<&[u8]> {
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()))?;
+    if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+        // A partial chunk must not stay behind (and take the space).
+        drop(f);
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {} (is the disk full?)", tmp.display()));
+    }
     fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

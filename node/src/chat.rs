@@ -379,8 +379,15 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: ChatRequest) -> Result<
                 // on every entry this node holds (the channel's heads), and
                 // the member has read everything in that causal past.
                 if let Some(last) = open.channel.messages.last() {
-                    local.write_log(open.key, LogOp::Read { up_to: last.id }, pass, now)?;
-                    marked = true;
+                    match local.write_log(open.key, LogOp::Read { up_to: last.id }, pass, now) {
+                        Ok(_) => marked = true,
+                        // A full disk must not stop reading: the mark is
+                        // made at a later read.
+                        Err(e) if crate::disk::is_full(&e) => {
+                            tracing::warn!("messages read but not marked read: {e:#}");
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             Ok(json!({

@@ -24,7 +24,7 @@ pub type Item = ([u8; 48], [u8; 32], Vec<u8>);
 
 /// What the committer tells a producer: the ids of its envelopes that were
 /// new to the store, or why nothing of the batch was stored.
-type Outcome = Result<Vec<[u8; 32]>, String>;
+type Outcome = Result<Vec<[u8; 32]>, outpost_store::StoreError>;
 
 struct Job {
     items: Vec<Item>,
@@ -66,7 +66,7 @@ impl Receipt {
         self.wait
             .recv()
             .context("the committer stopped before acknowledging")?
-            .map_err(|e| anyhow!(e))
+            .map_err(anyhow::Error::from)
             .context("storing envelopes failed; nothing from this batch was acknowledged")
     }
 }
@@ -114,13 +114,11 @@ fn run(store: &Store, rx: &Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = store
-            .put_envelopes(
-                jobs.iter()
-                    .flat_map(|j| j.items.iter())
-                    .map(|(d, id, b)| (d, id, b.as_slice())),
-            )
-            .map_err(|e| e.to_string());
+        let result = store.put_envelopes(
+            jobs.iter()
+                .flat_map(|j| j.items.iter())
+                .map(|(d, id, b)| (d, id, b.as_slice())),
+        );
         match result {
             Ok(new) => {
                 // Each producer learns which of its own envelopes were new;

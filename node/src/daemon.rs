@@ -228,6 +228,8 @@ pub struct Shared {
     pub token: String,
     /// Encrypted files.
     pub blobs: crate::blobs::Blobs,
+    /// The home directory.
+    home_dir: std::path::PathBuf,
     /// Sessions this node answers: the peer, the session, its view, when
     /// it was last used.
     responders: Mutex<HashMap<SessionId, Responder>>,
@@ -321,6 +323,11 @@ impl Shared {
     /// Gossip messages waiting to be ingested.
     pub fn gossip_queue_depth(&self) -> u64 {
         (self.gossip_in.max_capacity() - self.gossip_in.capacity()) as u64
+    }
+
+    /// The home directory the node runs on.
+    pub fn home_dir(&self) -> &std::path::Path {
+        &self.home_dir
     }
 
     /// When the node started, in seconds since 1970.
@@ -1072,6 +1079,10 @@ pub async fn run(
     let mut local = Local::open(home.clone())?;
     let now = crate::now();
     local.ensure_device_cert(&pass, now)?;
+    // Read the keys the node uses once, now: a passphrase changed while
+    // the node runs (`outpost passphrase change`) then leaves it working.
+    local.member_keys(&pass)?;
+    local.storage_key(&pass)?;
     let state = local.require_org()?.clone();
     // A relay has no person behind it and may certify no device: it acts
     // under its own role certificate, with that certificate's key (the
@@ -1133,6 +1144,7 @@ pub async fn run(
         last_write: std::sync::atomic::AtomicU64::new(crate::now().0),
         writes,
         blobs: crate::blobs::Blobs::new(local.home.dir()),
+        home_dir: local.home.dir().to_owned(),
         local: Mutex::new(local),
         pass,
         gate,

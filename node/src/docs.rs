@@ -63,8 +63,14 @@ impl Local {
             let mut fresh = ring.clone();
             for epoch in fresh.learn(state, member) {
                 let secret = fresh.get(&epoch).expect("just learnt").clone();
-                self.store
-                    .put_secret(&epoch.0, &storage.seal("secrets-1", &epoch.0, secret.bytes()))?;
+                // Learnt from the ops again if it cannot be kept now (a
+                // full disk): reading goes on with it in memory.
+                if let Err(e) = self
+                    .store
+                    .put_secret(&epoch.0, &storage.seal("secrets-1", &epoch.0, secret.bytes()))
+                {
+                    tracing::warn!("epoch secret not saved, learnt again later: {e}");
+                }
                 ring.insert(epoch, secret);
             }
         }
@@ -429,8 +435,14 @@ impl Local {
                     let plain = zeroize::Zeroizing::new(
                         postcard::to_stdvec(&(&heads, d.save())).expect("serialising into a Vec cannot fail"),
                     );
-                    self.store
-                        .put_snapshot(&key, &storage.seal("snapshots-1", &key, &plain))?;
+                    // A cache: a read must not fail because it cannot be
+                    // saved (a full disk); it is rebuilt next time.
+                    if let Err(e) = self
+                        .store
+                        .put_snapshot(&key, &storage.seal("snapshots-1", &key, &plain))
+                    {
+                        tracing::warn!("document snapshot not saved: {e}");
+                    }
                     Some(d)
                 }
                 None => None,

@@ -36,9 +36,21 @@ impl std::fmt::Debug for Passphrase {
 }
 
 impl Passphrase {
-    /// From a file (first line) if given, else `OUTPOST_PASSPHRASE`, else none.
+    /// From a file (first line) if given, else the file named by
+    /// `OUTPOST_PASSPHRASE_FILE` (for service managers that hand secrets
+    /// over as files, e.g. systemd's `LoadCredential=`), else
+    /// `OUTPOST_PASSPHRASE`, else none.
     pub fn from_sources(file: Option<&Path>) -> Result<Passphrase> {
-        if let Some(path) = file {
+        Self::from_file_or_env(file, "OUTPOST_PASSPHRASE")
+    }
+
+    /// From a file (first line) if given, else the file named by
+    /// `<var>_FILE`, else the variable `var` itself, else none.
+    pub fn from_file_or_env(file: Option<&Path>, var: &str) -> Result<Passphrase> {
+        let from_env = std::env::var_os(format!("{var}_FILE"))
+            .filter(|f| !f.is_empty())
+            .map(std::path::PathBuf::from);
+        if let Some(path) = file.or(from_env.as_deref()) {
             let text = Zeroizing::new(
                 fs::read_to_string(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?,
             );
@@ -52,10 +64,7 @@ impl Passphrase {
             return Ok(Passphrase(Some(Zeroizing::new(line))));
         }
         Ok(Passphrase(
-            std::env::var("OUTPOST_PASSPHRASE")
-                .ok()
-                .filter(|p| !p.is_empty())
-                .map(Zeroizing::new),
+            std::env::var(var).ok().filter(|p| !p.is_empty()).map(Zeroizing::new),
         ))
     }
 
@@ -175,7 +184,10 @@ impl Home {
 
     fn read_key(&self, kind: KeyKind, pass: &Passphrase) -> Result<(PublicKey, Zeroizing<Vec<u8>>)> {
         let path = self.key_path(kind);
-        let text = fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?;
+        // A key file without a passphrase holds the secret in its text.
+        let text = Zeroizing::new(
+            fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?,
+        );
         keyfile::open(&text, kind, pass.get()).with_context(|| format!("cannot open key file {}", path.display()))
     }
 
@@ -278,6 +290,59 @@ impl Home {
         Ok(crate::at_rest::StorageKey(Zeroizing::new(arr)))
     }
 
+    /// Re-encrypts every key file of this home (member, device, storage,
+    /// org root: those present) under `new`, or stores them unencrypted
+    /// when `new` is `None`. Every file must open with `old` (a file
+    /// without a passphrase opens with any): otherwise nothing changes.
+    ///
+    /// All or none: the new files are written to `keys.new/` (0700, each
+    /// 0600, synced), which then takes the place of `keys/` in one atomic
+    /// exchange of the two directories; the old files are then removed.
+    /// Returns the kinds of key re-encrypted.
+    pub fn change_passphrase(&self, old: &Passphrase, new: &Passphrase) -> Result<Vec<KeyKind>> {
+        self.require_init()?;
+        let keys = self.dir.join("keys");
+        let staging = self.dir.join("keys.new");
+        // A change interrupted before its exchange left this behind.
+        remove_dir_if_present(&staging)?;
+        let mut sealed: Vec<(KeyKind, PathBuf, Zeroizing<String>)> = Vec::new();
+        for kind in [KeyKind::Member, KeyKind::Device, KeyKind::Storage, KeyKind::OrgRoot] {
+            let path = self.key_path(kind);
+            if !path.exists() {
+                continue;
+            }
+            let (public, secret) = self.read_key(kind, old).context(
+                "nothing was changed: give the current passphrase with --passphrase-file FILE or OUTPOST_PASSPHRASE",
+            )?;
+            let text = keyfile::seal(kind, public, &secret, new.get(), KdfParams::DEFAULT, &mut rand::rng())?;
+            sealed.push((kind, path, Zeroizing::new(text)));
+        }
+        make_private_dir(&staging)?;
+        let new_files: Vec<(&Path, &str)> = sealed.iter().map(|(_, p, t)| (p.as_path(), t.as_str())).collect();
+        let staged = stage_keys(&keys, &staging, &new_files);
+        if let Err(e) = staged {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e.context("nothing was changed"));
+        }
+        exchange_dirs(&self.dir, &staging, &keys)?;
+        // keys.new now holds the old files.
+        if let Err(e) = fs::remove_dir_all(&staging) {
+            tracing::warn!("cannot remove the old key files in {}: {e}", staging.display());
+        }
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync {}", self.dir.display()))?;
+        Ok(sealed.into_iter().map(|(k, _, _)| k).collect())
+    }
+
+    /// True if the member key file is encrypted under a passphrase.
+    pub fn keys_encrypted(&self) -> Result<bool> {
+        self.require_init()?;
+        let path = self.key_path(KeyKind::Member);
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read key file {}", path.display()))?;
+        Ok(keyfile::is_encrypted(&text)?)
+    }
+
     /// Opens the store.
     pub fn store(&self) -> Result<Store> {
         self.require_init()?;
@@ -292,6 +357,69 @@ fn blake3_fingerprint(key: &[u8; 32]) -> Zeroizing<[u8; 32]> {
     let mut h = blake3::Hasher::new_derive_key("outpost 2026 storage key fingerprint v1");
     h.update(key);
     Zeroizing::new(*h.finalize().as_bytes())
+}
+
+/// Writes `new_files` (each: the path of a key file in `keys`, its new
+/// text) and every other file of `keys` into `staging`.
+fn stage_keys(keys: &Path, staging: &Path, new_files: &[(&Path, &str)]) -> Result<()> {
+    // Other files in keys/ move over unchanged.
+    for entry in fs::read_dir(keys).with_context(|| format!("cannot read {}", keys.display()))? {
+        let entry = entry.with_context(|| format!("cannot read {}", keys.display()))?;
+        let name = entry.file_name();
+        if !entry.file_type()?.is_file() || new_files.iter().any(|(p, _)| p.file_name() == Some(&name)) {
+            continue;
+        }
+        let bytes = Zeroizing::new(fs::read(entry.path())?);
+        write_private(&staging.join(&name), &bytes)?;
+    }
+    for (path, text) in new_files {
+        let name = path.file_name().context("a key path has a file name")?;
+        write_private(&staging.join(name), text.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn remove_dir_if_present(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", dir.display())),
+    }
+}
+
+/// Swaps directories `a` and `b` (both in `parent`) in one atomic step
+/// (`renameat2` with `RENAME_EXCHANGE`); where the file system cannot,
+/// by two renames through a third name.
+fn exchange_dirs(parent: &Path, a: &Path, b: &Path) -> Result<()> {
+    let dir = fs::File::open(parent).with_context(|| format!("cannot open {}", parent.display()))?;
+    let name = |p: &Path| {
+        p.file_name()
+            .map(std::ffi::OsStr::to_owned)
+            .context("a directory has a name")
+    };
+    let (an, bn) = (name(a)?, name(b)?);
+    match rustix::fs::renameat_with(
+        &dir,
+        an.as_os_str(),
+        &dir,
+        bn.as_os_str(),
+        rustix::fs::RenameFlags::EXCHANGE,
+    ) {
+        Ok(()) => {}
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            let aside = parent.join("keys.old");
+            remove_dir_if_present(&aside)?;
+            fs::rename(b, &aside).with_context(|| format!("cannot move {}", b.display()))?;
+            fs::rename(a, b).with_context(|| format!("cannot move {} into place", a.display()))?;
+            fs::rename(&aside, a).with_context(|| format!("cannot move {}", aside.display()))?;
+        }
+        Err(e) => {
+            return Err(std::io::Error::from(e))
+                .with_context(|| format!("cannot swap {} and {}", a.display(), b.display()));
+        }
+    }
+    dir.sync_all()
+        .with_context(|| format!("cannot sync {}", parent.display()))
 }
 
 /// Creates `dir` (and parents) with mode 0700 for the last component.

@@ -14,6 +14,7 @@ pub mod certs;
 pub mod chat;
 pub mod committer;
 pub mod daemon;
+pub mod disk;
 pub mod docs;
 pub mod gate;
 pub mod home;

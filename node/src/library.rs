@@ -877,7 +877,27 @@ impl Local {
     ) -> Result<(DocKey, Value)> {
         let now = crate::now();
         let policy = self.file_policy(pass, now)?;
+        crate::disk::ensure_space(self.home.dir())?;
         let file = crate::blobs::take_file(self.home.dir(), path, sealed, &policy)?;
+        let blob = outpost_seal::blob::BlobId(file.blob);
+        let placed = self.place_file(file, place, to, pass, now);
+        if placed.is_err() {
+            // Nothing refers to the blob: do not leave it taking space.
+            if let Err(e) = crate::blobs::Blobs::new(self.home.dir()).remove(&blob) {
+                tracing::warn!("cannot remove the blob of a file that was not stored: {e:#}");
+            }
+        }
+        placed
+    }
+
+    fn place_file(
+        &mut self,
+        file: outpost_workspace::chat::Attachment,
+        place: &Place,
+        to: Option<&str>,
+        pass: &Passphrase,
+        now: outpost_identity::Timestamp,
+    ) -> Result<(DocKey, Value)> {
         let by = self.member.to_string();
         let version = outpost_workspace::file::FileVersion {
             file,

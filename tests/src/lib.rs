@@ -246,7 +246,15 @@ impl Node {
         S: AsRef<OsStr>,
     {
         let mut cmd = process::Command::new(outpost_bin());
-        for var in ["OUTPOST_HOME", "OUTPOST_PASSPHRASE", "OUTPOST_NOW", "OUTPOST_LOG"] {
+        for var in [
+            "OUTPOST_HOME",
+            "OUTPOST_PASSPHRASE",
+            "OUTPOST_PASSPHRASE_FILE",
+            "OUTPOST_NEW_PASSPHRASE",
+            "OUTPOST_NEW_PASSPHRASE_FILE",
+            "OUTPOST_NOW",
+            "OUTPOST_LOG",
+        ] {
             cmd.env_remove(var);
         }
         cmd.env("OUTPOST_MDNS", "off").current_dir(&self.cwd);

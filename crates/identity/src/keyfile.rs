@@ -62,7 +62,15 @@ struct KeyFile {
     kind: KeyKind,
     public: PublicKey,
     protection: Protection,
+    /// The secret, or its ciphertext; wiped on drop (a key file without a
+    /// passphrase holds the secret itself).
     secret: Vec<u8>,
+}
+
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
 }
 
 /// Why a key file could not be opened.
@@ -122,6 +130,7 @@ pub fn seal<R: CryptoRng + ?Sized>(
     params: KdfParams,
     rng: &mut R,
 ) -> Result<String, KeyFileError> {
+    // The file is wiped when dropped (see `KeyFile`'s Drop).
     let file = match passphrase {
         None => KeyFile {
             kind,
@@ -156,6 +165,7 @@ pub fn seal<R: CryptoRng + ?Sized>(
 /// True if the key file text is encrypted.
 pub fn is_encrypted(text: &str) -> Result<bool, KeyFileError> {
     let (_, bytes) = armor::decode_as(text, &[Label::PrivateKey])?;
+    let bytes = Zeroizing::new(bytes);
     let file: KeyFile = signed::decode_unsigned(Kind::KeyFile, &bytes)?;
     Ok(matches!(file.protection, Protection::Argon2id { .. }))
 }
@@ -163,6 +173,7 @@ pub fn is_encrypted(text: &str) -> Result<bool, KeyFileError> {
 /// The public key recorded in a key file of `kind` (no passphrase needed).
 pub fn public(text: &str, kind: KeyKind) -> Result<PublicKey, KeyFileError> {
     let (_, bytes) = armor::decode_as(text, &[Label::PrivateKey])?;
+    let bytes = Zeroizing::new(bytes);
     let file: KeyFile = signed::decode_unsigned(Kind::KeyFile, &bytes)?;
     if file.kind != kind {
         return Err(KeyFileError::WrongKind {

@@ -16,6 +16,9 @@ pub mod tables;
 use outpost_identity::OpId;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::time::Instant;
 use tables::{AUTH_OPS, DOC_ENVELOPES, ENVELOPES, INVITES, SECRETS, SETTINGS, SNAPSHOTS};
 
 /// The store could not be opened.
@@ -53,13 +56,51 @@ pub enum OpenError {
 }
 
 /// A read or write failed.
-#[derive(Debug, thiserror::Error)]
-#[error("storage error in {path}: {why} (is the disk full or failing?); nothing was acknowledged")]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.message())]
 pub struct StoreError {
     /// the file
     pub path: PathBuf,
     /// what went wrong
     pub why: String,
+    /// True if the disk holding the store is full (or too nearly full to
+    /// write safely): the write was refused or failed for want of space.
+    pub disk_full: bool,
+}
+
+impl StoreError {
+    fn message(&self) -> String {
+        if self.disk_full {
+            format!(
+                "the disk holding {} is full ({}): free some space on it (or give it more), then try again; nothing was stored",
+                self.path.display(),
+                self.why
+            )
+        } else {
+            format!(
+                "storage error in {}: {} (is the disk full or failing?); nothing was acknowledged",
+                self.path.display(),
+                self.why
+            )
+        }
+    }
+}
+
+/// Fewer free bytes than this on the store's file system refuse a write
+/// before it starts ([`StoreError::disk_full`]). redb latches an I/O
+/// error that hits a commit and refuses everything after it until the file
+/// is reopened, reads included; refusing early keeps reads working while
+/// the disk is full.
+pub const WRITE_FREE_MIN_BYTES: u64 = 4 * 1024 * 1024;
+
+/// How often, at most, the store tries to reopen its file after an I/O
+/// error latched in redb.
+const REOPEN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Free bytes available to this process on the file system holding `path`.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(path).map_err(std::io::Error::from)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// An epoch id and its secret as stored (encrypted by the node).
@@ -68,8 +109,29 @@ pub type SealedSecret = ([u8; 32], Vec<u8>);
 /// The node's store.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    /// The open database; `None` after an I/O error closed it and until
+    /// it is reopened (see [`Store::db`]).
+    db: RwLock<Option<Database>>,
     path: PathBuf,
+    /// Set when redb latched an I/O error: the file must be reopened.
+    failed: AtomicBool,
+    /// When the store last tried to reopen the file.
+    reopened_at: Mutex<Option<Instant>>,
+    /// Writes are refused below this many free bytes
+    /// ([`WRITE_FREE_MIN_BYTES`] unless set).
+    write_free_min: AtomicU64,
+}
+
+/// The open database, borrowed for the start of one transaction.
+struct DbGuard<'a>(RwLockReadGuard<'a, Option<Database>>);
+
+impl std::ops::Deref for DbGuard<'_> {
+    type Target = Database;
+    fn deref(&self) -> &Database {
+        self.0
+            .as_ref()
+            .expect("Store::db hands out a guard only over an open database")
+    }
 }
 
 /// An envelope id the document index names, with its stored bytes if any.
@@ -99,8 +161,11 @@ impl Store {
                 other => corrupt(other.to_string()),
             })?;
             let store = Store {
-                db,
+                db: RwLock::new(Some(db)),
                 path: path.to_owned(),
+                failed: AtomicBool::new(false),
+                reopened_at: Mutex::new(None),
+                write_free_min: AtomicU64::new(WRITE_FREE_MIN_BYTES),
             };
             migrations::run(&store)?;
             // Read every table once, so damage shows here and not later.
@@ -118,27 +183,129 @@ impl Store {
         &self.path
     }
 
-    pub(crate) fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    /// A [`StoreError`] for what redb said; notes an I/O error that redb
+    /// latched, so that the next operation reopens the file.
+    pub(crate) fn err(&self, e: impl Into<redb::Error>) -> StoreError {
+        let e = e.into();
+        let disk_full = match &e {
+            redb::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        };
+        if matches!(
+            e,
+            redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+        ) {
+            self.failed.store(true, Ordering::SeqCst);
+        }
         StoreError {
             path: self.path.clone(),
             why: e.to_string(),
+            // After a latched error, say what most likely caused it while
+            // the disk is still nearly full.
+            disk_full: disk_full || (matches!(e, redb::Error::PreviousIo) && self.space_is_short()),
         }
     }
 
-    pub(crate) fn db(&self) -> &Database {
-        &self.db
+    /// A [`StoreError`] with a message of our own.
+    pub(crate) fn err_text(&self, why: &str) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            why: why.to_owned(),
+            disk_full: false,
+        }
+    }
+
+    fn space_is_short(&self) -> bool {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        free_bytes(dir).is_ok_and(|free| free < self.write_free_min.load(Ordering::Relaxed).max(1))
+    }
+
+    /// Sets how many free bytes a write needs (default
+    /// [`WRITE_FREE_MIN_BYTES`]); 0 lets writes run until the disk itself
+    /// refuses them, as when another program fills it between the check
+    /// and the commit.
+    pub fn set_write_free_min(&self, bytes: u64) {
+        self.write_free_min.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Refuses a write while the disk is (nearly) full, before redb
+    /// touches the file.
+    fn check_space(&self) -> Result<(), StoreError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let min = self.write_free_min.load(Ordering::Relaxed);
+        match free_bytes(dir) {
+            Ok(free) if free < min => Err(StoreError {
+                path: self.path.clone(),
+                why: format!("{free} bytes free, fewer than the {min} a write needs to be safe"),
+                disk_full: true,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// True if the last operation left redb with a latched I/O error that
+    /// has not been cleared by reopening the file yet.
+    pub fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// The database, reopened first if an I/O error closed it (at most
+    /// once per [`REOPEN_INTERVAL`]; redb repairs the file on open).
+    fn db(&self) -> Result<DbGuard<'_>, StoreError> {
+        if self.failed.load(Ordering::SeqCst) {
+            self.reopen();
+        }
+        let guard = self.db.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            return Err(StoreError {
+                path: self.path.clone(),
+                why: "the store was closed after an I/O error and could not be reopened yet".into(),
+                disk_full: self.space_is_short(),
+            });
+        }
+        Ok(DbGuard(guard))
+    }
+
+    fn reopen(&self) {
+        {
+            let mut at = self
+                .reopened_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if at.is_some_and(|t| t.elapsed() < REOPEN_INTERVAL) {
+                return;
+            }
+            *at = Some(Instant::now());
+        }
+        // Never wait here: a caller may hold a read guard further up.
+        let Ok(mut db) = self.db.try_write() else { return };
+        if let Some(old) = db.take() {
+            // A live write transaction defers the close; reopening then
+            // fails below and is tried again later.
+            let _ = old.close();
+        }
+        match Database::create(&self.path) {
+            Ok(new) => {
+                *db = Some(new);
+                self.failed.store(false, Ordering::SeqCst);
+            }
+            Err(_) => {
+                // Still failing (the disk may still be full): stay closed.
+            }
+        }
     }
 
     /// A setting's value.
     pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
         Ok(table.get(key).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
     }
 
     /// Sets settings, durably, in one transaction.
     pub fn set_settings(&self, pairs: &[(&str, &[u8])]) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.check_space()?;
+        let tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
             for (k, v) in pairs {
@@ -150,7 +317,7 @@ impl Store {
 
     /// Every stored authorisation op (encoded), in id order.
     pub fn auth_ops(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(AUTH_OPS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in table.iter().map_err(|e| self.err(e))? {
@@ -170,7 +337,8 @@ impl Store {
         redeem: Option<([u8; 16], OpId)>,
         settings: &[(&str, &[u8])],
     ) -> Result<Result<usize, OpId>, StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.check_space()?;
+        let tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         let mut added = 0;
         {
             let mut table = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
@@ -227,7 +395,18 @@ impl Store {
         items: impl IntoIterator<Item = (&'a [u8; 48], &'a [u8; 32], &'a [u8])>,
         durable: bool,
     ) -> Result<Vec<[u8; 32]>, StoreError> {
-        let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let items: Vec<_> = items.into_iter().collect();
+        if items.is_empty() {
+            // Nothing new: only make earlier writes durable, which a full
+            // disk must not prevent (see `sync`).
+            return if durable {
+                self.sync().map(|()| Vec::new())
+            } else {
+                Ok(Vec::new())
+            };
+        }
+        self.check_space()?;
+        let mut tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         if !durable {
             tx.set_durability(redb::Durability::None).map_err(|e| self.err(e))?;
         }
@@ -246,15 +425,17 @@ impl Store {
         Ok(added)
     }
 
-    /// Makes every earlier write durable: one durable (empty) commit.
+    /// Makes every earlier write durable: one durable (empty) commit. Not
+    /// refused on a nearly full disk: it adds no data, and writes already
+    /// made (and refused nothing) must become durable.
     pub fn sync(&self) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))
     }
 
     /// Every stored envelope, by id.
     pub fn envelopes(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in table.iter().map_err(|e| self.err(e))? {
@@ -265,21 +446,21 @@ impl Store {
 
     /// True if the envelope is stored.
     pub fn has_envelope(&self, id: &[u8; 32]) -> Result<bool, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
         Ok(table.get(id).map_err(|e| self.err(e))?.is_some())
     }
 
     /// The number of stored envelopes.
     pub fn envelope_count(&self) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
         table.len().map_err(|e| self.err(e))
     }
 
     /// The envelopes of one document.
     pub fn doc_envelopes(&self, doc: &[u8; 48]) -> Result<Vec<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
         let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -296,7 +477,7 @@ impl Store {
     /// bytes (`None`: the index names an envelope that is not stored). Raw:
     /// nothing is decoded or checked, so an audit can see damage.
     pub fn doc_envelope_rows(&self, doc: &[u8; 48]) -> Result<Vec<RawRow>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
         let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -315,7 +496,7 @@ impl Store {
 
     /// Every stored (encrypted) epoch secret.
     pub fn secrets(&self) -> Result<Vec<SealedSecret>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(SECRETS).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in table.iter().map_err(|e| self.err(e))? {
@@ -332,7 +513,7 @@ impl Store {
 
     /// A stored (encrypted) document snapshot.
     pub fn snapshot(&self, doc: &[u8; 48]) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
         Ok(table.get(doc).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
     }
@@ -343,7 +524,8 @@ impl Store {
         key: &[u8; N],
         value: &[u8],
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.check_space()?;
+        let tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         tx.open_table(def)
             .map_err(|e| self.err(e))?
             .insert(key, value)
@@ -353,7 +535,7 @@ impl Store {
 
     /// The certificate that redeemed an invite, if it was redeemed.
     pub fn invite_redeemed_by(&self, invite: &[u8; 16]) -> Result<Option<OpId>, StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(INVITES).map_err(|e| self.err(e))?;
         Ok(table.get(invite).map_err(|e| self.err(e))?.map(|v| OpId(v.value())))
     }

@@ -37,7 +37,7 @@ fn m2_envelopes(tx: &WriteTransaction) -> Result<(), redb::Error> {
 }
 
 fn version(store: &Store) -> Result<u32, StoreError> {
-    let tx = store.db().begin_read().map_err(|e| store.err(e))?;
+    let tx = store.db()?.begin_read().map_err(|e| store.err(e))?;
     let table = match tx.open_table(SETTINGS) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
@@ -49,7 +49,7 @@ fn version(store: &Store) -> Result<u32, StoreError> {
             let b: [u8; 4] = bytes
                 .value()
                 .try_into()
-                .map_err(|_| store.err("schema version is not 4 bytes"))?;
+                .map_err(|_| store.err_text("schema version is not 4 bytes"))?;
             u32::from_le_bytes(b)
         }
         None => 0,
@@ -68,7 +68,7 @@ pub fn run(store: &Store) -> Result<(), OpenError> {
     }
     for (i, migration) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let to = i as u32 + 1;
-        let tx = store.db().begin_write().map_err(|e| store.err(e))?;
+        let tx = store.db()?.begin_write().map_err(|e| store.err(e))?;
         migration(&tx).map_err(|e| store.err(e))?;
         tx.open_table(SETTINGS)
             .map_err(|e| store.err(e))?
