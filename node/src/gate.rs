@@ -268,10 +268,7 @@ mod tests {
             offence(check(Topic::Org, frame::ENVELOPE, &envelope)),
             Some(Offence::Malformed)
         );
-        assert_eq!(
-            offence(check(Topic::Org, 99, &op)),
-            Some(Offence::Malformed)
-        );
+        assert_eq!(offence(check(Topic::Org, 99, &op)), Some(Offence::Malformed));
         // An envelope on another scope's topic.
         assert_eq!(
             offence(check(Topic::Scope([7; 32]), frame::ENVELOPE, &envelope)),
