@@ -185,3 +185,94 @@ impl outpost_net::Gate for OrgGate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::{Home, Passphrase};
+    use crate::local::{Local, frame};
+
+    /// `bytes` with one byte of its trailing 64-byte signature changed.
+    fn forged(bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let last = out.len() - 1;
+        out[last] ^= 1;
+        out
+    }
+
+    #[test]
+    fn gossip_is_checked_before_it_travels_on() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let pass = Passphrase::default();
+        let now = crate::now();
+        let home = Home::at(dir.path().join("admin"));
+        home.init(&pass).expect("initialised");
+        let mut local = Local::open(home).expect("opens");
+        local.create_org("Acme", "Admin", &pass, now).expect("org created");
+        let scope = local
+            .create_scope(
+                outpost_identity::scope::ScopeDef {
+                    name: "Everyone".into(),
+                    readers: vec![outpost_identity::scope::Principal::Everyone],
+                    writers: vec![outpost_identity::scope::Principal::Everyone],
+                    nonce: rand::random(),
+                },
+                &pass,
+                now,
+            )
+            .expect("a scope");
+        local.create_doc(scope, "A", &pass, now).expect("a document");
+        let state = local.require_org().expect("an org").clone();
+        let op = state.op(&state.order()[0]).expect("ordered ops are held").bytes.clone();
+        let envelope = local
+            .store
+            .envelopes()
+            .expect("envelopes")
+            .into_iter()
+            .find(|b| outpost_seal::Envelope::decode(b).is_ok_and(|e| e.header.scope == scope))
+            .expect("the document's envelope");
+        let gate = OrgGate::new(state, Vec::new());
+        let peer = PeerId::random();
+        let check = |topic, kind, bytes: &[u8]| {
+            let mut data = vec![kind];
+            data.extend_from_slice(bytes);
+            gate.check_frame(&peer, topic, &data)
+        };
+        let offence = |c: Check| match c {
+            Check::Reject(o, _) => Some(o),
+            _ => None,
+        };
+
+        assert_eq!(check(Topic::Org, frame::OP, &op), Check::Accept);
+        assert_eq!(check(Topic::Scope(scope.0), frame::ENVELOPE, &envelope), Check::Accept);
+        assert_eq!(check(Topic::Overflow, frame::ENVELOPE, &envelope), Check::Accept);
+        // Forged signatures.
+        assert_eq!(
+            offence(check(Topic::Org, frame::OP, &forged(&op))),
+            Some(Offence::BadSignature)
+        );
+        assert_eq!(
+            offence(check(Topic::Scope(scope.0), frame::ENVELOPE, &forged(&envelope))),
+            Some(Offence::BadSignature)
+        );
+        // Garbage, an empty frame, a kind where it does not belong.
+        assert_eq!(
+            offence(check(Topic::Org, frame::OP, b"garbage")),
+            Some(Offence::Malformed)
+        );
+        assert_eq!(
+            offence(gate.check_frame(&peer, Topic::Org, &[])),
+            Some(Offence::Malformed)
+        );
+        assert_eq!(
+            offence(check(Topic::Org, frame::ENVELOPE, &envelope)),
+            Some(Offence::Malformed)
+        );
+        assert_eq!(offence(check(Topic::Org, 99, &op)), Some(Offence::Malformed));
+        // An envelope on another scope's topic.
+        assert_eq!(
+            offence(check(Topic::Scope([7; 32]), frame::ENVELOPE, &envelope)),
+            Some(Offence::Unacceptable)
+        );
+    }
+}
