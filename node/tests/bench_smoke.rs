@@ -37,7 +37,10 @@ fn the_suite_runs_at_tiny_sizes_and_writes_its_report() {
         memory.iter().map(|f| f.scenario.as_str()).collect::<Vec<_>>(),
         ["idle-rss", "loaded-rss", "cold-start"]
     );
-    assert!(memory.iter().all(|f| f.met.is_some()), "every memory figure has a checked target");
+    assert!(
+        memory.iter().all(|f| f.met.is_some()),
+        "every memory figure has a checked target"
+    );
     let file = FiguresFile {
         group: "memory".into(),
         mode: "smoke".into(),

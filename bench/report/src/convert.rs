@@ -29,9 +29,7 @@ impl Runs {
         for p in paths {
             let p = p.as_ref();
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
-            runs.push(
-                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", p.display()))?,
-            );
+            runs.push(serde_json::from_str(&text).with_context(|| format!("{} is not JSON", p.display()))?);
             names.push(p.display().to_string());
         }
         Ok(Runs { runs, names })
@@ -57,10 +55,9 @@ impl Runs {
     pub fn stats(&self, at: &str, scale: f64) -> Result<Stats> {
         let mut xs = Vec::new();
         for (run, name) in self.runs.iter().zip(&self.names) {
-            let x = run
-                .pointer(at)
-                .and_then(Value::as_f64)
-                .with_context(|| format!("{name} has no number at {at}: was it written by this version of the benchmark?"))?;
+            let x = run.pointer(at).and_then(Value::as_f64).with_context(|| {
+                format!("{name} has no number at {at}: was it written by this version of the benchmark?")
+            })?;
             xs.push(x * scale);
         }
         Stats::of(&xs).with_context(|| format!("the values at {at} are not finite numbers"))
@@ -115,7 +112,10 @@ pub fn convert(group: &str, r: &Runs) -> Result<Vec<Figure>> {
                 "envelopes/s",
                 Better::Higher,
                 r.stats("/store/ingest_durable_batch_256_1_producer_per_cpu_s", 1.0)?,
-                Some(raw("ed25519-dalek verify, one thread", r.stats("/open/raw_ed25519_verify_per_s", 1.0)?)),
+                Some(raw(
+                    "ed25519-dalek verify, one thread",
+                    r.stats("/open/raw_ed25519_verify_per_s", 1.0)?,
+                )),
                 Some("ratio >= 0.7"),
                 format!(
                     "~530-byte envelopes, 256 per durable commit, one producer overlapped with the committer; per second of process CPU time (both threads); {n}, each the best of 3 rounds"
@@ -144,7 +144,10 @@ pub fn convert(group: &str, r: &Runs) -> Result<Vec<Figure>> {
                 "envelopes/s",
                 Better::Higher,
                 r.stats("/seal/envelope_seal_per_s", 1.0)?,
-                Some(raw("ed25519 sign + XChaCha20-Poly1305, one thread", r.stats("/seal/raw_floor_per_s", 1.0)?)),
+                Some(raw(
+                    "ed25519 sign + XChaCha20-Poly1305, one thread",
+                    r.stats("/seal/raw_floor_per_s", 1.0)?,
+                )),
                 None,
                 format!("one thread; {n}"),
             ),
@@ -170,7 +173,10 @@ pub fn convert(group: &str, r: &Runs) -> Result<Vec<Figure>> {
             "chains/s",
             Better::Higher,
             r.stats("/chain_verify_per_s", 1.0)?,
-            Some(raw("4 × ed25519 verify, one thread", r.stats("/raw_floor_chains_per_s", 1.0)?)),
+            Some(raw(
+                "4 × ed25519 verify, one thread",
+                r.stats("/raw_floor_chains_per_s", 1.0)?,
+            )),
             None,
             format!("one thread; {n}"),
         )],
@@ -224,7 +230,9 @@ pub fn convert(group: &str, r: &Runs) -> Result<Vec<Figure>> {
                     Better::Lower,
                     bytes.clone(),
                     Some(raw("the missing envelopes' bytes", missing)),
-                    Some(&format!("median <= {limit:.0} B (2 × missing + 4 KB), <= 3 round trips")),
+                    Some(&format!(
+                        "median <= {limit:.0} B (2 × missing + 4 KB), <= 3 round trips"
+                    )),
                     format!(
                         "{} envelopes shared; round trips {}–{}; {n}",
                         r.first("/sizes/docs") * r.first("/sizes/per_doc"),

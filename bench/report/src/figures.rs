@@ -130,7 +130,11 @@ impl Target {
 
     /// Whether `value` meets it.
     pub fn met_by(&self, value: f64) -> bool {
-        if self.at_least { value >= self.limit } else { value <= self.limit }
+        if self.at_least {
+            value >= self.limit
+        } else {
+            value <= self.limit
+        }
     }
 
     /// How far from the limit, as a factor: 1 at the limit, above 1 when
@@ -266,12 +270,7 @@ impl FiguresFile {
 /// `/proc/loadavg`'s three averages (empty where there is none).
 pub fn load_avg() -> Vec<f64> {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|s| {
-            s.split_whitespace()
-                .take(3)
-                .filter_map(|w| w.parse().ok())
-                .collect()
-        })
+        .map(|s| s.split_whitespace().take(3).filter_map(|w| w.parse().ok()).collect())
         .unwrap_or_default()
 }
 

@@ -34,7 +34,10 @@ struct Args {
 
 fn parse_load(s: &str) -> Result<Vec<f64>> {
     s.split_whitespace()
-        .map(|w| w.parse::<f64>().with_context(|| format!("{w:?} in a load average is not a number")))
+        .map(|w| {
+            w.parse::<f64>()
+                .with_context(|| format!("{w:?} in a load average is not a number"))
+        })
         .collect()
 }
 
@@ -68,7 +71,9 @@ fn run(args: Args) -> Result<()> {
     let mode = || args.mode.clone().context("--mode is required (full, quick or smoke)");
     match cmd.as_str() {
         "convert" => {
-            let (group, files) = rest.split_first().context("convert needs a GROUP and the runs' JSON files")?;
+            let (group, files) = rest
+                .split_first()
+                .context("convert needs a GROUP and the runs' JSON files")?;
             let runs = Runs::read(files)?;
             let figures = convert::convert(group, &runs)?;
             let file = FiguresFile {

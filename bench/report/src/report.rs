@@ -42,7 +42,11 @@ pub fn read_all(dir: &Path) -> Result<Vec<FiguresFile>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".figures.json")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".figures.json"))
+        })
         .collect();
     paths.sort();
     for p in paths {
@@ -107,7 +111,13 @@ fn verdict(f: &Figure) -> &'static str {
 }
 
 /// The Markdown report.
-pub fn markdown(files: &[FiguresFile], machine: &Value, ctx: &SuiteContext, charts: &[PathBuf], skipped: Option<&str>) -> String {
+pub fn markdown(
+    files: &[FiguresFile],
+    machine: &Value,
+    ctx: &SuiteContext,
+    charts: &[PathBuf],
+    skipped: Option<&str>,
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Outpost performance report\n");
     let m = |k: &str| machine.get(k).map(|v| v.to_string()).unwrap_or_default();
@@ -132,7 +142,10 @@ pub fn markdown(files: &[FiguresFile], machine: &Value, ctx: &SuiteContext, char
     if !ctx.notes.is_empty() {
         md.push('\n');
     }
-    let _ = writeln!(md, "| group | scenario | Outpost | unit | baseline | ratio | target | |");
+    let _ = writeln!(
+        md,
+        "| group | scenario | Outpost | unit | baseline | ratio | target | |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
     for file in files {
         for f in &file.figures {
@@ -331,21 +344,10 @@ fn group_chart(path: &Path, file: &FiguresFile) -> Result<()> {
     for (panel, f) in body.split_evenly((rows, cols)).iter().zip(&file.figures) {
         let mut bars: Vec<(String, &Stats, RGBColor)> = vec![("Outpost".into(), &f.outpost, OUTPOST)];
         if let Some(b) = &f.baseline {
-            bars.push((
-                short(&b.name, 22),
-                &b.stats,
-                if b.kind == "peer" { PEER } else { BASE },
-            ));
+            bars.push((short(&b.name, 22), &b.stats, if b.kind == "peer" { PEER } else { BASE }));
         }
-        let limit = f
-            .checked()
-            .filter(|(_, t)| !t.on_ratio)
-            .map(|(_, t)| t.limit);
-        let top_value = bars
-            .iter()
-            .map(|(_, s, _)| s.max)
-            .chain(limit)
-            .fold(0.0_f64, f64::max);
+        let limit = f.checked().filter(|(_, t)| !t.on_ratio).map(|(_, t)| t.limit);
+        let top_value = bars.iter().map(|(_, s, _)| s.max).chain(limit).fold(0.0_f64, f64::max);
         let ymax = if top_value > 0.0 { top_value * 1.15 } else { 1.0 };
         let labels: Vec<String> = bars.iter().map(|(l, _, _)| l.clone()).collect();
         let caption = short(&f.title, 44);
@@ -395,7 +397,10 @@ fn group_chart(path: &Path, file: &FiguresFile) -> Result<()> {
         if let Some(limit) = limit {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(SegmentValue::Exact(0), limit), (SegmentValue::Exact(bars.len()), limit)],
+                    vec![
+                        (SegmentValue::Exact(0), limit),
+                        (SegmentValue::Exact(bars.len()), limit),
+                    ],
                     MISSED.stroke_width(1),
                 )))
                 .map_err(draw_err)?;
@@ -403,7 +408,10 @@ fn group_chart(path: &Path, file: &FiguresFile) -> Result<()> {
         if let Some(r) = f.ratio {
             panel
                 .draw_text(
-                    &format!("ratio {r:.2}{}", f.met.map(|m| if m { " ✓" } else { " ✗" }).unwrap_or("")),
+                    &format!(
+                        "ratio {r:.2}{}",
+                        f.met.map(|m| if m { " ✓" } else { " ✗" }).unwrap_or("")
+                    ),
                     &("sans-serif", 11).into_font().color(&BLACK),
                     (60, 22),
                 )
@@ -423,8 +431,17 @@ fn targets_chart(path: &Path, figs: &[&Figure]) -> Result<()> {
         .iter()
         .filter_map(|f| f.checked().map(|(v, t)| t.margin(v)))
         .collect();
-    let xmax = margins.iter().copied().filter(|m| m.is_finite()).fold(2.0_f64, f64::max).min(10.0) * 1.05;
-    let labels: Vec<String> = figs.iter().map(|f| short(&format!("{}/{}", f.group, f.scenario), 34)).collect();
+    let xmax = margins
+        .iter()
+        .copied()
+        .filter(|m| m.is_finite())
+        .fold(2.0_f64, f64::max)
+        .min(10.0)
+        * 1.05;
+    let labels: Vec<String> = figs
+        .iter()
+        .map(|f| short(&format!("{}/{}", f.group, f.scenario), 34))
+        .collect();
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "Targets: how far each figure is from its floor (1 = at the limit; right of the red line = met)",

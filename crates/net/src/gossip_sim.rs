@@ -75,8 +75,7 @@ impl GossipParams {
 
     /// The node's own parameters ([`crate::network::gossip_config`]).
     pub fn node() -> GossipParams {
-        let config = crate::network::gossip_config(8 * 1024 * 1024)
-            .expect("the node's gossip configuration is valid");
+        let config = crate::network::gossip_config(8 * 1024 * 1024).expect("the node's gossip configuration is valid");
         GossipParams::of(&config)
     }
 }
@@ -344,9 +343,7 @@ impl Sim<'_> {
                 .copied()
                 .filter(|q| !self.mesh[peer].contains(q))
                 .collect();
-            let n = p
-                .gossip_lazy
-                .max((p.gossip_factor * candidates.len() as f64) as usize);
+            let n = p.gossip_lazy.max((p.gossip_factor * candidates.len() as f64) as usize);
             for q in self.rng.pick(&candidates, n) {
                 self.sent[peer] += (CONTROL_FRAMING_BYTES + ID_BYTES * recent.len()) as u64;
                 self.r.control_bytes += (CONTROL_FRAMING_BYTES + ID_BYTES * recent.len()) as u64;
@@ -391,7 +388,12 @@ impl Sim<'_> {
         let start = hb * c.warmup_heartbeats as u64;
         for m in 0..c.messages {
             let from = self.rng.below(c.peers as u64) as usize;
-            self.push(start + m as u64 * c.publish_interval_us, from, from, What::Publish { msg: m });
+            self.push(
+                start + m as u64 * c.publish_interval_us,
+                from,
+                from,
+                What::Publish { msg: m },
+            );
         }
         let last = start + c.messages as u64 * c.publish_interval_us;
         // Gossip runs `history_gossip` heartbeats past the last message,

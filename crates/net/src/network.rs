@@ -1200,7 +1200,6 @@ impl Network {
     }
 }
 
-
 /// The node's gossipsub configuration: libp2p's defaults (mesh degree 6,
 /// between 5 and 12, gossip to at least 6 peers out of the mesh) with a
 /// heartbeat of 500 ms, anonymous messages named by a hash of their

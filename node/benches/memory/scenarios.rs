@@ -21,7 +21,7 @@
 pub mod common;
 
 use anyhow::{Context, Result, bail};
-use common::{Org, build_org, bench_dir, put_offline, seal_in_parallel};
+use common::{Org, bench_dir, build_org, put_offline, seal_in_parallel};
 use outpost_seal::envelope::{DocId, EnvId, Envelope, Payload};
 use outpost_workspace::TextDoc;
 use outpost_workspace::chat::{LogOp, Setting};
@@ -152,7 +152,8 @@ pub fn run(sizes: &Sizes) -> Result<Report> {
             report.cached = true;
         } else {
             if dir.exists() {
-                std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove the stale cache {}", dir.display()))?;
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("cannot remove the stale cache {}", dir.display()))?;
             }
             let started = Instant::now();
             let org = build_org(1)?;
@@ -207,10 +208,7 @@ fn fill(org: &Org, sizes: &Sizes) -> Result<()> {
     let mut from = 0;
     while from < per_channel {
         let to = (from + step).min(per_channel);
-        let work: Vec<(usize, DocId, Option<EnvId>)> = channels
-            .iter()
-            .map(|(c, d)| (*c, *d, last[*c]))
-            .collect();
+        let work: Vec<(usize, DocId, Option<EnvId>)> = channels.iter().map(|(c, d)| (*c, *d, last[*c])).collect();
         let envs = seal_in_parallel(&work, |(c, doc, prev)| {
             let mut out: Vec<Envelope> = Vec::new();
             let mut prev = *prev;
@@ -226,7 +224,9 @@ fn fill(org: &Org, sizes: &Sizes) -> Result<()> {
                     break;
                 }
                 let op = LogOp::Post {
-                    text: format!("Message {n}: the numbers for report {k} are in the shared folder, please check them."),
+                    text: format!(
+                        "Message {n}: the numbers for report {k} are in the shared folder, please check them."
+                    ),
                     reply_to: None,
                     mentions: Vec::new(),
                     attachments: Vec::new(),
@@ -309,7 +309,16 @@ pub fn outpost_bin() -> Result<PathBuf> {
         }
     }
     let status = build
-        .args(["build", "--quiet", "-p", "outpost", "--bin", "outpost", "--profile", profile])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "outpost",
+            "--bin",
+            "outpost",
+            "--profile",
+            profile,
+        ])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
         .arg("--target-dir")
@@ -387,7 +396,14 @@ fn start(bin: &Path, home: &Path, settle: Duration) -> Result<Start> {
     let child = Command::new(bin)
         .arg("--home")
         .arg(home)
-        .args(["up", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "127.0.0.1:0"])
+        .args([
+            "up",
+            "--no-mdns",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--api",
+            "127.0.0.1:0",
+        ])
         .env("OUTPOST_MDNS", "off")
         .env("OUTPOST_LOG", "warn")
         .env_remove("OUTPOST_PASSPHRASE")
@@ -400,7 +416,10 @@ fn start(bin: &Path, home: &Path, settle: Duration) -> Result<Start> {
     let pid = proc.0.id();
     let ready_ms = loop {
         if let Some(status) = proc.0.try_wait()? {
-            bail!("outpost up on {} exited with {status} before serving its API", home.display());
+            bail!(
+                "outpost up on {} exited with {status} before serving its API",
+                home.display()
+            );
         }
         let api: Option<(SocketAddr, String)> = std::fs::read_to_string(&api_file)
             .ok()
@@ -436,7 +455,8 @@ impl Report {
     /// The table printed.
     pub fn table(&self) -> String {
         let row = |name: &str, s: &[Start]| -> String {
-            let list = |f: &dyn Fn(&Start) -> f64| s.iter().map(|x| format!("{:.1}", f(x))).collect::<Vec<_>>().join(", ");
+            let list =
+                |f: &dyn Fn(&Start) -> f64| s.iter().map(|x| format!("{:.1}", f(x))).collect::<Vec<_>>().join(", ");
             format!(
                 "  {name:<8} ready ms [{}]  VmRSS MB [{}]  VmHWM MB [{}]\n",
                 list(&|x| x.ready_ms),
