@@ -146,7 +146,11 @@ fn summary() {
         "identity summary: raw ed25519 verify {raw_rate:.0}/s → floor {floor:.0} chains/s; chain verify {chain_rate:.0}/s ({:.0}% of floor)",
         100.0 * chain_rate / floor
     );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/outpost-bench");
+    // `$CARGO_TARGET_DIR/outpost-bench`, else the workspace's `target/`.
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .join("outpost-bench");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(dir.join("identity.json"), format!("{report:#}\n"));
     }

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod gossip_sim;
 pub mod limits;
 pub mod network;
 pub mod redial;

@@ -553,16 +553,7 @@ impl Network {
                     // signature per message (gossipsub's own) would cost a
                     // verification per message on every node and prove
                     // nothing more.
-                    let gossip_config = gossipsub::ConfigBuilder::default()
-                        .max_transmit_size(frame)
-                        .heartbeat_interval(Duration::from_millis(500))
-                        .validation_mode(gossipsub::ValidationMode::Anonymous)
-                        // Forwarded only once checked (`Gate::check_gossip`).
-                        .validate_messages()
-                        .message_id_fn(|m: &gossipsub::Message| {
-                            gossipsub::MessageId::new(&blake3::hash(&m.data).as_bytes()[..20])
-                        })
-                        .build()?;
+                    let gossip_config = gossip_config(frame)?;
                     let gossipsub =
                         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)?;
                     let mdns = if mdns_on {
@@ -1385,6 +1376,22 @@ impl Network {
             Command::Offence { peer, offence } => self.offend(peer, offence),
         }
     }
+}
+
+/// The node's gossipsub configuration: libp2p's defaults (mesh degree 6,
+/// between 5 and 12, gossip to at least 6 peers out of the mesh) with a
+/// heartbeat of 500 ms, anonymous messages named by a hash of their
+/// content, and messages up to `frame` bytes. The gossip simulator
+/// ([`crate::gossip_sim`]) models the mesh from this configuration.
+pub fn gossip_config(frame: usize) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
+    gossipsub::ConfigBuilder::default()
+        .max_transmit_size(frame)
+        .heartbeat_interval(Duration::from_millis(500))
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
+        // Forwarded only once checked (`Gate::check_gossip`).
+        .validate_messages()
+        .message_id_fn(|m: &gossipsub::Message| gossipsub::MessageId::new(&blake3::hash(&m.data).as_bytes()[..20]))
+        .build()
 }
 
 #[cfg(test)]

@@ -911,7 +911,11 @@ fn summary() {
         100.0 * ingest_1_per_cpu_s / raw_verify,
         if met { "MET" } else { "NOT MET" }
     );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/outpost-bench");
+    // `$CARGO_TARGET_DIR/outpost-bench`, else the workspace's `target/`.
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+        .join("outpost-bench");
     if std::fs::create_dir_all(&dir).is_ok() {
         let _ = std::fs::write(
             dir.join(if test { "seal.test.json" } else { "seal.json" }),

@@ -520,6 +520,15 @@ fn has_arg(name: &str) -> bool {
     std::env::args().any(|a| a == name)
 }
 
+/// Where benchmarks write: `$CARGO_TARGET_DIR/outpost-bench`, else the
+/// workspace's `target/outpost-bench`.
+pub fn bench_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("outpost-bench")
+}
+
 /// The `main` of a bench target: picks the mode from the arguments (and
 /// does nothing for `--list`), runs `scenarios` on a multi-thread tokio
 /// runtime, prints `table` of what they report and, except in test mode,
@@ -565,7 +574,7 @@ pub fn main<R, F: Future<Output = Result<R>>>(
     if mode == Mode::Test {
         return;
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/outpost-bench");
+    let dir = bench_dir();
     let file = if mode == Mode::Quick {
         format!("{name}.quick.json")
     } else {
