@@ -10,6 +10,7 @@
 //! ([`tables`]) and in `docs/storage.md`.
 #![deny(missing_docs)]
 
+pub mod backup;
 pub mod migrations;
 pub mod tables;
 
