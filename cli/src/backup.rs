@@ -33,7 +33,9 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     if p.is_absolute() {
         return Ok(p.to_owned());
     }
-    Ok(std::env::current_dir().context("cannot read the current directory")?.join(p))
+    Ok(std::env::current_dir()
+        .context("cannot read the current directory")?
+        .join(p))
 }
 
 fn key_for(ctx: &Ctx, key: Option<&Path>) -> Result<outpost_store::backup::BackupKey> {
@@ -117,7 +119,9 @@ pub fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                         want,
                         keep,
                         now.0,
-                        &mut |items, bytes| bar.set_message(format!("{items} rows and files read, {bytes} bytes written")),
+                        &mut |items, bytes| {
+                            bar.set_message(format!("{items} rows and files read, {bytes} bytes written"))
+                        },
                     );
                     bar.finish_and_clear();
                     let made = made?;
@@ -185,7 +189,11 @@ pub fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 Some(path) => {
                     outpost_node::home::write_private(&path, text.as_bytes())?;
                     ctx.print(
-                        format!("the backup key {} was written to {} (0600): keep it offline, apart from the backups\n", key.id_hex(), path.display()),
+                        format!(
+                            "the backup key {} was written to {} (0600): keep it offline, apart from the backups\n",
+                            key.id_hex(),
+                            path.display()
+                        ),
                         json!({"key_id": key.id_hex(), "file": path}),
                     );
                 }
@@ -229,7 +237,11 @@ pub fn run(ctx: &Ctx, cmd: BackupCommand) -> Result<()> {
                 let _ = writeln!(text, "last backup at {last}");
             }
             if v["failing"] == true {
-                let _ = writeln!(text, "the last scheduled backup FAILED: {}", v["error"].as_str().unwrap_or_default());
+                let _ = writeln!(
+                    text,
+                    "the last scheduled backup FAILED: {}",
+                    v["error"].as_str().unwrap_or_default()
+                );
             }
             ctx.print(text, v);
             Ok(())

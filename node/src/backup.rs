@@ -90,7 +90,11 @@ fn decode_error(path: &Path, e: DecodeError) -> anyhow::Error {
 pub fn read_key_file(path: &Path) -> Result<BackupKey> {
     let meta = fs::metadata(path).with_context(|| format!("cannot read the backup key {}", path.display()))?;
     if meta.len() > format::KEY_TEXT_BYTES_MAX as u64 {
-        bail!("{} is not a backup key: it is {} bytes long", path.display(), meta.len());
+        bail!(
+            "{} is not a backup key: it is {} bytes long",
+            path.display(),
+            meta.len()
+        );
     }
     let text = zeroize::Zeroizing::new(
         fs::read(path).with_context(|| format!("cannot read the backup key {}", path.display()))?,
@@ -151,7 +155,10 @@ fn chain_name(created: u64, chain: &[u8; 16]) -> String {
 
 fn is_chain_name(name: &str) -> bool {
     let b = name.as_bytes();
-    b.len() == 43 && b[10] == b'-' && b[..10].iter().all(u8::is_ascii_digit) && b[11..].iter().all(u8::is_ascii_hexdigit)
+    b.len() == 43
+        && b[10] == b'-'
+        && b[..10].iter().all(u8::is_ascii_digit)
+        && b[11..].iter().all(u8::is_ascii_hexdigit)
 }
 
 /// The chains in `dir`, oldest first.
@@ -188,14 +195,20 @@ fn backups(chain: &Path) -> Result<Vec<(u32, PathBuf)>> {
 /// of a backup directory.
 pub fn resolve_chain(from: &Path) -> Result<PathBuf> {
     if !from.is_dir() {
-        bail!("{} is not a directory: give the backup directory (or one chain in it)", from.display());
+        bail!(
+            "{} is not a directory: give the backup directory (or one chain in it)",
+            from.display()
+        );
     }
     if from.file_name().and_then(|n| n.to_str()).is_some_and(is_chain_name) {
         return Ok(from.to_owned());
     }
-    chains(from)?
-        .pop()
-        .ok_or_else(|| invalid(from, "holds no backup (no chain directory); make one with `outpost backup create --to DIR`"))
+    chains(from)?.pop().ok_or_else(|| {
+        invalid(
+            from,
+            "holds no backup (no chain directory); make one with `outpost backup create --to DIR`",
+        )
+    })
 }
 
 fn segment_name(index: usize) -> String {
@@ -207,7 +220,10 @@ fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>> {
         .map_err(|e| invalid(path, format!("is missing or unreadable ({e})")))?
         .len();
     if len > max as u64 {
-        return Err(invalid(path, format!("is {len} bytes, over the limit of {max}: it is not a backup file")));
+        return Err(invalid(
+            path,
+            format!("is {len} bytes, over the limit of {max}: it is not a backup file"),
+        ));
     }
     fs::read(path).map_err(|e| invalid(path, format!("cannot be read ({e})")))
 }
@@ -248,7 +264,10 @@ pub fn read_chain(
         if *seq as usize != expected {
             return Err(invalid(
                 chain,
-                format!("backup {expected:04} is missing (the next one is {seq:04}): the incrementals after it cannot be applied; restore with --upto {}", expected.saturating_sub(1)),
+                format!(
+                    "backup {expected:04} is missing (the next one is {seq:04}): the incrementals after it cannot be applied; restore with --upto {}",
+                    expected.saturating_sub(1)
+                ),
             ));
         }
         let mpath = dir.join("manifest");
@@ -262,13 +281,20 @@ pub fn read_chain(
         if hex::encode(m.chain) != chain_id || m.seq != *seq {
             return Err(invalid(
                 &mpath,
-                format!("belongs to chain {} position {}, not here: backups were moved between chains", hex::encode(m.chain), m.seq),
+                format!(
+                    "belongs to chain {} position {}, not here: backups were moved between chains",
+                    hex::encode(m.chain),
+                    m.seq
+                ),
             ));
         }
         if m.parent != parent {
             return Err(invalid(
                 &mpath,
-                format!("does not follow backup {:04} of its chain (its parent link differs): a backup was replaced or reordered", seq.saturating_sub(1)),
+                format!(
+                    "does not follow backup {:04} of its chain (its parent link differs): a backup was replaced or reordered",
+                    seq.saturating_sub(1)
+                ),
             ));
         }
         let mut records = Vec::new();
@@ -278,11 +304,18 @@ pub fn read_chain(
             if sbytes.len() as u64 != info.bytes {
                 return Err(invalid(
                     &spath,
-                    format!("is {} bytes but the manifest says {}: the file was truncated or replaced", sbytes.len(), info.bytes),
+                    format!(
+                        "is {} bytes but the manifest says {}: the file was truncated or replaced",
+                        sbytes.len(),
+                        info.bytes
+                    ),
                 ));
             }
             if format::file_hash(&sbytes) != info.hash {
-                return Err(invalid(&spath, "does not match the hash in its manifest: its bytes were altered"));
+                return Err(invalid(
+                    &spath,
+                    "does not match the hash in its manifest: its bytes were altered",
+                ));
             }
             let at = SegmentAt {
                 chain: m.chain,
@@ -299,14 +332,23 @@ pub fn read_chain(
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .find(|n| n.starts_with("seg-") && n[4..].parse::<usize>().is_ok_and(|i| i >= m.segments.len()))
         {
-            return Err(invalid(&dir.join(extra), "is not listed in its manifest: it does not belong to this backup"));
+            return Err(invalid(
+                &dir.join(extra),
+                "is not listed in its manifest: it does not belong to this backup",
+            ));
         }
         if records.len() as u64 != m.records {
-            return Err(invalid(&mpath, format!("lists {} records but its segments hold {}", m.records, records.len())));
+            return Err(invalid(
+                &mpath,
+                format!("lists {} records but its segments hold {}", m.records, records.len()),
+            ));
         }
         state.apply(&records);
         if state.digest() != m.state_digest {
-            return Err(invalid(&mpath, "the chain up to here does not add up to the state it recorded: the backup is inconsistent"));
+            return Err(invalid(
+                &mpath,
+                "the chain up to here does not add up to the state it recorded: the backup is inconsistent",
+            ));
         }
         visit(&m, records)?;
         parent = format::file_hash(&bytes);
@@ -353,12 +395,16 @@ fn home_files(home: &Path) -> Result<Vec<String>> {
         };
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             let path = format!("{rel}/{name}");
             if name.ends_with(".tmp") || path == KEY_FILE || !format::is_safe_path(path.as_bytes()) {
                 continue;
             }
-            let kind = entry.file_type().with_context(|| format!("cannot read {}", dir.display()))?;
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("cannot read {}", dir.display()))?;
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
@@ -402,7 +448,9 @@ pub fn create(
                     return Err(e.context("the newest chain cannot be extended: make a full backup (--full)"));
                 }
                 Err(e) => {
-                    note = Some(format!("a full backup was made because the newest chain cannot be extended: {e:#}"));
+                    note = Some(format!(
+                        "a full backup was made because the newest chain cannot be extended: {e:#}"
+                    ));
                     None
                 }
             },
@@ -467,7 +515,11 @@ pub fn create(
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
         if content.len() > format::RECORD_VALUE_BYTES_MAX {
-            bail!("{} is {} bytes, more than a backup holds in one file", path.display(), content.len());
+            bail!(
+                "{} is {} bytes, more than a backup holds in one file",
+                path.display(),
+                content.len()
+            );
         }
         items += 1;
         if let Some(plain) = writer.add(Space::File, rel.as_bytes(), &content) {
@@ -494,7 +546,8 @@ pub fn create(
     write_file_synced(&partial.join("manifest"), &sealed, 0o600)?;
     sync_dir(&partial)?;
     let done = chain_dir.join(format!("{seq:04}"));
-    fs::rename(&partial, &done).with_context(|| format!("cannot rename {} to {}", partial.display(), done.display()))?;
+    fs::rename(&partial, &done)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), done.display()))?;
     sync_dir(&chain_dir)?;
     sync_dir(to)?;
     progress(items, bytes);
@@ -592,9 +645,15 @@ pub fn restore(from: &Path, to: &Path, key: &BackupKey, upto: Option<u32>) -> Re
     // Check everything before writing anything.
     let (manifests, _) = read_chain(&chain, key, upto, &mut |_, _| Ok(()))?;
     let last = manifests.last().expect("read_chain returns at least one").clone();
-    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    let name = to.file_name().context("the new home needs a directory name")?.to_string_lossy();
+    let name = to
+        .file_name()
+        .context("the new home needs a directory name")?
+        .to_string_lossy();
     let tmp = parent.join(format!(".{name}.restoring-{}", std::process::id()));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
@@ -671,15 +730,25 @@ impl Schedule {
     /// Checks the fields and returns the pure plan.
     pub fn plan(&self) -> Result<Plan> {
         let daily_at = schedule::parse_time_of_day(&self.daily_at).with_context(|| {
-            format!("--daily-at {:?} is not a time of day: give HH:MM in UTC, such as 02:00", self.daily_at)
+            format!(
+                "--daily-at {:?} is not a time of day: give HH:MM in UTC, such as 02:00",
+                self.daily_at
+            )
         })?;
-        let full_on = Weekday::parse(&self.full_on)
-            .with_context(|| format!("--full-on {:?} is not a day: give mon, tue, wed, thu, fri, sat or sun", self.full_on))?;
+        let full_on = Weekday::parse(&self.full_on).with_context(|| {
+            format!(
+                "--full-on {:?} is not a day: give mon, tue, wed, thu, fri, sat or sun",
+                self.full_on
+            )
+        })?;
         if self.keep == 0 {
             bail!("--keep 0 would remove every backup: keep at least 1 chain");
         }
         if !self.dir.is_absolute() {
-            bail!("the backup directory {} must be an absolute path (the node may run from another directory)", self.dir.display());
+            bail!(
+                "the backup directory {} must be an absolute path (the node may run from another directory)",
+                self.dir.display()
+            );
         }
         Ok(Plan { daily_at, full_on })
     }
@@ -766,7 +835,9 @@ pub fn audit_detail(m: &Made) -> String {
 /// backup. Does nothing for a home that was not restored.
 pub fn after_restore(local: &mut crate::Local, pass: &crate::Passphrase) -> Result<()> {
     let marker = local.home.dir().join(RESTORED_FILE);
-    let Ok(text) = fs::read_to_string(&marker) else { return Ok(()) };
+    let Ok(text) = fs::read_to_string(&marker) else {
+        return Ok(());
+    };
     let restored: Restored = serde_json::from_str(&text).context("restored.json is damaged")?;
     crate::audit::new_chain(local)?;
     local.audit(
@@ -825,21 +896,47 @@ pub fn handle_offline(local: &mut crate::Local, pass: &crate::Passphrase, req: B
             let want = parse_kind(kind.as_deref())?;
             let now = crate::now().0;
             let key = key_or_create(&local.home)?;
-            let made = create(local.home.dir(), &local.store, &to, &key, want, keep, now, &mut |_, _| {})?;
-            local.audit("backup.create", &made.path.display().to_string(), &audit_detail(&made), pass, outpost_identity::Timestamp(now))?;
+            let made = create(
+                local.home.dir(),
+                &local.store,
+                &to,
+                &key,
+                want,
+                keep,
+                now,
+                &mut |_, _| {},
+            )?;
+            local.audit(
+                "backup.create",
+                &made.path.display().to_string(),
+                &audit_detail(&made),
+                pass,
+                outpost_identity::Timestamp(now),
+            )?;
             Ok(serde_json::to_value(made)?)
         }
         BackupRequest::Schedule { set, off } => {
             if off {
                 local.store.set_settings(&[(SCHEDULE_SETTING, b"null")])?;
-                local.audit("backup.schedule", "off", "scheduled backups turned off", pass, crate::now())?;
+                local.audit(
+                    "backup.schedule",
+                    "off",
+                    "scheduled backups turned off",
+                    pass,
+                    crate::now(),
+                )?;
             } else if let Some(s) = set {
                 s.plan()?;
-                local.store.set_settings(&[(SCHEDULE_SETTING, &serde_json::to_vec(&s)?)])?;
+                local
+                    .store
+                    .set_settings(&[(SCHEDULE_SETTING, &serde_json::to_vec(&s)?)])?;
                 local.audit(
                     "backup.schedule",
                     &s.dir.display().to_string(),
-                    &format!("daily at {} UTC, full on {}, keep {} chains", s.daily_at, s.full_on, s.keep),
+                    &format!(
+                        "daily at {} UTC, full on {}, keep {} chains",
+                        s.daily_at, s.full_on, s.keep
+                    ),
                     pass,
                     crate::now(),
                 )?;

@@ -45,7 +45,10 @@ fn files(home: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.insert(p.strip_prefix(home).expect("under home").to_owned(), std::fs::read(&p).expect("readable"));
+                out.insert(
+                    p.strip_prefix(home).expect("under home").to_owned(),
+                    std::fs::read(&p).expect("readable"),
+                );
             }
         }
     }
@@ -74,7 +77,11 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
 
     new_doc(&alice, "Minutes", &["--scope", "HQ/East"]);
     let one = backup(&alice, &dir, &[]);
-    assert_eq!((one["kind"].as_str(), one["seq"].as_u64()), (Some("incremental"), Some(1)), "{one}");
+    assert_eq!(
+        (one["kind"].as_str(), one["seq"].as_u64()),
+        (Some("incremental"), Some(1)),
+        "{one}"
+    );
     assert!(
         one["records"].as_u64() < full["records"].as_u64(),
         "an incremental holds only changes: {one} vs {full}"
@@ -104,12 +111,20 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
     want_files.retain(|p, _| !p.ends_with("backup.key"));
     let mut got_files = files(restored.home());
     got_files.retain(|p, _| !p.ends_with("backup.key"));
-    assert_eq!(got_files.keys().collect::<Vec<_>>(), want_files.keys().collect::<Vec<_>>());
+    assert_eq!(
+        got_files.keys().collect::<Vec<_>>(),
+        want_files.keys().collect::<Vec<_>>()
+    );
     assert_eq!(got_files, want_files, "keys and blobs, byte for byte");
-    assert!(want_files.keys().any(|p| p.starts_with("blobs")), "the file's blob is backed up");
+    assert!(
+        want_files.keys().any(|p| p.starts_with("blobs")),
+        "the file's blob is backed up"
+    );
     for name in ["member.key", "device.key", "backup.key"] {
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(restored.home().join("keys").join(name)).expect("restored").permissions(),
+            &std::fs::metadata(restored.home().join("keys").join(name))
+                .expect("restored")
+                .permissions(),
         );
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
@@ -158,7 +173,12 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
 
 /// A copy of the chain in `dir` (it has one) at `to`, for damaging.
 fn copy_chain(dir: &Path, to: &Path) -> PathBuf {
-    let chain = std::fs::read_dir(dir).expect("the backup directory").flatten().next().expect("a chain").path();
+    let chain = std::fs::read_dir(dir)
+        .expect("the backup directory")
+        .flatten()
+        .next()
+        .expect("a chain")
+        .path();
     let dest = to.join(chain.file_name().expect("a name"));
     for backup in std::fs::read_dir(&chain).expect("chain").flatten() {
         let d = dest.join(backup.file_name());
@@ -185,7 +205,11 @@ fn damage_and_a_wrong_key_are_named_and_nothing_is_restored() {
 
     let restore_fails = |from: &Path, key: &str, code: i32, needle: &str| {
         let target = sb.node("restored");
-        target.fails(["backup", "restore", from.to_str().expect("utf-8"), "--key", key], code, needle);
+        target.fails(
+            ["backup", "restore", from.to_str().expect("utf-8"), "--key", key],
+            code,
+            needle,
+        );
         assert!(!target.home().exists(), "nothing restored for {needle}");
     };
 
@@ -196,23 +220,43 @@ fn damage_and_a_wrong_key_are_named_and_nothing_is_restored() {
     let mid = bytes.len() / 2;
     bytes[mid] ^= 1;
     std::fs::write(&seg, &bytes).expect("write");
-    alice.fails(["backup", "verify", t.to_str().expect("utf-8")], BACKUP_INVALID, "its bytes were altered");
+    alice.fails(
+        ["backup", "verify", t.to_str().expect("utf-8")],
+        BACKUP_INVALID,
+        "its bytes were altered",
+    );
     restore_fails(&t, key, BACKUP_INVALID, "0001/seg-000000");
 
     // A missing incremental.
     let m = copy_chain(&dir, &sb.path("missing"));
     std::fs::remove_dir_all(m.join("0001")).expect("remove");
-    alice.fails(["backup", "verify", m.to_str().expect("utf-8")], BACKUP_INVALID, "backup 0001 is missing");
+    alice.fails(
+        ["backup", "verify", m.to_str().expect("utf-8")],
+        BACKUP_INVALID,
+        "backup 0001 is missing",
+    );
     restore_fails(&m, key, BACKUP_INVALID, "backup 0001 is missing");
     // ... but what precedes the gap still restores.
-    sb.node("upto0").ok(["backup", "restore", m.to_str().expect("utf-8"), "--key", key, "--upto", "0"]);
+    sb.node("upto0").ok([
+        "backup",
+        "restore",
+        m.to_str().expect("utf-8"),
+        "--key",
+        key,
+        "--upto",
+        "0",
+    ]);
 
     // A truncated segment.
     let c = copy_chain(&dir, &sb.path("truncated"));
     let seg = c.join("0002/seg-000000");
     let bytes = std::fs::read(&seg).expect("segment");
     std::fs::write(&seg, &bytes[..bytes.len() / 3]).expect("write");
-    alice.fails(["backup", "verify", c.to_str().expect("utf-8")], BACKUP_INVALID, "truncated");
+    alice.fails(
+        ["backup", "verify", c.to_str().expect("utf-8")],
+        BACKUP_INVALID,
+        "truncated",
+    );
     restore_fails(&c, key, BACKUP_INVALID, "truncated");
 
     // Another node's key.
@@ -223,7 +267,11 @@ fn damage_and_a_wrong_key_are_named_and_nothing_is_restored() {
     restore_fails(&dir, wrong.to_str().expect("utf-8"), KEY, "another backup key");
 
     // A non-empty target home is refused.
-    alice.fails(["backup", "restore", dir.to_str().expect("utf-8"), "--key", key], 1, "is not empty");
+    alice.fails(
+        ["backup", "restore", dir.to_str().expect("utf-8"), "--key", key],
+        1,
+        "is not empty",
+    );
 }
 
 #[test]

@@ -83,7 +83,9 @@ pub enum DecodeError {
         what: &'static str,
     },
     /// Written by a newer format.
-    #[error("{what} has backup format version {found}; this build reads version {VERSION}: restore with a newer Outpost")]
+    #[error(
+        "{what} has backup format version {found}; this build reads version {VERSION}: restore with a newer Outpost"
+    )]
     Version {
         /// "manifest" or "segment"
         what: &'static str,
@@ -91,7 +93,9 @@ pub enum DecodeError {
         found: u8,
     },
     /// Ends early.
-    #[error("{what} is truncated: {had} bytes where at least {needed} are needed; the file was cut short (copy it again from the original)")]
+    #[error(
+        "{what} is truncated: {had} bytes where at least {needed} are needed; the file was cut short (copy it again from the original)"
+    )]
     Truncated {
         /// what was being read
         what: &'static str,
@@ -111,7 +115,9 @@ pub enum DecodeError {
         max: usize,
     },
     /// Made under another key.
-    #[error("{what} was made with another backup key (key id {found}, this key is {expected}): give the key exported from the node that made the backup (`outpost backup key` there)")]
+    #[error(
+        "{what} was made with another backup key (key id {found}, this key is {expected}): give the key exported from the node that made the backup (`outpost backup key` there)"
+    )]
     WrongKey {
         /// "manifest" or "segment"
         what: &'static str,
@@ -121,7 +127,9 @@ pub enum DecodeError {
         expected: String,
     },
     /// Authentication failed with the right key.
-    #[error("{what} failed authentication: its bytes were altered (or it was moved from another backup); this backup cannot be trusted")]
+    #[error(
+        "{what} failed authentication: its bytes were altered (or it was moved from another backup); this backup cannot be trusted"
+    )]
     Tampered {
         /// what was being read
         what: &'static str,
@@ -190,7 +198,9 @@ fn key_check(key: &[u8; 32]) -> [u8; 4] {
 #[non_exhaustive]
 pub enum KeyTextError {
     /// Not the armored form.
-    #[error("not an Outpost backup key: expected the text between {KEY_BEGIN} and {KEY_END}, as `outpost backup key` prints it")]
+    #[error(
+        "not an Outpost backup key: expected the text between {KEY_BEGIN} and {KEY_END}, as `outpost backup key` prints it"
+    )]
     NotArmored,
     /// The hex body is wrong.
     #[error("the backup key text is damaged ({0}): copy it again exactly as printed")]
@@ -289,10 +299,7 @@ pub fn is_safe_path(path: &[u8]) -> bool {
     let mut any = false;
     for c in parts {
         any = true;
-        if c.is_empty()
-            || c == "."
-            || c == ".."
-            || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        if c.is_empty() || c == "." || c == ".." || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         {
             return false;
         }
@@ -334,11 +341,15 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len()).ok_or(DecodeError::Truncated {
-            what: self.what,
-            needed: self.at.saturating_add(n),
-            had: self.bytes.len(),
-        })?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.bytes.len())
+            .ok_or(DecodeError::Truncated {
+                what: self.what,
+                needed: self.at.saturating_add(n),
+                had: self.bytes.len(),
+            })?;
         let s = &self.bytes[self.at..end];
         self.at = end;
         Ok(s)
@@ -534,7 +545,14 @@ pub fn seal_segment(key: &BackupKey, at: SegmentAt, plain: &[u8], nonce: [u8; 24
 
 /// Decrypts and decodes a segment file.
 pub fn open_segment(bytes: &[u8], key: &BackupKey, at: SegmentAt) -> Result<Vec<Record>, DecodeError> {
-    let plain = open("segment", SEGMENT_MAGIC, SEGMENT_BYTES_MAX, bytes, key, &segment_aad(at))?;
+    let plain = open(
+        "segment",
+        SEGMENT_MAGIC,
+        SEGMENT_BYTES_MAX,
+        bytes,
+        key,
+        &segment_aad(at),
+    )?;
     decode_records(&plain)
 }
 
@@ -646,7 +664,10 @@ pub fn decode_manifest_body(plain: &[u8]) -> Result<Manifest, DecodeError> {
         if bytes > SEGMENT_BYTES_MAX as u64 {
             return Err(r.malformed(format!("a segment of {bytes} bytes is listed")));
         }
-        segments.push(SegmentInfo { bytes, hash: r.array()? });
+        segments.push(SegmentInfo {
+            bytes,
+            hash: r.array()?,
+        });
     }
     r.end()?;
     Ok(Manifest {

@@ -36,7 +36,15 @@ pub async fn backup_now(shared: &Arc<Shared>, to: PathBuf, want: Option<Kind>, k
             shared.metrics.backups_made.fetch_add(1, Relaxed);
             let (target, detail) = (m.path.display().to_string(), super::audit_detail(m));
             if let Err(e) = shared
-                .with_local(move |l, pass| l.audit("backup.create", &target, &detail, pass, outpost_identity::Timestamp(now)))
+                .with_local(move |l, pass| {
+                    l.audit(
+                        "backup.create",
+                        &target,
+                        &detail,
+                        pass,
+                        outpost_identity::Timestamp(now),
+                    )
+                })
                 .await
             {
                 tracing::warn!("the backup was made but not recorded in the audit log: {e:#}");
@@ -70,9 +78,7 @@ pub async fn scheduled(shared: Arc<Shared>) {
         };
         let Some(sched) = plan_of else {
             if !said_off {
-                tracing::warn!(
-                    "no backups are made: no backup directory is set (outpost backup schedule --dir DIR)"
-                );
+                tracing::warn!("no backups are made: no backup directory is set (outpost backup schedule --dir DIR)");
                 said_off = true;
             }
             continue;
@@ -86,7 +92,9 @@ pub async fn scheduled(shared: Arc<Shared>) {
             }
         };
         let now = crate::now().0;
-        let Some(kind) = schedule::due(&plan, &status.done(), now) else { continue };
+        let Some(kind) = schedule::due(&plan, &status.done(), now) else {
+            continue;
+        };
         // An incremental falls back to a full backup if the chain is gone
         // or damaged; a weekly full is always full.
         let want = (kind == Kind::Full).then_some(Kind::Full);
@@ -102,7 +110,11 @@ pub async fn scheduled(shared: Arc<Shared>) {
             }
             Err(e) => {
                 let why = format!("{e:#}");
-                tracing::warn!("the scheduled {} backup into {} failed: {why}", kind.name(), sched.dir.display());
+                tracing::warn!(
+                    "the scheduled {} backup into {} failed: {why}",
+                    kind.name(),
+                    sched.dir.display()
+                );
                 let target = sched.dir.display().to_string();
                 let recorded = shared
                     .with_local(move |l, pass| {

@@ -105,7 +105,11 @@ pub struct Done {
 pub fn slot_before(plan: &Plan, now: u64) -> u64 {
     let at = u64::from(plan.daily_at) * 60;
     let today = now - now % DAY_SECS + at;
-    if today <= now { today } else { today.saturating_sub(DAY_SECS) }
+    if today <= now {
+        today
+    } else {
+        today.saturating_sub(DAY_SECS)
+    }
 }
 
 /// The latest slot at or before `now` that falls on the full-backup day.

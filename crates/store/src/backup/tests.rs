@@ -76,7 +76,10 @@ fn a_segment_is_bound_to_its_key_place_and_bytes() {
     let mut bad = sealed.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    assert_eq!(open_segment(&bad, &KEY, at(0, 0)), Err(DecodeError::Tampered { what: "segment" }));
+    assert_eq!(
+        open_segment(&bad, &KEY, at(0, 0)),
+        Err(DecodeError::Tampered { what: "segment" })
+    );
     assert!(matches!(
         open_segment(&sealed[..20], &KEY, at(0, 0)),
         Err(DecodeError::Truncated { .. })
@@ -91,7 +94,10 @@ fn a_segment_is_bound_to_its_key_place_and_bytes() {
     );
     let mut newer = sealed.clone();
     newer[4] = 2;
-    assert!(matches!(open_segment(&newer, &KEY, at(0, 0)), Err(DecodeError::Version { found: 2, .. })));
+    assert!(matches!(
+        open_segment(&newer, &KEY, at(0, 0)),
+        Err(DecodeError::Version { found: 2, .. })
+    ));
 }
 
 #[test]
@@ -104,7 +110,10 @@ fn manifests_round_trip_and_refuse_inconsistent_links() {
         created: 1_800_000_000,
         state_digest: [4; 32],
         records: 12,
-        segments: vec![SegmentInfo { bytes: 100, hash: [1; 32] }],
+        segments: vec![SegmentInfo {
+            bytes: 100,
+            hash: [1; 32],
+        }],
     };
     let sealed = seal_manifest(&KEY, &m, [2; 24]);
     assert_eq!(decode_manifest(&sealed, &KEY).unwrap(), m);
@@ -119,7 +128,10 @@ fn manifests_round_trip_and_refuse_inconsistent_links() {
     ));
     let mut long = encode_manifest_body(&m);
     long.push(0);
-    assert!(matches!(decode_manifest_body(&long), Err(DecodeError::Malformed { .. })));
+    assert!(matches!(
+        decode_manifest_body(&long),
+        Err(DecodeError::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -135,7 +147,15 @@ fn records_refuse_unsafe_paths_and_huge_lengths() {
     for p in ["keys/a.key", "blobs/00ff/12.chunk"] {
         assert!(is_safe_path(p.as_bytes()), "{p}");
     }
-    for p in ["/keys/a", "keys", "keys/", "other/x", "blobs/a//b", "blobs/..", "keys/a b"] {
+    for p in [
+        "/keys/a",
+        "keys",
+        "keys/",
+        "other/x",
+        "blobs/a//b",
+        "blobs/..",
+        "keys/a b",
+    ] {
         assert!(!is_safe_path(p.as_bytes()), "{p}");
     }
     let mut huge = 1u32.to_be_bytes().to_vec();
@@ -150,7 +170,10 @@ fn key_text_round_trips_and_names_damage() {
     let text = KEY.to_text();
     assert_eq!(decode_key_text(text.as_bytes()).unwrap(), KEY);
     let flipped = text.replacen('0', "1", 1);
-    assert!(matches!(decode_key_text(flipped.as_bytes()), Err(KeyTextError::Damaged(_))));
+    assert!(matches!(
+        decode_key_text(flipped.as_bytes()),
+        Err(KeyTextError::Damaged(_))
+    ));
     assert_eq!(decode_key_text(b"hello"), Err(KeyTextError::NotArmored));
     assert!(!format!("{KEY:?}").contains("0707"));
 }
