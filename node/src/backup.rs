@@ -174,6 +174,12 @@ pub fn chains(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The chains in `dir` that hold a complete full backup, oldest first.
+/// A chain whose full backup was interrupted is not one.
+pub fn complete_chains(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(chains(dir)?.into_iter().filter(|c| c.join("0000").is_dir()).collect())
+}
+
 /// The complete backups of a chain directory, by sequence number.
 fn backups(chain: &Path) -> Result<Vec<(u32, PathBuf)>> {
     let mut out = Vec::new();
@@ -435,7 +441,7 @@ pub fn create(
     // The chain to extend and its state, for an incremental.
     let base = match want {
         Some(Kind::Full) => None,
-        _ => match chains(to)?.pop() {
+        _ => match complete_chains(to)?.pop() {
             None if want == Some(Kind::Incremental) => bail!(
                 "{} holds no full backup to add an incremental to: make one with `outpost backup create --full --to {}`",
                 to.display(),
@@ -469,6 +475,12 @@ pub fn create(
             (Kind::Full, dir, chain, 0, [0; 32], State::default())
         }
     };
+    // A full backup interrupted by a crash left a chain without one.
+    for stale in chains(to)? {
+        if stale != chain_dir && !stale.join("0000").is_dir() {
+            fs::remove_dir_all(&stale).with_context(|| format!("cannot remove {}", stale.display()))?;
+        }
+    }
     // A partial backup left by a crash is never read; remove it.
     for entry in fs::read_dir(&chain_dir)?.flatten() {
         if entry.file_name().to_string_lossy().ends_with(".partial") {

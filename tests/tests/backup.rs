@@ -145,9 +145,9 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
     // write made on a peer after the backup.
     let a = alice.up(&[]);
     let b = bob.up(&[a.addr()]);
-    wait_until(TIMEOUT, "Bob holds the plan", &[&a, &b], || doc(&b, &plan).map(|_| ()));
+    wait_until("Bob holds the plan", TIMEOUT, &[&a, &b], || doc(&b, &plan).map(|_| ()));
     append(&b, &plan, "written after the backup");
-    wait_until(TIMEOUT, "Alice's node has the write", &[&a, &b], || {
+    wait_until("Alice's node has the write", TIMEOUT, &[&a, &b], || {
         let (text, _) = doc(&a, &plan)?;
         text.contains("written after the backup").then_some(()).ok_or(text)
     });
@@ -155,7 +155,7 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
     drop(a);
     let a2 = restored.up(&[b.addr()]);
     assert_eq!(a2.peer_id(), peer_id, "the same identity");
-    wait_until(TIMEOUT, "the restored node catches up", &[&a2, &b], || {
+    wait_until("the restored node catches up", TIMEOUT, &[&a2, &b], || {
         let (text, _) = doc(&a2, &plan)?;
         text.contains("written after the backup").then_some(()).ok_or(text)
     });
