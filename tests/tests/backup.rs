@@ -66,16 +66,20 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
     let (sb, alice) = acme();
     let bob = member(&sb, &alice, "Bob");
     let dir = sb.path("backups");
-    let plan = new_doc(&alice, "Plan", &["--scope", "HQ/East"]);
+    let plan = new_doc(
+        &alice,
+        "Plan",
+        &["--readers", "dept:HQ/East", "--writers", "dept:HQ/East"],
+    );
     let report = sb.write("report.txt", "quarterly numbers\n");
-    alice.ok(["file", "put", report.to_str().expect("utf-8"), "--scope", "HQ/East"]);
+    alice.ok(["file", "put", report.to_str().expect("utf-8")]);
 
     let full = backup(&alice, &dir, &[]);
     assert_eq!(full["kind"], "full", "{full}");
     assert_eq!(full["seq"], 0);
     let after_full = dump(alice.home());
 
-    new_doc(&alice, "Minutes", &["--scope", "HQ/East"]);
+    new_doc(&alice, "Minutes", &[]);
     let one = backup(&alice, &dir, &[]);
     assert_eq!(
         (one["kind"].as_str(), one["seq"].as_u64()),
@@ -86,7 +90,7 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
         one["records"].as_u64() < full["records"].as_u64(),
         "an incremental holds only changes: {one} vs {full}"
     );
-    new_doc(&alice, "Budget", &["--scope", "HQ/East"]);
+    new_doc(&alice, "Budget", &[]);
     let two = backup(&alice, &dir, &["--incremental"]);
     assert_eq!(two["seq"], 2, "{two}");
 
