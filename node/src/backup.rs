@@ -426,6 +426,9 @@ fn home_files(home: &Path) -> Result<Vec<String>> {
 /// `to`: a full one (`Some(Full)`), an incremental on the newest chain
 /// (`Some(Incremental)`), or an incremental if a chain exists and a full
 /// one otherwise (`None`). Keeps the newest `keep` chains if given.
+// Each argument is a distinct input of one operation; `now` and `progress`
+// are separate so that callers (CLI, daemon, tests) choose the clock and display.
+#[allow(clippy::too_many_arguments)]
 pub fn create(
     home: &Path,
     store: &Store,
