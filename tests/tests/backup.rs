@@ -173,7 +173,10 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
         .flatten()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    assert_eq!(actions.iter().filter(|a| **a == "backup.create").count(), 3, "{audit}");
+    // The third backup's own entry was written after it read the store,
+    // and only admins hold the audit log (Bob is not): that one is lost,
+    // as docs/operations.md says of what only this node held.
+    assert_eq!(actions.iter().filter(|a| **a == "backup.create").count(), 2, "{audit}");
     assert!(actions.contains(&"backup.restore"), "{audit}");
 }
 
