@@ -115,6 +115,71 @@ pub enum Command {
     /// Read and verify the org's audit log of admin operations (admins only).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Encrypted full and incremental backups: create, verify, restore, schedule.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up this home (store, keys as stored, files) into DIR, encrypted under keys/backup.key.
+    Create {
+        /// A full backup: starts a new chain.
+        #[arg(long, conflicts_with = "incremental")]
+        full: bool,
+        /// Only what changed since the newest backup in DIR [default: incremental if DIR holds a chain, else full].
+        #[arg(long)]
+        incremental: bool,
+        /// The backup directory.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Keep only the newest N chains in DIR (older ones are removed) [default: all].
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+    },
+    /// Check a backup chain completely: authentication, links, hashes; exit code 7 if anything is wrong.
+    Verify {
+        /// The backup directory (its newest chain) or one chain directory.
+        from: PathBuf,
+        /// The backup key file [default: this home's keys/backup.key].
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Restore a chain into a new, empty home (given with --home).
+    Restore {
+        /// The backup directory (its newest chain) or one chain directory.
+        from: PathBuf,
+        /// The backup key file (from `outpost backup key`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Restore only up to this backup of the chain (0 = the full one) [default: the newest].
+        #[arg(long, value_name = "N")]
+        upto: Option<u32>,
+    },
+    /// Print (or write) the backup key, made if needed, for safekeeping offline.
+    Key {
+        /// Write it to FILE (0600) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Show, set or turn off the node's scheduled backups.
+    Schedule {
+        /// The backup directory (setting it turns scheduled backups on).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Chains to keep [default: 4].
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Time of the daily backup, HH:MM UTC [default: 02:00].
+        #[arg(long, value_name = "HH:MM")]
+        daily_at: Option<String>,
+        /// Day of the weekly full backup, mon..sun [default: sun].
+        #[arg(long, value_name = "DAY")]
+        full_on: Option<String>,
+        /// Turn scheduled backups off.
+        #[arg(long, conflicts_with_all = ["dir", "keep", "daily_at", "full_on"])]
+        off: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

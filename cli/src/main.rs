@@ -4,12 +4,15 @@
 //! 0 success · 1 error · 2 usage · 3 a certificate, request, invite or
 //! bundle is invalid (tampered, truncated, forged, expired, revoked, wrong
 //! org, out of scope) · 4 a key could not be opened (wrong or missing
-//! passphrase) · 5 partly done (some rows of a staff list failed) · 6 the
-//! audit log failed verification · 7 the disk is full (nothing was stored).
+//! passphrase, or a backup made with another backup key) · 5 partly done
+//! (some rows of a staff list failed) · 6 the audit log failed
+//! verification · 7 the disk is full (nothing was stored) · 8 a backup
+//! failed verification.
 
 mod announce;
 mod approvals;
 mod audit;
+mod backup;
 mod cert;
 mod chat;
 mod doc;
@@ -50,6 +53,9 @@ pub const PARTIAL: u8 = 5;
 pub const TAMPERED: u8 = 6;
 /// Exit code 7: the disk is full; nothing was stored.
 pub const DISK_FULL: u8 = 7;
+/// Exit code 8: a backup failed verification (damaged, incomplete, or
+/// out of order).
+pub const BACKUP_INVALID: u8 = 8;
 
 /// An "invalid input" failure with `message`.
 pub fn invalid(message: impl std::fmt::Display) -> anyhow::Error {
@@ -71,12 +77,16 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.is::<outpost_node::certs::Invalid>() {
             return INVALID;
         }
+        if let Some(b) = cause.downcast_ref::<outpost_node::backup::Invalid>() {
+            return if b.wrong_key { KEY } else { BACKUP_INVALID };
+        }
         // A running node's refusal, by its code (see node/src/api.rs).
         if let Some(r) = cause.downcast_ref::<outpost_node::api_client::Refusal>() {
             match r.code.as_str() {
                 "invalid" => return INVALID,
                 "key" => return KEY,
                 "disk_full" => return DISK_FULL,
+                "backup_invalid" => return BACKUP_INVALID,
                 _ => {}
             }
         }
@@ -126,6 +136,7 @@ fn main() -> ExitCode {
         Command::Announce(cmd) => announce::run(&ctx, cmd),
         Command::Meeting(cmd) => meetings::run(&ctx, cmd),
         Command::Audit(cmd) => audit::run(&ctx, cmd),
+        Command::Backup(cmd) => backup::run(&ctx, cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 mod announce;
 mod approvals;
 mod audit;
+mod backup;
 mod certs;
 mod chat;
 mod events;
@@ -45,8 +46,12 @@ impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         let msg = format!("{e:#}");
         // The CLI maps these codes back to its exit codes (3 and 4).
+        let backup = e.chain().find_map(|c| c.downcast_ref::<crate::backup::Invalid>());
         if crate::disk::is_full(&e) {
             ApiError(StatusCode::INSUFFICIENT_STORAGE, "disk_full", crate::disk::explain(msg))
+        } else if let Some(b) = backup {
+            let code = if b.wrong_key { "key" } else { "backup_invalid" };
+            ApiError(StatusCode::UNPROCESSABLE_ENTITY, code, msg)
         } else if e.chain().any(|c| c.is::<crate::certs::Invalid>()) {
             ApiError(StatusCode::UNPROCESSABLE_ENTITY, "invalid", msg)
         } else if e.chain().any(|c| c.is::<outpost_identity::keyfile::KeyFileError>()) {
@@ -176,6 +181,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/announcements", post(announce::rpc))
         .route("/api/meetings", post(meetings::rpc))
         .route("/api/audit", post(audit::rpc))
+        .route("/api/backup", post(backup::rpc))
         .route("/api/channels", get(chat::list).post(chat::create))
         .route("/api/channels/direct", post(chat::direct))
         .route("/api/channels/{channel}/messages", get(chat::read).post(chat::send))
@@ -378,6 +384,21 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
     let network = shared.client.peers().await;
     let store = shared.with_local(|l, _| Ok(l.store.envelope_count()?)).await;
     let uptime = crate::now().0.saturating_sub(shared.started_at());
+    let backup = shared
+        .with_local(|l, _| {
+            let schedule = crate::backup::schedule_of(&l.store)?;
+            let status = crate::backup::status_of(&l.store)?;
+            Ok(json!({
+                "scheduled": schedule.is_some(),
+                "dir": schedule.map(|s| s.dir),
+                "last": status.last,
+                "last_full": status.last_full,
+                "failing": status.failing(),
+                "error": status.error.clone().filter(|_| status.failing()),
+            }))
+        })
+        .await
+        .unwrap_or(Value::Null);
     let mut problems = Vec::new();
     if let Err(e) = &network {
         problems.push(format!("network: {e}"));
@@ -398,6 +419,8 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
         "envelopes": store.unwrap_or(0),
         "uptime_seconds": uptime,
         "version": env!("CARGO_PKG_VERSION"),
+        // A failing backup is reported here, but the node still serves.
+        "backup": backup,
     });
     let status = if body["ok"] == true {
         StatusCode::OK

@@ -85,6 +85,14 @@ pub fn handle(local: &mut Local, pass: &Passphrase, req: AuditRequest) -> Result
     }
 }
 
+/// Starts a new audit chain for this device: after a restore, the old
+/// node may have written entries after the backup under the old chain.
+pub fn new_chain(local: &Local) -> Result<()> {
+    let id: ChainId = rand::random();
+    local.store.set_settings(&[(CHAIN_SETTING, &id)])?;
+    Ok(())
+}
+
 fn is_audit_scope(def: &ScopeDef) -> bool {
     let admins = [Principal::Role(Role::Admin)];
     def.name == SCOPE_NAME && def.readers == admins && def.writers == admins

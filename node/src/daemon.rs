@@ -1083,6 +1083,9 @@ pub async fn run(
     // the node runs (`outpost passphrase change`) then leaves it working.
     local.member_keys(&pass)?;
     local.storage_key(&pass)?;
+    if let Err(e) = crate::backup::after_restore(&mut local, &pass) {
+        tracing::warn!("this home was restored from a backup, but the restore was not recorded: {e:#}");
+    }
     let state = local.require_org()?.clone();
     // A relay has no person behind it and may certify no device: it acts
     // under its own role certificate, with that certificate's key (the
@@ -1174,6 +1177,7 @@ pub async fn run(
     tokio::spawn(crate::api::integrations::dispatch(shared.clone()));
     tokio::spawn(gossip_batches(shared.clone(), gossip_out));
     tokio::spawn(send_reminders(shared.clone()));
+    tokio::spawn(crate::backup::daemon::scheduled(shared.clone()));
     shared.follow_held_scopes().await;
     let listener = tokio::net::TcpListener::bind(config.api)
         .await

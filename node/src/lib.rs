@@ -9,6 +9,7 @@ pub mod api_client;
 pub mod approvals;
 pub mod at_rest;
 pub mod audit;
+pub mod backup;
 pub mod blobs;
 pub mod certs;
 pub mod chat;

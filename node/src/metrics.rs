@@ -41,6 +41,10 @@ pub struct Metrics {
     pub sync_bytes_received: AtomicU64,
     /// Gossip messages dropped because the ingest queue was full.
     pub gossip_dropped: AtomicU64,
+    /// Backups made (scheduled or asked for).
+    pub backups_made: AtomicU64,
+    /// Backups that failed (scheduled or asked for).
+    pub backups_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -181,6 +185,16 @@ pub fn render(m: &Metrics, g: &Gauges) -> String {
             ("reason=\"undecodable\"", n(m.refused_count(Refused::Undecodable))),
             ("reason=\"mismatch\"", n(m.refused_count(Refused::Mismatch))),
             ("reason=\"never_valid\"", n(m.refused_count(Refused::NeverValid))),
+        ],
+    );
+    metric(
+        &mut out,
+        "outpost_backups_total",
+        "counter",
+        "Backups made, by outcome.",
+        &[
+            ("outcome=\"made\"", c(&m.backups_made)),
+            ("outcome=\"failed\"", c(&m.backups_failed)),
         ],
     );
     metric(

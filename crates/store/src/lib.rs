@@ -10,11 +10,12 @@
 //! ([`tables`]) and in `docs/storage.md`.
 #![deny(missing_docs)]
 
+pub mod backup;
 pub mod migrations;
 pub mod tables;
 
 use outpost_identity::OpId;
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
@@ -530,6 +531,111 @@ impl Store {
             .map_err(|e| self.err(e))?
             .insert(key, value)
             .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Calls `f` with every row of every table, table by table in key
+    /// order, all read from **one** read transaction: a consistent view
+    /// even while writers go on (a backup of a running node). Multimap
+    /// rows come as key = key ‖ value, value empty (see
+    /// [`backup::Space`]).
+    pub fn for_each_row<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(backup::Space, &[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        use backup::Space;
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        macro_rules! each {
+            ($def:expr, $space:expr, |$k:ident, $v:ident| $key:expr, $val:expr) => {{
+                let table = tx.open_table($def).map_err(|e| self.err(e))?;
+                for row in table.iter().map_err(|e| self.err(e))? {
+                    let (k, v) = row.map_err(|e| self.err(e))?;
+                    let ($k, $v) = (k.value(), v.value());
+                    f($space, $key, $val)?;
+                }
+            }};
+        }
+        each!(SETTINGS, Space::Settings, |k, v| k.as_bytes(), v);
+        each!(AUTH_OPS, Space::AuthOps, |k, v| &k[..], v);
+        each!(INVITES, Space::Invites, |k, v| &k[..], &v[..]);
+        each!(ENVELOPES, Space::Envelopes, |k, v| &k[..], v);
+        {
+            let table = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
+            for row in table.iter().map_err(|e| self.err(e))? {
+                let (k, values) = row.map_err(|e| self.err(e))?;
+                for v in values {
+                    let v = v.map_err(|e| self.err(e))?;
+                    let mut key = k.value().to_vec();
+                    key.extend_from_slice(v.value());
+                    f(Space::DocEnvelopes, &key, &[])?;
+                }
+            }
+        }
+        each!(SECRETS, Space::Secrets, |k, v| &k[..], v);
+        each!(SNAPSHOTS, Space::Snapshots, |k, v| &k[..], v);
+        Ok(())
+    }
+
+    /// Applies restored rows (puts and removals) in one durable
+    /// transaction. File records are not the store's and are skipped.
+    /// Refuses a row whose key does not fit its table.
+    pub fn apply_backup_records(&self, records: &[backup::Record]) -> Result<(), StoreError> {
+        use backup::Space;
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut settings = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
+            let mut auth = tx.open_table(AUTH_OPS).map_err(|e| self.err(e))?;
+            let mut invites = tx.open_table(INVITES).map_err(|e| self.err(e))?;
+            let mut envelopes = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+            let mut index = tx.open_multimap_table(DOC_ENVELOPES).map_err(|e| self.err(e))?;
+            let mut secrets = tx.open_table(SECRETS).map_err(|e| self.err(e))?;
+            let mut snapshots = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
+            for r in records {
+                let bad = || self.err(format!("a restored {} row has a key of the wrong size", r.space.name()));
+                let k32 = || <&[u8; 32]>::try_from(r.key.as_slice()).map_err(|_| bad());
+                let k48 = || <&[u8; 48]>::try_from(r.key.as_slice()).map_err(|_| bad());
+                let v = r.value.as_deref();
+                match (r.space, v) {
+                    (Space::Settings, _) => {
+                        let k = std::str::from_utf8(&r.key).map_err(|_| bad())?;
+                        match v {
+                            Some(v) => settings.insert(k, v).map(drop),
+                            None => settings.remove(k).map(drop),
+                        }
+                    }
+                    (Space::AuthOps, Some(v)) => auth.insert(k32()?, v).map(drop),
+                    (Space::AuthOps, None) => auth.remove(k32()?).map(drop),
+                    (Space::Invites, Some(v)) => {
+                        let v: [u8; 32] = v.try_into().map_err(|_| bad())?;
+                        let k: &[u8; 16] = r.key.as_slice().try_into().map_err(|_| bad())?;
+                        invites.insert(k, v).map(drop)
+                    }
+                    (Space::Invites, None) => {
+                        let k: &[u8; 16] = r.key.as_slice().try_into().map_err(|_| bad())?;
+                        invites.remove(k).map(drop)
+                    }
+                    (Space::Envelopes, Some(v)) => envelopes.insert(k32()?, v).map(drop),
+                    (Space::Envelopes, None) => envelopes.remove(k32()?).map(drop),
+                    (Space::DocEnvelopes, _) => {
+                        if r.key.len() != 80 {
+                            return Err(bad());
+                        }
+                        let doc: &[u8; 48] = r.key[..48].try_into().expect("80 bytes");
+                        let id: &[u8; 32] = r.key[48..].try_into().expect("80 bytes");
+                        match v {
+                            Some(_) => index.insert(doc, id).map(drop),
+                            None => index.remove(doc, id).map(drop),
+                        }
+                    }
+                    (Space::Secrets, Some(v)) => secrets.insert(k32()?, v).map(drop),
+                    (Space::Secrets, None) => secrets.remove(k32()?).map(drop),
+                    (Space::Snapshots, Some(v)) => snapshots.insert(k48()?, v).map(drop),
+                    (Space::Snapshots, None) => snapshots.remove(k48()?).map(drop),
+                    _ => Ok(()),
+                }
+                .map_err(|e| self.err(e))?;
+            }
+        }
         tx.commit().map_err(|e| self.err(e))
     }
 
