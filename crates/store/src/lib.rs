@@ -544,7 +544,7 @@ impl Store {
         mut f: impl FnMut(backup::Space, &[u8], &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         use backup::Space;
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
         macro_rules! each {
             ($def:expr, $space:expr, |$k:ident, $v:ident| $key:expr, $val:expr) => {{
                 let table = tx.open_table($def).map_err(|e| self.err(e))?;
@@ -581,7 +581,8 @@ impl Store {
     /// Refuses a row whose key does not fit its table.
     pub fn apply_backup_records(&self, records: &[backup::Record]) -> Result<(), StoreError> {
         use backup::Space;
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        self.check_space()?;
+        let tx = self.db()?.begin_write().map_err(|e| self.err(e))?;
         {
             let mut settings = tx.open_table(SETTINGS).map_err(|e| self.err(e))?;
             let mut auth = tx.open_table(AUTH_OPS).map_err(|e| self.err(e))?;
@@ -591,7 +592,12 @@ impl Store {
             let mut secrets = tx.open_table(SECRETS).map_err(|e| self.err(e))?;
             let mut snapshots = tx.open_table(SNAPSHOTS).map_err(|e| self.err(e))?;
             for r in records {
-                let bad = || self.err(format!("a restored {} row has a key of the wrong size", r.space.name()));
+                let bad = || {
+                    self.err_text(&format!(
+                        "a restored {} row has a key of the wrong size",
+                        r.space.name()
+                    ))
+                };
                 let k32 = || <&[u8; 32]>::try_from(r.key.as_slice()).map_err(|_| bad());
                 let k48 = || <&[u8; 48]>::try_from(r.key.as_slice()).map_err(|_| bad());
                 let v = r.value.as_deref();
