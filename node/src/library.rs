@@ -363,13 +363,17 @@ impl Local {
         if !writers.contains(&me) {
             writers.push(me);
         }
+        let detail = format!("{} readers, {} writers", readers.len(), writers.len());
         let def = ScopeDef {
             name: name.to_owned(),
             readers,
             writers,
             nonce: rand::random(),
         };
-        self.create_scope(def, pass, crate::now())
+        let now = crate::now();
+        let op = self.create_scope(def, pass, now)?;
+        self.audit("space.create", &format!("{name} ({})", op.to_hex()), &detail, pass, now)?;
+        Ok(op)
     }
 
     /// The space a new entry goes to.

@@ -91,6 +91,13 @@ fn operations_are_listed_in_order_replicated_and_an_altered_envelope_is_named() 
         "Bob did nothing"
     );
     assert_eq!(alice.json(["audit", "verify"])["ok"], true);
+    // Making a space is recorded too, after the entries above.
+    alice.ok(["space", "create", "Finance"]);
+    let v = alice.json(["audit", "list"]);
+    let last = listed(&v).pop().expect("entries");
+    assert_eq!((last.0.as_str(), last.2.as_str()), ("space.create", "Alice"), "{v}");
+    assert!(last.1.starts_with("Finance ("), "{v}");
+    assert_eq!(alice.json(["audit", "verify"])["ok"], true);
     // The log's scope is not a library space.
     let spaces = alice.json(["space", "list"]);
     assert!(!spaces.to_string().contains("outpost audit"), "{spaces}");
@@ -103,10 +110,10 @@ fn operations_are_listed_in_order_replicated_and_an_altered_envelope_is_named() 
     let a = alice.up(&[]);
     let b = bob.up(&[a.addr()]);
     wait_for_peers(&b, &[&a], &[&a, &b]);
-    wait_until("Bob's node lists Alice's four entries", TIMEOUT, &[&a, &b], || {
+    wait_until("Bob's node lists Alice's five entries", TIMEOUT, &[&a, &b], || {
         let v = b.post("/api/audit", &json!({"action": "list"}));
         let n = v["entries"].as_array().map_or(0, Vec::len);
-        if n == 4 {
+        if n == 5 {
             Ok(v)
         } else {
             Err(format!("{n} entries: {v}"))
