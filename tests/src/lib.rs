@@ -26,7 +26,7 @@ pub mod cluster;
 pub mod raw_peer;
 pub mod running;
 
-pub use running::{Response, RunningNode, UpOptions, wait_until};
+pub use running::{Response, RunningNode, UpOptions, metric_sample, wait_until};
 
 use std::ffi::OsStr;
 use std::fmt;

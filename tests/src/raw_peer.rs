@@ -427,3 +427,40 @@ async fn run(
         }
     }
 }
+
+/// Bytes no Outpost node would send.
+pub fn garbage(rng: &mut crate::Rng, len: usize) -> Vec<u8> {
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+/// A member key made here (not by `outpost init`), certified by `admin`
+/// as a member of HQ/East: the libp2p keypair to connect with, and the
+/// certificate bundle to present as hello.
+pub fn raw_member(
+    sb: &crate::Sandbox,
+    admin: &crate::Node,
+    name: &str,
+    rng: &mut crate::Rng,
+) -> (identity::Keypair, Vec<u8>) {
+    let mut secret = [0u8; 64];
+    for chunk in secret.chunks_mut(8) {
+        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    let keys = outpost_identity::MemberKeys::from_secret(&secret);
+    let now = outpost_identity::Timestamp(sb.now());
+    let request = outpost_identity::request::Request::sign(&keys, name, now, None).expect("a valid name");
+    let request_file = format!("{name}.req");
+    sb.write(
+        &request_file,
+        &outpost_identity::armor::encode(outpost_identity::armor::Label::Request, &request),
+    );
+    let cert = admin.issue(
+        &request_file,
+        ["--role", "member", "--dept", "HQ/East"],
+        &format!("{name}.cert"),
+    );
+    let (_, bundle) = outpost_identity::armor::decode(&sb.read(&cert)).expect("cert issue writes an armored bundle");
+    let keypair =
+        identity::Keypair::ed25519_from_bytes(*keys.signing.secret()).expect("a member key is an ed25519 key");
+    (keypair, bundle)
+}

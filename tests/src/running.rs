@@ -503,6 +503,14 @@ impl Drop for RunningNode {
     }
 }
 
+/// The value of the Prometheus sample `name` (with its labels, if any)
+/// in the text exposition `text`, as `GET /metrics` answers it.
+pub fn metric_sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l[name.len()..].trim().parse().ok())
+}
+
 /// Polls `check` every [`POLL_INTERVAL`] until it returns `Ok`, and returns
 /// that value. After `timeout`, panics with `what`, the last error `check`
 /// gave, and the logs of `nodes`.

@@ -5,15 +5,8 @@
 //! completion.
 
 use outpost_tests::cluster::{TIMEOUT, acme, member, new_channel, wait_for_peers};
-use outpost_tests::{RunningNode, wait_until};
+use outpost_tests::{RunningNode, metric_sample, wait_until};
 use serde_json::json;
-
-/// The value of the sample `name` (with its labels, if any) in `text`.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l[name.len()..].trim().parse().ok())
-}
 
 fn metrics(node: &RunningNode) -> String {
     let r = node.request("GET", "/metrics", None, true).expect("/metrics answers");
@@ -60,26 +53,26 @@ fn metrics_health_and_usage_statistics() {
     // Carol's node stored what came from Bob; the process reports itself.
     let text = wait_until("carol's node counts what it received", TIMEOUT, &[&c], || {
         let text = metrics(&c);
-        match sample(&text, "outpost_envelopes_received_total") {
+        match metric_sample(&text, "outpost_envelopes_received_total") {
             Some(n) if n >= 2.0 => Ok(text),
             other => Err(format!("{other:?}")),
         }
     });
-    assert_eq!(sample(&text, "outpost_peers"), Some(2.0), "{text}");
-    assert_eq!(sample(&text, "outpost_peers_admitted"), Some(2.0));
+    assert_eq!(metric_sample(&text, "outpost_peers"), Some(2.0), "{text}");
+    assert_eq!(metric_sample(&text, "outpost_peers_admitted"), Some(2.0));
     assert!(
-        sample(&text, "outpost_envelopes_written_total").unwrap_or(0.0) >= 1.0,
+        metric_sample(&text, "outpost_envelopes_written_total").unwrap_or(0.0) >= 1.0,
         "carol wrote a message"
     );
-    assert!(sample(&text, "process_resident_memory_bytes").unwrap_or(0.0) > 1e6);
-    assert!(sample(&text, "outpost_store_bytes").unwrap_or(0.0) > 0.0);
+    assert!(metric_sample(&text, "process_resident_memory_bytes").unwrap_or(0.0) > 1e6);
+    assert!(metric_sample(&text, "outpost_store_bytes").unwrap_or(0.0) > 0.0);
     assert!(
         text.contains("outpost_envelopes_rejected_total{reason=\"undecodable\"} 0"),
         "{text}"
     );
     assert!(text.contains("# TYPE outpost_sync_lag_seconds gauge"));
     assert!(
-        sample(&metrics(&b), "outpost_gossip_published_total").unwrap_or(0.0) >= 1.0,
+        metric_sample(&metrics(&b), "outpost_gossip_published_total").unwrap_or(0.0) >= 1.0,
         "bob gossiped"
     );
 

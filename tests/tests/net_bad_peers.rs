@@ -9,41 +9,9 @@
 //! a genuine certificate (its key is certified by the admin like any
 //! member's), since a node reads sync requests only from admitted peers.
 
-use outpost_identity::MemberKeys;
-use outpost_identity::armor::{self, Label};
-use outpost_identity::request::Request;
 use outpost_tests::cluster::{TIMEOUT, acme, append, converged, member, new_doc, wait_for_log, wait_for_peers};
-use outpost_tests::raw_peer::{FRAME_BYTES_MAX, Protocol, RawPeer, frame};
-use outpost_tests::{Node, Rng, Sandbox, seed, wait_until};
-
-/// Bytes no Outpost node would send.
-fn garbage(rng: &mut Rng, len: usize) -> Vec<u8> {
-    (0..len).map(|_| rng.next_u64() as u8).collect()
-}
-
-/// A member key made here (not by `outpost init`), certified by `admin`
-/// as a member of HQ/East: the libp2p keypair to connect with, and the
-/// certificate bundle to present as hello.
-fn raw_member(sb: &Sandbox, admin: &Node, name: &str, rng: &mut Rng) -> (libp2p::identity::Keypair, Vec<u8>) {
-    let mut secret = [0u8; 64];
-    for chunk in secret.chunks_mut(8) {
-        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
-    }
-    let keys = MemberKeys::from_secret(&secret);
-    let now = outpost_identity::Timestamp(sb.now());
-    let request = Request::sign(&keys, name, now, None).expect("a valid name");
-    let request_file = format!("{name}.req");
-    sb.write(&request_file, &armor::encode(Label::Request, &request));
-    let cert = admin.issue(
-        &request_file,
-        ["--role", "member", "--dept", "HQ/East"],
-        &format!("{name}.cert"),
-    );
-    let (_, bundle) = armor::decode(&sb.read(&cert)).expect("cert issue writes an armored bundle");
-    let keypair =
-        libp2p::identity::Keypair::ed25519_from_bytes(*keys.signing.secret()).expect("a member key is an ed25519 key");
-    (keypair, bundle)
-}
+use outpost_tests::raw_peer::{FRAME_BYTES_MAX, Protocol, RawPeer, frame, garbage, raw_member};
+use outpost_tests::{Rng, seed, wait_until};
 
 /// A length prefix promising `len` bytes, then `sent` of them.
 fn truncated(rng: &mut Rng, len: u32, sent: usize) -> Vec<u8> {

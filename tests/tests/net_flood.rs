@@ -9,24 +9,15 @@
 //! and garbage envelopes on the org's and the scope's gossip topics, and
 //! fires garbage sync requests.
 
-use outpost_identity::MemberKeys;
-use outpost_identity::armor::{self, Label};
-use outpost_identity::request::{Bundle, Request};
+use outpost_identity::request::Bundle;
 use outpost_tests::cluster::{TIMEOUT, acme, append, converged, member, new_doc, wait_for_log, wait_for_peers};
-use outpost_tests::raw_peer::{Protocol, RawPeer, frame};
-use outpost_tests::{Node, Rng, RunningNode, Sandbox, seed, wait_until};
+use outpost_tests::raw_peer::{Protocol, RawPeer, frame, garbage, raw_member};
+use outpost_tests::{Rng, RunningNode, metric_sample, seed, wait_until};
 use std::time::{Duration, Instant};
 
 /// The gossip frame kinds (`outpost_node::local::frame`).
 const OP: u8 = 1;
 const ENVELOPE: u8 = 2;
-
-/// The value of the sample `name` (with its labels, if any) in `text`.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l[name.len()..].trim().parse().ok())
-}
 
 /// `GET /metrics` of `node`, or why it did not answer.
 fn metrics(node: &RunningNode) -> Result<String, String> {
@@ -40,34 +31,7 @@ fn metrics(node: &RunningNode) -> Result<String, String> {
 /// The value of metric `name` on `node`, 0 when absent.
 fn metric(node: &RunningNode, name: &str) -> f64 {
     let text = metrics(node).unwrap_or_else(|e| panic!("{} /metrics: {e}", node.name()));
-    sample(&text, name).unwrap_or(0.0)
-}
-
-fn garbage(rng: &mut Rng, len: usize) -> Vec<u8> {
-    (0..len).map(|_| rng.next_u64() as u8).collect()
-}
-
-/// A member key made here, certified by `admin` as a member of HQ/East:
-/// the libp2p keypair and the certificate bundle to present as hello.
-fn raw_member(sb: &Sandbox, admin: &Node, name: &str, rng: &mut Rng) -> (libp2p::identity::Keypair, Vec<u8>) {
-    let mut secret = [0u8; 64];
-    for chunk in secret.chunks_mut(8) {
-        chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
-    }
-    let keys = MemberKeys::from_secret(&secret);
-    let now = outpost_identity::Timestamp(sb.now());
-    let request = Request::sign(&keys, name, now, None).expect("a valid name");
-    let request_file = format!("{name}.req");
-    sb.write(&request_file, &armor::encode(Label::Request, &request));
-    let cert = admin.issue(
-        &request_file,
-        ["--role", "member", "--dept", "HQ/East"],
-        &format!("{name}.cert"),
-    );
-    let (_, bundle) = armor::decode(&sb.read(&cert)).expect("cert issue writes an armored bundle");
-    let keypair =
-        libp2p::identity::Keypair::ed25519_from_bytes(*keys.signing.secret()).expect("a member key is an ed25519 key");
-    (keypair, bundle)
+    metric_sample(&text, name).unwrap_or(0.0)
 }
 
 /// `signed` with byte `i` from the end (within its 64-byte signature)
@@ -182,7 +146,7 @@ fn a_flooding_peer_is_throttled_then_banned_and_the_others_are_served_on() {
         // A answers its API throughout, with its queue bounded.
         if let Ok(text) = metrics(&a) {
             answered += 1;
-            max_queue = max_queue.max(sample(&text, "outpost_gossip_queue_depth").unwrap_or(0.0));
+            max_queue = max_queue.max(metric_sample(&text, "outpost_gossip_queue_depth").unwrap_or(0.0));
         }
     }
     println!(
