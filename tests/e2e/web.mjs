@@ -359,12 +359,20 @@ try {
     const title = `For ben only ${stamp}`;
     await A.page.fill('#new-doc-title', title);
     await A.page.click('#new-doc');
+    // The open entry and its space, read at once: the list may be drawn
+    // again between two reads (the old entry then names the new space).
+    const openEntry = () =>
+      A.page.evaluate(() => {
+        const item = document.querySelectorAll('#doc-list [data-doc].active');
+        if (item.length !== 1) return { doc: null, space: null };
+        return { doc: item[0].dataset.doc, space: item[0].closest('.group')?.dataset.space ?? null };
+      });
+    let before = null;
     await until('A opens the new document', async () => {
       const shown = (await A.page.locator('#doc-title').textContent()) ?? '';
-      return [shown === title, `#doc-title is ${JSON.stringify(shown)}`];
+      before = await openEntry();
+      return [shown === title && before.doc !== null, `#doc-title is ${JSON.stringify(shown)}, the open entry ${before.doc}`];
     });
-    const spaceOf = () => A.page.locator('#doc-list .group:has([data-doc].active)').getAttribute('data-space');
-    const before = await spaceOf();
     await A.page.click('#doc-share');
     await A.page.fill('#doc-share-readers', `member:${bKey}`);
     await A.page.fill('#doc-share-writers', `member:${aKey}`);
@@ -374,13 +382,12 @@ try {
       const shown = A.page.locator('#doc-manage-error:not([hidden])');
       const error = (await shown.count()) ? await shown.textContent() : null;
       check(!error, `A's share panel says ${error}`);
-      const item = A.page.locator('#doc-list [data-doc].active');
-      shared = (await item.count()) === 1 ? await item.getAttribute('data-doc') : null;
-      const space = shared ? await spaceOf() : null;
-      return [shared !== null && space !== before, `the open entry ${shared} is in space ${space} (was ${before})`];
+      const open = await openEntry();
+      shared = open.doc !== before.doc && open.space !== before.space ? open.doc : null;
+      return [shared !== null, `the open entry ${open.doc} is in space ${open.space} (was ${before.doc} in ${before.space})`];
     });
     const item = B.page.locator(`#doc-list [data-doc="${shared}"]`);
-    await until('B lists the shared document', async () => [(await item.count()) === 1, 'not listed yet']);
+    await until('B lists the shared document', async () => [(await item.count()) === 1, `${shared} is not listed yet`]);
     await item.click();
     await B.page.waitForSelector('#doc-title');
     await until('B sees the document as view only', async () => {
