@@ -5,7 +5,9 @@
 //! identity and catches up a write made on a peer after the backup.
 //! Damaged chains (a tampered segment, a missing incremental, a
 //! truncated file) and a wrong key are refused by name, with nothing
-//! restored; a backup killed midway is never accepted by `verify`.
+//! restored; a backup killed midway is never accepted by `verify`; a
+//! running node makes the backup its schedule says is due, and reports
+//! one that fails.
 
 use outpost_store::Store;
 use outpost_store::backup::Kind;
@@ -340,4 +342,71 @@ fn the_schedule_makes_a_weekly_full_and_daily_incrementals_on_a_virtual_clock() 
     // The first (nothing done), that Wednesday's 01:00, and the next one.
     assert_eq!(fulls, 3, "{made:?}");
     assert_eq!(made.len(), 3 + 12, "one a day, plus the first catch-up: {made:?}");
+}
+
+/// A running node makes the backup its schedule says is due (with none
+/// made yet, a full one at start-up), records it in `/api/health` and the
+/// audit log; a node whose backup directory cannot be made reports the
+/// failure, naming the directory, and goes on serving.
+#[test]
+fn a_running_node_makes_its_scheduled_backup_and_reports_one_that_fails() {
+    let (sb, alice) = acme();
+    let bob = member(&sb, &alice, "Bob");
+    new_doc(&alice, "Plan", &[]);
+    let dir = sb.path("nightly");
+    let dir_text = dir.to_str().expect("utf-8");
+    alice.ok(["backup", "schedule", "--dir", dir_text, "--keep", "2"]);
+
+    let a = alice.up(&[]);
+    let health = wait_until("alice's node reports its scheduled backup", TIMEOUT, &[&a], || {
+        let h = a.try_get("/api/health")?;
+        if h["backup"]["last_full"].is_u64() {
+            Ok(h)
+        } else {
+            Err(h.to_string())
+        }
+    });
+    assert_eq!(
+        (&health["backup"]["scheduled"], &health["backup"]["failing"]),
+        (&serde_json::json!(true), &serde_json::json!(false)),
+        "{health}"
+    );
+    let v = alice.json(["backup", "verify", dir_text]);
+    let made = v["backups"].as_array().cloned().unwrap_or_default();
+    assert_eq!(made.len(), 1, "{v}");
+    assert_eq!(made[0][1], "full", "each backup is [seq, kind, time]: {v}");
+    let audit = alice.json(["audit", "list"]);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"backup.create"), "{audit}");
+
+    // Bob's directory would be under a regular file.
+    let blocked = sb.write("blocked", "a file, not a directory\n");
+    let bad = blocked.join("nightly");
+    let bad_text = bad.to_str().expect("utf-8");
+    bob.ok(["backup", "schedule", "--dir", bad_text]);
+    let b = bob.up(&[a.addr()]);
+    let health = wait_until("bob's node reports its failed backup", TIMEOUT, &[&a, &b], || {
+        let h = b.try_get("/api/health")?;
+        if h["backup"]["failing"] == true {
+            Ok(h)
+        } else {
+            Err(h.to_string())
+        }
+    });
+    let error = health["backup"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains(bad_text), "the error names the directory: {health}");
+    assert_eq!(
+        health["ok"], true,
+        "a failing backup does not make the node unhealthy: {health}"
+    );
+    assert!(health["backup"]["last"].is_null(), "{health}");
+    // The node goes on serving: a write through it is acknowledged and
+    // read back.
+    let note = new_doc(&bob, "After the failure", &[]);
+    assert_eq!(b.get(&format!("/api/docs/{note}"))["title"], "After the failure");
 }
