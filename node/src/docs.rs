@@ -106,7 +106,9 @@ impl Local {
                 let mut replica = Replica::with_state(state.clone());
                 let stored = self.store.envelopes()?;
                 let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
-                for env in Envelope::decode_batch(&refs) {
+                // Verified again (the store may have been altered), on
+                // every core: this is most of a large node's start.
+                for env in crate::sync::decode_all(&refs) {
                     let env =
                         env.with_context(|| format!("an envelope in {} is damaged", self.store.path().display()))?;
                     replica.insert_envelope(env);

@@ -277,8 +277,9 @@ pub const PARALLEL_VERIFY_MIN: usize = 1024;
 /// Decodes and verifies envelopes, in order. Signatures are checked
 /// together (one key decompression per author and batch, batched
 /// verification where the seal crate offers it); a large delivery (a
-/// catch-up) is split across the cores, since the session waits for it.
-fn decode_all(bytes: &[&[u8]]) -> Vec<Result<Envelope, outpost_identity::signed::DecodeError>> {
+/// catch-up, or the whole store when the replica is built) is split across
+/// the cores, since the session or the first request waits for it.
+pub(crate) fn decode_all(bytes: &[&[u8]]) -> Vec<Result<Envelope, outpost_identity::signed::DecodeError>> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     if bytes.len() < PARALLEL_VERIFY_MIN || threads < 2 {
         return Envelope::decode_batch(bytes);
