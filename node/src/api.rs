@@ -382,12 +382,15 @@ async fn stats(State(shared): State<Arc<Shared>>, q: axum::extract::Query<StatsQ
 /// network runs; 503 with what is wrong otherwise.
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
     let network = shared.client.peers().await;
-    let store = shared.with_local(|l, _| Ok(l.store.envelope_count()?)).await;
+    // Straight from the store, not under the node's lock: the check
+    // answers while a long request (a large node's first build of its
+    // replica) holds it.
+    let store = shared.read_store(|s| Ok(s.envelope_count()?)).await;
     let uptime = crate::now().0.saturating_sub(shared.started_at());
     let backup = shared
-        .with_local(|l, _| {
-            let schedule = crate::backup::schedule_of(&l.store)?;
-            let status = crate::backup::status_of(&l.store)?;
+        .read_store(|s| {
+            let schedule = crate::backup::schedule_of(s)?;
+            let status = crate::backup::status_of(s)?;
             Ok(json!({
                 "scheduled": schedule.is_some(),
                 "dir": schedule.map(|s| s.dir),

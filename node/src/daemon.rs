@@ -230,6 +230,9 @@ pub struct Shared {
     pub blobs: crate::blobs::Blobs,
     /// The home directory.
     home_dir: std::path::PathBuf,
+    /// The store, for reads that need no lock on [`Shared::local`] (the
+    /// health check answers while a long request holds it).
+    store: Arc<outpost_store::Store>,
     /// Sessions this node answers: the peer, the session, its view, when
     /// it was last used.
     responders: Mutex<HashMap<SessionId, Responder>>,
@@ -328,6 +331,19 @@ impl Shared {
     /// The home directory the node runs on.
     pub fn home_dir(&self) -> &std::path::Path {
         &self.home_dir
+    }
+
+    /// Reads the store without waiting for [`Shared::local`] (on a
+    /// blocking thread): for answers that must come even while the node's
+    /// lock is held, such as the health check during a large node's start.
+    pub async fn read_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&outpost_store::Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .context("the store read was cancelled")?
     }
 
     /// When the node started, in seconds since 1970.
@@ -1148,6 +1164,7 @@ pub async fn run(
         writes,
         blobs: crate::blobs::Blobs::new(local.home.dir()),
         home_dir: local.home.dir().to_owned(),
+        store: local.store.clone(),
         local: Mutex::new(local),
         pass,
         gate,
