@@ -57,6 +57,16 @@ fn files(home: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// The actions of an audit listing, oldest first.
+fn actions(listing: &serde_json::Value) -> Vec<&str> {
+    listing["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["action"].as_str())
+        .collect()
+}
+
 fn backup(node: &Node, dir: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["backup", "create", "--to", dir.to_str().expect("utf-8")];
     args.extend_from_slice(extra);
@@ -169,12 +179,7 @@ fn a_full_and_two_incrementals_restore_exactly_and_the_restored_node_catches_up(
     });
     // The restore and the backups are in the audit log.
     let audit = a2.post("/api/audit", &serde_json::json!({"action": "list"}));
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let actions = actions(&audit);
     // The third backup's own entry was written after it read the store,
     // and only admins hold the audit log (Bob is not): that one is lost,
     // as docs/operations.md says of what only this node held.
@@ -376,12 +381,7 @@ fn a_running_node_makes_its_scheduled_backup_and_reports_one_that_fails() {
     assert_eq!(made.len(), 1, "{v}");
     assert_eq!(made[0][1], "full", "each backup is [seq, kind, time]: {v}");
     let audit = alice.json(["audit", "list"]);
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let actions = actions(&audit);
     assert!(actions.contains(&"backup.create"), "{audit}");
 
     // Bob's directory would be under a regular file.
