@@ -366,6 +366,14 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array()?))
     }
+    /// A count or length (u32) of `what`, refused above `max`.
+    fn bounded(&mut self, what: &'static str, max: usize) -> Result<usize, DecodeError> {
+        let size = self.u32()? as usize;
+        if size > max {
+            return Err(DecodeError::TooLarge { what, size, max });
+        }
+        Ok(size)
+    }
     fn malformed(&self, why: impl Into<String>) -> DecodeError {
         DecodeError::Malformed {
             what: self.what,
@@ -404,14 +412,7 @@ pub fn decode_records(plain: &[u8]) -> Result<Vec<Record>, DecodeError> {
         let op = r.u8()?;
         let code = r.u8()?;
         let space = Space::from_code(code).ok_or_else(|| r.malformed(format!("unknown table code {code}")))?;
-        let klen = r.u32()? as usize;
-        if klen > RECORD_KEY_BYTES_MAX {
-            return Err(DecodeError::TooLarge {
-                what: "record key",
-                size: klen,
-                max: RECORD_KEY_BYTES_MAX,
-            });
-        }
+        let klen = r.bounded("record key", RECORD_KEY_BYTES_MAX)?;
         let key = r.take(klen)?.to_vec();
         if space == Space::File && !is_safe_path(&key) {
             return Err(r.malformed(format!(
@@ -421,14 +422,7 @@ pub fn decode_records(plain: &[u8]) -> Result<Vec<Record>, DecodeError> {
         }
         let value = match op {
             OP_PUT => {
-                let vlen = r.u32()? as usize;
-                if vlen > RECORD_VALUE_BYTES_MAX {
-                    return Err(DecodeError::TooLarge {
-                        what: "record value",
-                        size: vlen,
-                        max: RECORD_VALUE_BYTES_MAX,
-                    });
-                }
+                let vlen = r.bounded("record value", RECORD_VALUE_BYTES_MAX)?;
                 Some(r.take(vlen)?.to_vec())
             }
             OP_DELETE => None,
@@ -650,14 +644,7 @@ pub fn decode_manifest_body(plain: &[u8]) -> Result<Manifest, DecodeError> {
     let created = r.u64()?;
     let state_digest = r.array()?;
     let records = r.u64()?;
-    let count = r.u32()? as usize;
-    if count > SEGMENTS_MAX {
-        return Err(DecodeError::TooLarge {
-            what: "segment list",
-            size: count,
-            max: SEGMENTS_MAX,
-        });
-    }
+    let count = r.bounded("segment list", SEGMENTS_MAX)?;
     let mut segments = Vec::with_capacity(count.min(plain.len() / 40));
     for _ in 0..count {
         let bytes = r.u64()?;

@@ -160,7 +160,19 @@ fn records_refuse_unsafe_paths_and_huge_lengths() {
     }
     let mut huge = 1u32.to_be_bytes().to_vec();
     huge.extend_from_slice(&[OP_PUT, 0, 0, 0, 0, 1, b'k', 0xff, 0xff, 0xff, 0xff]);
-    assert!(matches!(decode_records(&huge), Err(DecodeError::TooLarge { .. })));
+    assert!(matches!(
+        decode_records(&huge),
+        Err(DecodeError::TooLarge {
+            what: "record value",
+            ..
+        })
+    ));
+    let mut long_key = 1u32.to_be_bytes().to_vec();
+    long_key.extend_from_slice(&[OP_PUT, 0, 0xff, 0xff, 0xff, 0xff]);
+    assert!(matches!(
+        decode_records(&long_key),
+        Err(DecodeError::TooLarge { what: "record key", .. })
+    ));
     let claims = u32::MAX.to_be_bytes();
     assert!(matches!(decode_records(&claims), Err(DecodeError::Malformed { .. })));
 }
