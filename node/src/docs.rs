@@ -17,6 +17,10 @@ use outpost_seal::replica::DocKey;
 use outpost_seal::{Replica, Verdict};
 use outpost_workspace::TextDoc;
 
+/// Stored envelopes read and verified at a time when the replica is built
+/// (a few MB of bytes; large enough to keep both cores busy).
+const REPLICA_LOAD_CHUNK: usize = 16_384;
+
 /// Most changes [`Local::append_each`] makes in one batch.
 pub const APPENDS_MAX: usize = 1000;
 
@@ -104,15 +108,19 @@ impl Local {
             };
             if !current {
                 let mut replica = Replica::with_state(state.clone());
-                let stored = self.store.envelopes()?;
-                let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
                 // Verified again (the store may have been altered), on
-                // every core: this is most of a large node's start.
-                for env in crate::sync::decode_all(&refs) {
-                    let env =
-                        env.with_context(|| format!("an envelope in {} is damaged", self.store.path().display()))?;
-                    replica.insert_envelope(env);
-                }
+                // every core: this is most of a large node's start. A
+                // chunk at a time, so the store's bytes are never all in
+                // memory beside the decoded envelopes.
+                self.store.envelope_chunks(REPLICA_LOAD_CHUNK, |stored| -> Result<()> {
+                    let refs: Vec<&[u8]> = stored.iter().map(Vec::as_slice).collect();
+                    for env in crate::sync::decode_all(&refs) {
+                        let env =
+                            env.with_context(|| format!("an envelope in {} is damaged", self.store.path().display()))?;
+                        replica.insert_envelope(env);
+                    }
+                    Ok(())
+                })?;
                 replica.refresh();
                 *cache = Some(crate::local::CachedReplica {
                     ops: state.len(),

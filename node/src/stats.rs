@@ -38,15 +38,7 @@ const MODULES: [&str; 9] = [
 
 /// `YYYY-MM-DD` of a day number (days since 1970).
 fn day_text(day: u64) -> String {
-    let z = day as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = outpost_identity::time::civil_from_days(day as i64);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

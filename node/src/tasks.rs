@@ -207,17 +207,6 @@ pub(crate) fn fresh_id() -> String {
     hex::encode(rand::random::<[u8; 8]>())
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Reads a due time: `2026-12-01T10:00[:00][Z]` or `2026-12-01 10:00`
 /// (UTC), `2026-12-01` (midnight UTC), or seconds since the Unix epoch.
 pub fn parse_due(text: &str) -> Result<i64> {
@@ -247,7 +236,7 @@ pub fn parse_due(text: &str) -> Result<i64> {
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let d = num(d, 1, month_days[(m - 1) as usize])?;
-    let mut secs = days_from_civil(y, m, d) * 86_400;
+    let mut secs = outpost_identity::time::days_from_civil(y, m as u32, d as u32) * 86_400;
     if let Some(tm) = time {
         let parts: Vec<&str> = tm.split(':').collect();
         let (h, mi, s) = match parts.as_slice() {

@@ -133,9 +133,9 @@ impl SimConfig {
 /// carry no source, sequence number or signature), besides the envelope
 /// and the topic name.
 pub const MESSAGE_FRAMING_BYTES: usize = 8;
-/// Length of an Outpost scope topic name
-/// (`outpost/<org id>/scope/<scope id hex>/1`).
-pub const TOPIC_BYTES: usize = 8 + 64 + 7 + 64 + 2;
+/// Length of a topic on the wire: the node names topics by the SHA-256 of
+/// their names in base64 (`Config::topic`).
+pub const TOPIC_BYTES: usize = 44;
 /// A message id in IHAVE or IWANT (20 bytes and its tag and length).
 pub const ID_BYTES: usize = 22;
 /// A control message's own framing (IHAVE with its topic, or IWANT).
@@ -550,8 +550,9 @@ mod tests {
     #[test]
     fn the_model_reads_the_nodes_configuration() {
         let p = GossipParams::node();
-        // libp2p's defaults, with the node's 500 ms heartbeat.
-        assert_eq!((p.mesh_n, p.mesh_n_low, p.mesh_n_high), (6, 5, 12));
+        // libp2p's defaults, with the node's 500 ms heartbeat and a mesh
+        // pruned above 8.
+        assert_eq!((p.mesh_n, p.mesh_n_low, p.mesh_n_high), (6, 5, 8));
         assert_eq!(p.gossip_lazy, 6);
         assert_eq!(p.heartbeat_us, 500_000);
         assert!(p.flood_publish);
@@ -582,7 +583,7 @@ mod tests {
     #[test]
     fn lazy_gossip_recovers_what_loss_drops() {
         let mut c = SimConfig::node(100, 10, 3);
-        c.loss = 0.2;
+        c.loss = 0.3;
         let r = simulate(&c);
         assert!(r.lost > 0);
         assert!(r.by_iwant > 0, "some messages came by IWANT: {r:?}");

@@ -149,6 +149,13 @@ impl Config {
             Topic::Overflow => format!("{prefix}/overflow/1"),
         }
     }
+
+    /// `topic` as gossipsub names it on the wire: the SHA-256 of its name
+    /// in base64, 44 bytes in every message and IHAVE instead of a name of
+    /// up to 145 (a fifth of a chat message's envelope).
+    pub fn topic(&self, topic: Topic) -> gossipsub::Sha256Topic {
+        gossipsub::Sha256Topic::new(self.topic_name(topic))
+    }
 }
 
 impl Config {
@@ -604,7 +611,7 @@ impl Network {
             .map_err(|e| err(&e))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
             .build();
-        let org_topic = gossipsub::IdentTopic::new(config.topic_name(Topic::Org));
+        let org_topic = config.topic(Topic::Org);
         swarm
             .behaviour_mut()
             .gossipsub
@@ -1227,7 +1234,7 @@ impl Network {
     }
 
     fn publish(&mut self, topic: Topic, data: Vec<u8>) {
-        let name = gossipsub::IdentTopic::new(self.topics.topic_name(topic));
+        let name = self.topics.topic(topic);
         use std::sync::atomic::Ordering::Relaxed;
         match self.swarm.behaviour_mut().gossipsub.publish(name, data) {
             Ok(_) => {
@@ -1256,7 +1263,7 @@ impl Network {
             .map(|&id| Topic::Scope(id))
             .chain((scopes.len() > max).then_some(Topic::Overflow))
             .chain([Topic::Org])
-            .map(|t| (gossipsub::IdentTopic::new(self.topics.topic_name(t)).hash(), t))
+            .map(|t| (self.topics.topic(t).hash(), t))
             .collect();
         let leave: Vec<Topic> = self
             .following
@@ -1265,14 +1272,14 @@ impl Network {
             .map(|(_, t)| *t)
             .collect();
         for topic in &leave {
-            let name = gossipsub::IdentTopic::new(self.topics.topic_name(*topic));
+            let name = self.topics.topic(*topic);
             self.swarm.behaviour_mut().gossipsub.unsubscribe(&name);
             self.following.remove(&name.hash());
         }
         wanted.retain(|hash, _| !self.following.contains_key(hash));
         let joined = wanted.len();
         for (hash, topic) in wanted {
-            let name = gossipsub::IdentTopic::new(self.topics.topic_name(topic));
+            let name = self.topics.topic(topic);
             match self.swarm.behaviour_mut().gossipsub.subscribe(&name) {
                 Ok(_) => {
                     self.following.insert(hash, topic);
@@ -1379,14 +1386,19 @@ impl Network {
 }
 
 /// The node's gossipsub configuration: libp2p's defaults (mesh degree 6,
-/// between 5 and 12, gossip to at least 6 peers out of the mesh) with a
-/// heartbeat of 500 ms, anonymous messages named by a hash of their
-/// content, and messages up to `frame` bytes. The gossip simulator
+/// between 5 and 8 rather than 12, gossip to at least 6 peers out of the
+/// mesh) with a heartbeat of 500 ms, anonymous messages named by a hash of
+/// their content, and messages up to `frame` bytes. The gossip simulator
 /// ([`crate::gossip_sim`]) models the mesh from this configuration.
 pub fn gossip_config(frame: usize) -> Result<gossipsub::Config, gossipsub::ConfigBuilderError> {
     gossipsub::ConfigBuilder::default()
         .max_transmit_size(frame)
         .heartbeat_interval(Duration::from_millis(500))
+        // Prune a mesh above 8 peers (gossipsub's default is 12): a GRAFT
+        // adds a link at both ends, so meshes settled near 7.4 peers with
+        // 12 and every message went that many times; 6.3 with 8 (the
+        // gossip simulation, docs/performance.md).
+        .mesh_n_high(8)
         .validation_mode(gossipsub::ValidationMode::Anonymous)
         // Forwarded only once checked (`Gate::check_gossip`).
         .validate_messages()
@@ -1413,6 +1425,14 @@ mod tests {
             config.topic_name(Topic::Overflow),
             "outpost/f343389f2ec3bb497a312f9472d0176c/overflow/1"
         );
+        // On the wire a topic is named by its hash, whatever its name's length.
+        for topic in [Topic::Org, Topic::Scope([0xab; 32]), Topic::Overflow] {
+            assert_eq!(
+                config.topic(topic).hash().as_str().len(),
+                crate::gossip_sim::TOPIC_BYTES
+            );
+        }
+        assert_ne!(config.topic(Topic::Org).hash(), config.topic(Topic::Overflow).hash());
         // The org and overflow topics fit beside the scope topics under
         // gossipsub's default limit of 100 per peer.
         const { assert!(SCOPE_TOPICS_MAX + 2 <= 100) };

@@ -132,8 +132,10 @@ pub struct Envelope {
     pub bytes: Vec<u8>,
     /// The header.
     pub header: Header,
-    /// The encrypted payload.
-    pub ciphertext: Vec<u8>,
+    /// Where the encrypted payload lies in `bytes` (it is the encoding's
+    /// last field before the signature): kept as a range, not a copy, since
+    /// a node holds every envelope it stores.
+    ciphertext: std::ops::Range<usize>,
 }
 
 /// Why an envelope could not be opened.
@@ -146,6 +148,15 @@ pub enum OpenError {
     /// Decrypted, but the payload is malformed.
     #[error("envelope {0} decrypted to a malformed payload")]
     Payload(EnvId),
+}
+
+/// Where `wire`'s ciphertext lies in the envelope's encoding `bytes`: its
+/// last field, just before the signature (the encoding is canonical, so
+/// this holds for every envelope that decoded).
+fn ciphertext_in(bytes: &[u8], wire: &Wire) -> Option<std::ops::Range<usize>> {
+    let end = bytes.len().checked_sub(SIG_LEN)?;
+    let start = end.checked_sub(wire.ciphertext.len())?;
+    (bytes[start..end] == wire.ciphertext[..]).then_some(start..end)
 }
 
 fn aad(header: &Header) -> Vec<u8> {
@@ -178,12 +189,18 @@ impl Envelope {
             .expect("XChaCha20-Poly1305 encrypts any message below its limit");
         let wire = Wire { header, ciphertext };
         let bytes = signed::encode_signed(Kind::Envelope, &wire, author);
+        let ciphertext = ciphertext_in(&bytes, &wire).expect("an envelope's encoding ends with its ciphertext");
         Envelope {
             id: EnvId(*blake3::hash(&bytes).as_bytes()),
             bytes,
             header: wire.header,
-            ciphertext: wire.ciphertext,
+            ciphertext,
         }
+    }
+
+    /// The encrypted payload.
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.bytes[self.ciphertext.clone()]
     }
 
     /// Decrypts the payload with the epoch's secret.
@@ -194,7 +211,7 @@ impl Envelope {
                 .decrypt(
                     &XNonce::from(self.header.nonce),
                     AeadPayload {
-                        msg: &self.ciphertext,
+                        msg: self.ciphertext(),
                         aad: &aad(&self.header),
                     },
                 )
@@ -221,13 +238,14 @@ impl Envelope {
         Ok((wire, unsigned, sig))
     }
 
-    fn from_wire(bytes: &[u8], wire: Wire) -> Envelope {
-        Envelope {
+    fn from_wire(bytes: &[u8], wire: Wire) -> Result<Envelope, DecodeError> {
+        let ciphertext = ciphertext_in(bytes, &wire).ok_or(DecodeError::Malformed("envelope (ciphertext)"))?;
+        Ok(Envelope {
             id: EnvId(*blake3::hash(bytes).as_bytes()),
             bytes: bytes.to_vec(),
             header: wire.header,
-            ciphertext: wire.ciphertext,
-        }
+            ciphertext,
+        })
     }
 
     /// Decodes an envelope this node verified before storing it, without
@@ -235,7 +253,7 @@ impl Envelope {
     /// beside it). Never use it on bytes from a peer.
     pub fn decode_stored(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         let (wire, _, _) = Self::decode_unchecked(bytes)?;
-        Ok(Self::from_wire(bytes, wire))
+        Self::from_wire(bytes, wire)
     }
 
     /// Decodes and verifies one envelope.
@@ -247,7 +265,7 @@ impl Envelope {
             sig,
         )
         .map_err(|signed::BadSignature| DecodeError::BadSignature("envelope"))?;
-        Ok(Self::from_wire(bytes, wire))
+        Self::from_wire(bytes, wire)
     }
 
     /// Decodes and verifies many envelopes. Each signature is checked with
@@ -273,7 +291,7 @@ impl Envelope {
                     .ok_or(DecodeError::BadSignature("envelope"))?;
                 signed::verify_with(key, &signed::signing_message(Kind::Envelope, unsigned), sig)
                     .map_err(|signed::BadSignature| DecodeError::BadSignature("envelope"))?;
-                Ok(Self::from_wire(bytes, wire))
+                Self::from_wire(bytes, wire)
             })
             .collect()
     }

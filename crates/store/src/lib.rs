@@ -96,6 +96,16 @@ pub const WRITE_FREE_MIN_BYTES: u64 = 4 * 1024 * 1024;
 
 /// How often, at most, the store tries to reopen its file after an I/O
 /// error latched in redb.
+/// The memory redb keeps of the file's pages (its default is 1 GiB, which
+/// a large node would fill with pages it read once at start). The system's
+/// page cache still holds the file; this is redb's own copy.
+pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Opens (or creates) the redb file with the store's settings.
+fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+    redb::Builder::new().set_cache_size(CACHE_BYTES).create(path)
+}
+
 const REOPEN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Free bytes available to this process on the file system holding `path`.
@@ -157,7 +167,7 @@ impl Store {
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Store, OpenError> {
-            let db = Database::create(path).map_err(|e| match e {
+            let db = open_db(path).map_err(|e| match e {
                 redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse(path.to_owned()),
                 other => corrupt(other.to_string()),
             })?;
@@ -169,9 +179,11 @@ impl Store {
                 write_free_min: AtomicU64::new(WRITE_FREE_MIN_BYTES),
             };
             migrations::run(&store)?;
-            // Read every table once, so damage shows here and not later.
+            // Read every table once, so damage shows here and not later
+            // (the envelopes without copying them: a large store's are
+            // read again, and kept, by whoever needs them).
             store.auth_ops()?;
-            store.envelopes()?;
+            store.read_every_envelope()?;
             store.secrets()?;
             Ok(store)
         }));
@@ -285,7 +297,7 @@ impl Store {
             // fails below and is tried again later.
             let _ = old.close();
         }
-        match Database::create(&self.path) {
+        match open_db(&self.path) {
             Ok(new) => {
                 *db = Some(new);
                 self.failed.store(false, Ordering::SeqCst);
@@ -443,6 +455,40 @@ impl Store {
             out.push(row.map_err(|e| self.err(e))?.1.value().to_vec());
         }
         Ok(out)
+    }
+
+    /// Every stored envelope, by id, handed to `each` `chunk` at a time
+    /// (from one read transaction): a caller that decodes them need not
+    /// hold the whole store's bytes at once.
+    pub fn envelope_chunks<E: From<StoreError>>(
+        &self,
+        chunk: usize,
+        mut each: impl FnMut(Vec<Vec<u8>>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(chunk.max(1));
+        for row in table.iter().map_err(|e| self.err(e))? {
+            out.push(row.map_err(|e| self.err(e))?.1.value().to_vec());
+            if out.len() >= chunk.max(1) {
+                each(std::mem::replace(&mut out, Vec::with_capacity(chunk.max(1))))?;
+            }
+        }
+        if !out.is_empty() {
+            each(out)?;
+        }
+        Ok(())
+    }
+
+    /// Reads every stored envelope's pages without keeping anything: redb
+    /// finds damage as it reads.
+    fn read_every_envelope(&self) -> Result<(), StoreError> {
+        let tx = self.db()?.begin_read().map_err(|e| self.err(e))?;
+        let table = tx.open_table(ENVELOPES).map_err(|e| self.err(e))?;
+        for row in table.iter().map_err(|e| self.err(e))? {
+            std::hint::black_box(row.map_err(|e| self.err(e))?.1.value().len());
+        }
+        Ok(())
     }
 
     /// True if the envelope is stored.
@@ -710,6 +756,15 @@ mod tests {
             Vec::<[u8; 32]>::new()
         );
         assert_eq!(store.envelope_count().unwrap(), 10);
+        let mut chunks = Vec::new();
+        store
+            .envelope_chunks(3, |c| {
+                chunks.push(c);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 3, 1]);
+        assert_eq!(chunks.concat(), store.envelopes().unwrap());
         assert_eq!(store.doc_envelopes(&d1).unwrap().len(), 5);
         assert!(store.has_envelope(&[3; 32]).unwrap());
         store.put_secret(&[7; 32], b"sealed").unwrap();
