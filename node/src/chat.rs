@@ -836,6 +836,25 @@ impl Local {
         }
     }
 
+    /// What the entry `doc` is (document, file or board), from its first
+    /// change: `ROOT.kind` is written when an entry is made and never
+    /// changed. `None` if it is no entry (a message log), or this member
+    /// cannot read its first change yet. Kept once known.
+    pub fn entry_kind(&self, replica: &Replica, ring: &Keyring, doc: &DocKey) -> Option<outpost_workspace::DocKind> {
+        if let Some(kind) = self.kind_cache.borrow().get(doc) {
+            return *kind;
+        }
+        // The first change: the valid envelope that follows none (ties,
+        // impossible for an entry made once, by id).
+        let first = replica.valid_of(doc).filter(|e| e.header.deps.is_empty()).min_by_key(|e| e.id)?;
+        let kind = match first.open(ring.get(&first.header.epoch)?).ok()? {
+            Payload::Change(change) => Some(outpost_workspace::model::kind_of_changes(&[change]).ok()?),
+            _ => None,
+        };
+        self.kind_cache.borrow_mut().insert(*doc, kind);
+        kind
+    }
+
     /// Is `doc` a document, file entry or board (its envelopes carry
     /// automerge changes, not chat entries or records)? `None` if this
     /// member cannot tell (no key).

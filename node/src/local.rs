@@ -64,6 +64,11 @@ pub struct Local {
     /// [`Local::live_doc`]).
     pub(crate) doc_cache:
         std::cell::RefCell<std::collections::HashMap<outpost_seal::replica::DocKey, crate::library::LiveDoc>>,
+    /// What each entry is, from its first change (see
+    /// [`Local::entry_kind`]); kinds never change.
+    pub(crate) kind_cache: std::cell::RefCell<
+        std::collections::HashMap<outpost_seal::replica::DocKey, Option<outpost_workspace::DocKind>>,
+    >,
 }
 
 /// Counters of writes made with deferred durability.
@@ -153,6 +158,7 @@ impl Local {
             channel_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             record_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             doc_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
+            kind_cache: std::cell::RefCell::new(std::collections::HashMap::new()),
             sync_views: std::cell::RefCell::new(crate::sync::SyncViews::default()),
         })
     }

@@ -19,7 +19,7 @@ use outpost_identity::scope::Principal;
 use outpost_identity::{OpId, Timestamp};
 use outpost_seal::envelope::{DocId, EnvId};
 use outpost_seal::replica::DocKey;
-use outpost_workspace::Model;
+use outpost_workspace::{DocKind, Model};
 use outpost_workspace::tasks::{Board, Edit, Priority, Status};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -265,7 +265,10 @@ impl Local {
         let keys: Vec<DocKey> = replica.docs().copied().collect();
         let mut out = Vec::new();
         for key in keys {
-            if self.is_document(&replica, &ring, &key) != Some(true) {
+            // Only boards are built: building every document a large
+            // node holds took seconds, under the node's lock, at every
+            // reminder round.
+            if self.entry_kind(&replica, &ring, &key) != Some(DocKind::Board) {
                 continue;
             }
             let Some(live) = self.live_doc(&replica, &ring, &key)? else {
