@@ -846,7 +846,10 @@ impl Local {
         }
         // The first change: the valid envelope that follows none (ties,
         // impossible for an entry made once, by id).
-        let first = replica.valid_of(doc).filter(|e| e.header.deps.is_empty()).min_by_key(|e| e.id)?;
+        let first = replica
+            .valid_of(doc)
+            .filter(|e| e.header.deps.is_empty())
+            .min_by_key(|e| e.id)?;
         let kind = match first.open(ring.get(&first.header.epoch)?).ok()? {
             Payload::Change(change) => Some(outpost_workspace::model::kind_of_changes(&[change]).ok()?),
             _ => None,

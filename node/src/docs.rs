@@ -17,9 +17,10 @@ use outpost_seal::replica::DocKey;
 use outpost_seal::{Replica, Verdict};
 use outpost_workspace::TextDoc;
 
-/// Stored envelopes read and verified at a time when the replica is built
-/// (a few MB of bytes; large enough to keep both cores busy).
-const REPLICA_LOAD_CHUNK: usize = 16_384;
+/// Stored envelopes read (and, for the replica, verified) at a time when
+/// every envelope is loaded: a few MB of bytes, enough to keep the cores
+/// busy.
+pub(crate) const REPLICA_LOAD_CHUNK: usize = 16_384;
 
 /// Most changes [`Local::append_each`] makes in one batch.
 pub const APPENDS_MAX: usize = 1000;

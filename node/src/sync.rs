@@ -86,13 +86,18 @@ pub fn view_for(local: &Local, peer: Option<&RoleCert>) -> Result<MemView> {
         held.used = used;
         return Ok(held.view.clone());
     }
-    let stored = local.store.envelopes()?;
-    let envs: Vec<Envelope> = stored
-        .iter()
-        .filter_map(|b| Envelope::decode_stored(b).ok())
-        .filter(|e| holds.holds(&e.header.scope))
-        .collect();
-    drop(stored);
+    let mut envs: Vec<Envelope> = Vec::new();
+    local
+        .store
+        .envelope_chunks(crate::docs::REPLICA_LOAD_CHUNK, |stored| -> Result<()> {
+            envs.extend(
+                stored
+                    .iter()
+                    .filter_map(|b| Envelope::decode_stored(b).ok())
+                    .filter(|e| holds.holds(&e.header.scope)),
+            );
+            Ok(())
+        })?;
     let mut held = HeldView {
         holds,
         view,

@@ -222,7 +222,8 @@ impl RawPeer {
     }
 
     /// Publishes `data` on the gossipsub topic named `topic` (to the node,
-    /// if it follows the topic); `Err` says why it could not be sent.
+    /// if it follows the topic), hashed as the node hashes topic names;
+    /// `Err` says why it could not be sent.
     pub fn publish(&self, topic: &str, data: Vec<u8>) -> Result<(), String> {
         let (reply, rx) = oneshot::channel();
         self.commands
@@ -363,7 +364,8 @@ async fn run(
                     }
                 }
                 Some(Command::Publish { topic, data, reply }) => {
-                    let topic = gossipsub::IdentTopic::new(topic);
+                    // Named on the wire by its hash, as the node names it.
+                    let topic = gossipsub::Sha256Topic::new(topic);
                     let sent = swarm.behaviour_mut().gossipsub.publish(topic, data);
                     let _ = reply.send(sent.map(|_| ()).map_err(|e| e.to_string()));
                 }
