@@ -558,6 +558,10 @@ impl Shared {
         use futures::StreamExt;
         /// Chunks in flight at once (asked for, or being checked and stored).
         const IN_FLIGHT: usize = 4;
+        /// Rounds over the peers: a request can fail on a busy or flaky link
+        /// (a timeout, a connection closing), so what is still missing is
+        /// asked for again, after a short pause, before giving up.
+        const PASSES: u64 = 3;
         let blobs = self.blobs.clone();
         let peers: Vec<PeerId> = self
             .client
@@ -608,47 +612,56 @@ impl Shared {
             );
         }
         progress(total - missing.len(), total);
-        for peer in &peers {
+        for pass in 0..PASSES {
             if missing.is_empty() {
                 break;
             }
-            // Each chunk is stored inside its own future, so that the other
-            // requests in flight go on while one is checked and synced.
-            let fetched = futures::stream::iter(missing.clone())
-                .map(|i| {
-                    let client = self.client.clone();
-                    let (b, m) = (blobs.clone(), manifest.clone());
-                    async move {
-                        let answer = client
-                            .request(Proto::Blob, *peer, BlobRequest::Chunk(id, i).encode())
-                            .await;
-                        let Some(bytes) = answer.ok().as_deref().and_then(answered).map(<[u8]>::to_vec) else {
-                            return (i, None);
-                        };
-                        (
-                            i,
-                            Some(tokio::task::spawn_blocking(move || b.put_chunk(&m, i, &bytes)).await),
-                        )
+            if pass > 0 {
+                tokio::time::sleep(Duration::from_millis(250 * pass)).await;
+            }
+            for peer in &peers {
+                if missing.is_empty() {
+                    break;
+                }
+                // Each chunk is stored inside its own future, so that the other
+                // requests in flight go on while one is checked and synced.
+                let fetched = futures::stream::iter(missing.clone())
+                    .map(|i| {
+                        let client = self.client.clone();
+                        let (b, m) = (blobs.clone(), manifest.clone());
+                        async move {
+                            let answer = client
+                                .request(Proto::Blob, *peer, BlobRequest::Chunk(id, i).encode())
+                                .await
+                                .inspect_err(|e| tracing::debug!(%peer, chunk = i, "a chunk request failed: {e}"));
+                            let Some(bytes) = answer.ok().as_deref().and_then(answered).map(<[u8]>::to_vec) else {
+                                return (i, None);
+                            };
+                            (
+                                i,
+                                Some(tokio::task::spawn_blocking(move || b.put_chunk(&m, i, &bytes)).await),
+                            )
+                        }
+                    })
+                    .buffer_unordered(IN_FLIGHT);
+                futures::pin_mut!(fetched);
+                while let Some((i, stored)) = fetched.next().await {
+                    let Some(stored) = stored else {
+                        continue;
+                    };
+                    match stored? {
+                        Ok(()) => {
+                            missing.retain(|x| *x != i);
+                            progress(total - missing.len(), total);
+                        }
+                        Err(e) => tracing::warn!(%peer, "refusing a chunk: {e:#}"),
                     }
-                })
-                .buffer_unordered(IN_FLIGHT);
-            futures::pin_mut!(fetched);
-            while let Some((i, stored)) = fetched.next().await {
-                let Some(stored) = stored else {
-                    continue;
-                };
-                match stored? {
-                    Ok(()) => {
-                        missing.retain(|x| *x != i);
-                        progress(total - missing.len(), total);
-                    }
-                    Err(e) => tracing::warn!(%peer, "refusing a chunk: {e:#}"),
                 }
             }
         }
         if !missing.is_empty() {
             bail!(
-                "{} of {total} chunks of this file are on no connected peer; fetching again resumes with them",
+                "{} of {total} chunks of this file could not be had from any connected peer ({PASSES} tries each); fetching again resumes with them",
                 missing.len()
             );
         }
