@@ -100,12 +100,6 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     1
 }
 
-/// mimalloc rather than glibc's allocator: a large node's start decodes and
-/// frees as many bytes as it keeps, and glibc keeps the freed pages
-/// resident (see docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
