@@ -35,12 +35,49 @@ fn decode_guarded<T>(what: &str, decode: impl FnOnce() -> Result<T, DocError>) -
 
 /// A document saved with `AutoCommit::save`, as `actor`.
 pub(crate) fn load_doc(actor: &[u8], bytes: &[u8]) -> Result<AutoCommit, DocError> {
+    known_chunks(bytes)?;
     let doc = decode_guarded("the saved document", || {
         AutoCommit::load_with_options(bytes, LoadOptions::new().text_encoding(ENCODING))
             .map_err(|e| DocError::BadChange(e.to_string()))
     })?
     .with_actor(ActorId::from(actor));
     Ok(doc)
+}
+
+/// Refuses a saved document holding a chunk of a type Outpost never
+/// writes: `save` writes a document chunk (type 0), changes are type 1 and
+/// 2 (deflated). automerge's decoder of its newer bundle chunks (type 3)
+/// allocates whatever a damaged run length claims: 38 bytes asked it for
+/// gigabytes (found by the `doc_load` fuzz target). Each chunk is the magic
+/// bytes, a 4-byte checksum, the type and a uLEB128 length; anything that
+/// does not read so is left to automerge to refuse.
+fn known_chunks(mut bytes: &[u8]) -> Result<(), DocError> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    while bytes.len() >= 9 && bytes[..4] == MAGIC {
+        let kind = bytes[8];
+        if kind > 2 {
+            return Err(DocError::BadChange(format!(
+                "the saved document is damaged: it holds a chunk of type {kind}, which Outpost never writes"
+            )));
+        }
+        let mut len: u64 = 0;
+        let mut used = 0;
+        for (i, b) in bytes[9..].iter().take(10).enumerate() {
+            len |= u64::from(b & 0x7f) << (7 * i);
+            used = i + 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let Some(end) = usize::try_from(len).ok().and_then(|l| (9 + used).checked_add(l)) else {
+            return Ok(());
+        };
+        if used == 0 || end > bytes.len() {
+            return Ok(());
+        }
+        bytes = &bytes[end..];
+    }
+    Ok(())
 }
 
 /// Decodes changes, all of them or none.
@@ -297,5 +334,25 @@ mod tests {
         let mut doc = new_doc(&[1; 16]);
         let bytes = doc.save();
         assert!(load_doc(&[2; 16], &bytes).is_ok());
+    }
+
+    #[test]
+    fn a_chunk_type_outpost_never_writes_is_refused_before_automerge_reads_it() {
+        // Found by `scripts/fuzz doc_load`: a bundle chunk (type 3) whose
+        // run length made automerge allocate over 2 GB.
+        let oom: [u8; 38] = [
+            133, 111, 74, 131, 74, 131, 1, 3, 3, 14, 0, 0, 0, 1, 35, 8, 133, 252, 255, 255, 255, 3, 1, 3, 3, 14, 0, 0,
+            0, 1, 35, 8, 133, 131, 74, 131, 1, 3,
+        ];
+        let err = load_doc(&[1; 16], &oom).expect_err("refused");
+        assert!(err.to_string().contains("chunk of type 3"), "{err}");
+        // A document saved, then changes saved incrementally after it, load.
+        let mut doc = new_doc(&[1; 16]);
+        automerge::transaction::Transactable::put(&mut doc, automerge::ROOT, "a", 1).expect("put");
+        let mut bytes = doc.save();
+        automerge::transaction::Transactable::put(&mut doc, automerge::ROOT, "b", 2).expect("put");
+        bytes.extend(doc.save_incremental());
+        let mut loaded = load_doc(&[2; 16], &bytes).expect("a saved document and its later changes load");
+        assert_eq!(loaded.get_heads(), doc.get_heads());
     }
 }
